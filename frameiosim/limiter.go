@@ -1,0 +1,245 @@
+package frameiosim
+
+import (
+	"sync"
+	"time"
+)
+
+// rule is one rate limit: at most limit permits per window.
+type rule struct {
+	limit  int
+	window time.Duration
+}
+
+// meter is the state of one rule for one scope.
+type meter struct {
+	// tat is the leaky bucket's theoretical arrival time (GCRA form): the
+	// bucket is empty at tat. Integer nanoseconds keep it exact.
+	tat time.Time
+	// hits are the sliding window's accepted timestamps inside the
+	// current window, oldest first. Never more than limit of them while the
+	// limit is unchanged.
+	hits []time.Time
+}
+
+// allow reports whether one more permit fits at now, and otherwise how long
+// until it would.
+func (m *meter) allow(e Enforcement, r rule, now time.Time) (bool, time.Duration) {
+	if e == SlidingWindow {
+		m.prune(r, now)
+		if len(m.hits) < r.limit {
+			return true, 0
+		}
+		// Once hits[len-limit] leaves the window, limit-1 remain.
+		return false, m.hits[len(m.hits)-r.limit].Add(r.window).Sub(now)
+	}
+	_, tolerance := leakyParams(r)
+	ahead := later(m.tat, now).Sub(now)
+	if ahead <= tolerance {
+		return true, 0
+	}
+	return false, ahead - tolerance
+}
+
+// take consumes one permit at now; allow must have said yes.
+func (m *meter) take(e Enforcement, r rule, now time.Time) {
+	if e == SlidingWindow {
+		m.hits = append(m.hits, now)
+		return
+	}
+	interval, _ := leakyParams(r)
+	m.tat = later(m.tat, now).Add(interval)
+}
+
+// remaining is how many permits are left at now.
+func (m *meter) remaining(e Enforcement, r rule, now time.Time) int {
+	if e == SlidingWindow {
+		m.prune(r, now)
+		return max(0, r.limit-len(m.hits))
+	}
+	interval, tolerance := leakyParams(r)
+	slack := tolerance - later(m.tat, now).Sub(now)
+	if slack < 0 {
+		return 0
+	}
+	return min(r.limit, int(slack/interval)+1)
+}
+
+// prune drops hits at or before now-window: the window is (now-window, now].
+func (m *meter) prune(r rule, now time.Time) {
+	edge := now.Add(-r.window)
+	i := 0
+	for i < len(m.hits) && !m.hits[i].After(edge) {
+		i++
+	}
+	if i > 0 {
+		m.hits = append(m.hits[:0], m.hits[i:]...)
+	}
+}
+
+// leakyParams returns the emission interval and the burst tolerance that
+// let a full bucket accept exactly limit permits at once.
+func leakyParams(r rule) (interval, tolerance time.Duration) {
+	interval = max(1, r.window/time.Duration(r.limit))
+	return interval, r.window - interval
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// scopeState is every rule's state for one scope (a token or an account).
+type scopeState struct {
+	mu          sync.Mutex
+	calls       meter
+	creates     meter
+	createTimes []time.Time // every accepted create, for Stats
+}
+
+// verdict is the limiter's answer to one API call.
+type verdict struct {
+	ok        bool
+	wait      time.Duration // until the call would be accepted; 0 if ok
+	limit     int           // of the route's tightest rule, for headers
+	remaining int
+	window    time.Duration
+}
+
+// limiter enforces the call and create rules per scope.
+type limiter struct {
+	enforcement Enforcement
+	window      time.Duration
+	now         func() time.Time
+
+	mu          sync.Mutex
+	callLimit   int
+	createLimit int
+	scopes      map[string]*scopeState
+	accepted    int
+	refused     int
+}
+
+func newLimiter(e Enforcement, window time.Duration, callLimit, createLimit int, now func() time.Time) *limiter {
+	return &limiter{
+		enforcement: e, window: window, now: now,
+		callLimit: callLimit, createLimit: createLimit,
+		scopes: make(map[string]*scopeState),
+	}
+}
+
+// setLimits changes the limits; values <= 0 leave a limit unchanged.
+func (l *limiter) setLimits(callLimit, createLimit int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if callLimit > 0 {
+		l.callLimit = callLimit
+	}
+	if createLimit > 0 {
+		l.createLimit = createLimit
+	}
+}
+
+func (l *limiter) rules() (calls, creates rule) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return rule{l.callLimit, l.window}, rule{l.createLimit, l.window}
+}
+
+func (l *limiter) scope(key string) *scopeState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.scopes[key]
+	if !ok {
+		s = &scopeState{}
+		l.scopes[key] = s
+	}
+	return s
+}
+
+// admit decides one API call for scope key. All rules are checked before
+// any is consumed, so a refused call consumes nothing. now is read under
+// the scope's lock so accepted timestamps are in acceptance order.
+func (l *limiter) admit(key string, create bool) verdict {
+	callRule, createRule := l.rules()
+	s := l.scope(key)
+	s.mu.Lock()
+	now := l.now()
+	ok, wait := s.calls.allow(l.enforcement, callRule, now)
+	if create {
+		cok, cwait := s.creates.allow(l.enforcement, createRule, now)
+		ok, wait = ok && cok, max(wait, cwait)
+	}
+	if ok {
+		s.calls.take(l.enforcement, callRule, now)
+		if create {
+			s.creates.take(l.enforcement, createRule, now)
+			s.createTimes = append(s.createTimes, now)
+		}
+	}
+	v := verdict{ok: ok, wait: wait, window: l.window}
+	// Headers describe the route's tightest rule (creates on ties).
+	if create && createRule.limit <= callRule.limit {
+		v.limit, v.remaining = createRule.limit, s.creates.remaining(l.enforcement, createRule, now)
+	} else {
+		v.limit, v.remaining = callRule.limit, s.calls.remaining(l.enforcement, callRule, now)
+	}
+	s.mu.Unlock()
+	l.count(ok)
+	return v
+}
+
+func (l *limiter) count(ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ok {
+		l.accepted++
+	} else {
+		l.refused++
+	}
+}
+
+// counts returns accepted and refused calls so far.
+func (l *limiter) counts() (accepted, refused int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.accepted, l.refused
+}
+
+// createTimes returns a copy of every scope's accepted create timestamps.
+func (l *limiter) createTimes() map[string][]time.Time {
+	l.mu.Lock()
+	keys := make(map[string]*scopeState, len(l.scopes))
+	for k, s := range l.scopes {
+		keys[k] = s
+	}
+	l.mu.Unlock()
+	out := make(map[string][]time.Time, len(keys))
+	for k, s := range keys {
+		s.mu.Lock()
+		if len(s.createTimes) > 0 {
+			out[k] = append([]time.Time(nil), s.createTimes...)
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// maxInWindow is the largest number of times in any interval (t-w, t].
+// times must be sorted.
+func maxInWindow(times []time.Time, w time.Duration) int {
+	if w <= 0 {
+		return 0 // (t, t] is empty
+	}
+	best, lo := 0, 0
+	for hi, t := range times {
+		edge := t.Add(-w)
+		for !times[lo].After(edge) {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
+}

@@ -1,0 +1,324 @@
+package frameiosim
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Server is a simulated Frame.io v2: the API under /v2, presigned part
+// uploads under /upload, and control endpoints under /_sim. It is an
+// http.Handler, and can also listen by itself (Start).
+type Server struct {
+	cfg    Config
+	err    error // invalid config or setup failure, reported by Start
+	tokens map[string]string
+	store  *store
+	lim    *limiter
+	key    []byte // HMAC key of presigned URLs
+	dir    string // part files
+	now    func() time.Time
+
+	faultMu sync.RWMutex
+	fault   Faults
+	rng     *lockedRand
+
+	partsReceived atomic.Int64
+	partsFailed   atomic.Int64
+
+	mu        sync.Mutex
+	http      *http.Server
+	url       string
+	closed    bool
+	closeErr  error
+	closeOnce sync.Once
+}
+
+// New returns a server for cfg, with defaults for zero fields. It makes
+// one project (and root folder) per account. An invalid cfg is reported by
+// Start (and by cfg.Validate); such a server answers every request 500.
+func New(cfg Config) *Server {
+	err := cfg.Validate()
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, err: err, tokens: make(map[string]string, len(cfg.Tokens)),
+		now: time.Now, fault: cfg.Faults, rng: newLockedRand(cfg.Seed), key: make([]byte, 32)}
+	_, _ = rand.Read(s.key) // crypto/rand.Read never fails (Go ≥ 1.24)
+	accounts := make([]string, 0, len(cfg.Tokens))
+	for tok, acct := range cfg.Tokens {
+		s.tokens[tok] = acct
+		accounts = append(accounts, acct)
+	}
+	sort.Strings(accounts)
+	s.store = newStore(accounts, s.now())
+	s.lim = newLimiter(cfg.Enforcement, cfg.Window, cfg.CallLimit, cfg.CreateLimit, s.now)
+	if s.err == nil {
+		s.dir, s.err = os.MkdirTemp("", "frameio-sim-parts-")
+	}
+	return s
+}
+
+// Start listens on addr ("127.0.0.1:0" picks a free port) and serves in
+// the background until Close.
+func (s *Server) Start(addr string) error {
+	if s.err != nil {
+		return fmt.Errorf("frameio-sim: %w", s.err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.http != nil || s.closed {
+		return errors.New("frameio-sim: already started or closed")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("frameio-sim: listen %s: %w", addr, err)
+	}
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.url = "http://" + ln.Addr().String() + "/v2"
+	go s.http.Serve(ln) // returns ErrServerClosed at Close
+	return nil
+}
+
+// StartTest starts a server for cfg on 127.0.0.1:0 and closes it when tb
+// ends.
+func StartTest(tb testing.TB, cfg Config) *Server {
+	tb.Helper()
+	s := New(cfg)
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		s.Close()
+		tb.Fatalf("start frameio simulator: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Close stops serving (in-flight requests get a moment to finish) and
+// removes the stored parts. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		srv := s.http
+		s.mu.Unlock()
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				s.closeErr = srv.Close()
+			}
+		}
+		if s.dir != "" {
+			if err := os.RemoveAll(s.dir); err != nil && s.closeErr == nil {
+				s.closeErr = fmt.Errorf("frameio-sim: remove parts: %w", err)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// URL is the API base URL, e.g. "http://127.0.0.1:41234/v2"; "" before
+// Start.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
+
+// RootFolder is the root_asset_id of the project of token's account, or ""
+// for an unknown token.
+func (s *Server) RootFolder(token string) string {
+	acct, ok := s.tokens[token]
+	if !ok {
+		return ""
+	}
+	return s.RootFolderOfAccount(acct)
+}
+
+// RootFolderOfAccount is the root_asset_id of the account's project, or
+// "" for an unknown account.
+func (s *Server) RootFolderOfAccount(accountID string) string {
+	if a := s.store.account(accountID); a != nil {
+		return a.rootID
+	}
+	return ""
+}
+
+// Accounts lists the account ids, sorted.
+func (s *Server) Accounts() []string {
+	s.store.mu.RLock()
+	defer s.store.mu.RUnlock()
+	out := make([]string, 0, len(s.store.accounts))
+	for id := range s.store.accounts {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// MakeFolder creates a folder for test setup, bypassing limits, faults
+// and the Creates count. It returns the new id, or "" if parentID is not a
+// live folder or name is invalid.
+func (s *Server) MakeFolder(parentID, name string) string {
+	q := createRequest{Type: typeFolder, Name: name}
+	if q.validate() != nil {
+		return ""
+	}
+	a := s.newAsset(parentID, q)
+	if s.store.add(a, false) != nil {
+		return ""
+	}
+	return a.id
+}
+
+// SetFaults replaces the injected faults; requests already past their
+// fault checks keep the old ones. Probabilities act as if clamped to
+// [0, 1] and negative delays as 0 (Faults.Validate reports them).
+func (s *Server) SetFaults(f Faults) {
+	f.ForbiddenFolders = append([]string(nil), f.ForbiddenFolders...)
+	f.PaymentRequiredFolders = append([]string(nil), f.PaymentRequiredFolders...)
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	s.fault = f
+}
+
+func (s *Server) faults() Faults {
+	s.faultMu.RLock()
+	defer s.faultMu.RUnlock()
+	return s.fault
+}
+
+// SetLimits changes the call and create limits at once (headers show the
+// new values on the next response). A value <= 0 leaves that limit as is.
+func (s *Server) SetLimits(callLimit, createLimit int) {
+	s.lim.setLimits(callLimit, createLimit)
+}
+
+// ServeHTTP serves the API (/v2), part uploads (/upload) and the control
+// endpoints (/_sim).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusWriter{ResponseWriter: w}
+	defer s.logRequest(r, rec, start)
+	if s.err != nil {
+		writeReply(rec, apiError(http.StatusInternalServerError, "simulator misconfigured: %v", s.err))
+		return
+	}
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/v2/"):
+		s.serveAPI(rec, r)
+	case strings.HasPrefix(p, "/upload/"):
+		s.serveUpload(rec, r)
+	case strings.HasPrefix(p, "/_sim/"):
+		s.serveControl(rec, r)
+	default:
+		writeReply(rec, apiError(http.StatusNotFound, "no such endpoint: %s (the API is under /v2)", p))
+	}
+}
+
+// serveAPI runs one API call: proxy fault, auth, rate limit, handler,
+// delays, answer.
+func (s *Server) serveAPI(w *statusWriter, r *http.Request) {
+	f := s.faults()
+	if s.chance(f.HTMLError) {
+		writeProxyError(w)
+		return
+	}
+	rt := matchRoute(r.Method, r.URL.Path)
+	acct, scope, rep := s.authenticate(r)
+	if rep != nil {
+		writeReply(w, *rep)
+		return
+	}
+	v := s.lim.admit(scope, rt.create)
+	setRateHeaders(w.Header(), v)
+	var out reply
+	if v.ok {
+		out = rt.handle(s, &call{r: r, acct: acct, id: rt.id, faults: f})
+	} else {
+		out = s.rateLimited(v)
+	}
+	if !s.delay(r.Context(), f) {
+		return // the client gave up; nobody to answer
+	}
+	if out.reset {
+		dropConnection(w)
+		return
+	}
+	writeReply(w, out)
+}
+
+// authenticate finds the account of the bearer token and the limit scope.
+// Tokens never appear in the answer.
+func (s *Server) authenticate(r *http.Request) (*account, string, *reply) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		rep := apiError(http.StatusUnauthorized, "missing bearer token: send the header Authorization: Bearer <token>")
+		return nil, "", &rep
+	}
+	tok = strings.TrimSpace(tok)
+	acctID, ok := s.tokens[tok]
+	if !ok {
+		rep := apiError(http.StatusUnauthorized, "invalid API token")
+		return nil, "", &rep
+	}
+	scope := tok
+	if s.cfg.LimitPerAccount {
+		scope = acctID
+	}
+	return s.store.account(acctID), scope, nil
+}
+
+func setRateHeaders(h http.Header, v verdict) {
+	h.Set("x-ratelimit-limit", fmt.Sprint(v.limit))
+	h.Set("x-ratelimit-remaining", fmt.Sprint(v.remaining))
+	h.Set("x-ratelimit-window", fmt.Sprint(v.window.Milliseconds()))
+}
+
+func (s *Server) rateLimited(v verdict) reply {
+	rep := apiError(http.StatusTooManyRequests, "you have hit the rate limit for the API (%d per %d ms)", v.limit, v.window.Milliseconds())
+	if !s.cfg.NoRetryAfter {
+		secs := max(1, int64((v.wait+time.Second-1)/time.Second))
+		rep.header = map[string]string{"Retry-After": fmt.Sprint(secs)}
+	}
+	return rep
+}
+
+func writeReply(w http.ResponseWriter, rep reply) {
+	for k, v := range rep.header {
+		w.Header().Set(k, v)
+	}
+	if rep.status == http.StatusNoContent || rep.body == nil {
+		w.WriteHeader(rep.status)
+		return
+	}
+	b, err := encodeJSON(rep.body)
+	if err != nil { // our own types always marshal; answer like a server bug would
+		rep = apiError(http.StatusInternalServerError, "encode response: %v", err)
+		b, _ = encodeJSON(rep.body)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(rep.status)
+	w.Write(b)
+}
+
+// encodeJSON marshals v with a trailing newline, leaving '&' in upload
+// URLs readable.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	return buf.Bytes(), err
+}
