@@ -1,0 +1,44 @@
+// Package throttle is a Redis-backed rate limiter that every worker shares:
+// at the limit, never over it, however many processes run.
+//
+//	l, err := throttle.New(rdb, throttle.Config{Limits: map[string]throttle.Limit{
+//		"calls":   {Rate: 50, Per: time.Second},
+//		"creates": {Rate: 5, Per: time.Second},
+//	}})
+//	if err != nil { ... }
+//	// Before POST /assets/{id}/children: one "calls" and one "creates" permit.
+//	if err := l.Wait(ctx, "token:dev", "calls", "creates"); err != nil { ... }
+//	resp, err := http.DefaultClient.Do(req)
+//	if resp.StatusCode == http.StatusTooManyRequests {
+//		l.Penalize(ctx, "token:dev", retryAfter) // every worker pauses
+//	}
+//	l.Observe(ctx, "token:dev", "creates", limitHeader, windowHeader)
+//
+// # Algorithm
+//
+// Each limit of each scope is a GCRA ("generic cell rate algorithm") key in
+// Redis holding a theoretical arrival time (TAT). A permit under emission
+// interval T = Per/Rate and burst B is allowed when TAT-now <= (B-1)·T, and
+// then TAT = max(TAT, now)+T. With the default burst 1 permits are at least
+// T apart, so no window of length Per ever holds more than Rate of them. One
+// Lua script checks every named limit and the scope's 429 hold before it
+// advances any of them (all or nothing), using Redis TIME as the only clock.
+// A refusal changes nothing and returns the exact wait. Keys are
+// "<prefix>:{<scope>}:<limit>", plus ":hold" and ":adapt" per scope; the hash
+// tag keeps a scope's keys in one Redis Cluster slot.
+//
+// # Listening to the server
+//
+// Penalize (after a 429) writes the scope's hold, which every worker's script
+// honours, and cuts the scope's rates multiplicatively; they recover
+// additively (AIMD). Observe adopts a lower limit announced by the server's
+// x-ratelimit-* headers.
+//
+// # Failure
+//
+// Without Redis there is no permit (fail closed). Wait retries with capped
+// exponential back-off, a bounded number of times, then returns the error.
+// A process-local golang.org/x/time/rate guard at the configured rate sits
+// behind Redis: it never grants anything, it only keeps one process under
+// the limit should Redis lose its state.
+package throttle

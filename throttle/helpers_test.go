@@ -1,0 +1,105 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/frameq/frameq/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// countHook counts commands sent to Redis, pipelines included.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// grantLog records the Redis server time of every grant, across limiters.
+type grantLog struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (g *grantLog) add(_ string, at time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.times = append(g.times, at)
+}
+
+func (g *grantLog) sorted() []time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := append([]time.Time(nil), g.times...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+// maxInWindow is the most times in any interval (t-w, t], the window a
+// sliding-window server uses. times must be sorted.
+func maxInWindow(times []time.Time, w time.Duration) int {
+	best, lo := 0, 0
+	for hi, t := range times {
+		for !times[lo].After(t.Add(-w)) {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
+}
+
+// newLimiter returns a limiter on its own client to srv, with a command
+// counter, recording grants into log when log is not nil.
+func newLimiter(t *testing.T, srv *redistest.Server, cfg Config, log *grantLog) (*Limiter, *countHook) {
+	t.Helper()
+	rdb := srv.Client(t)
+	hook := &countHook{}
+	rdb.AddHook(hook)
+	l, err := New(rdb, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log != nil {
+		l.onGrant = log.add
+	}
+	return l, hook
+}
+
+// warm loads the scripts and opens a connection, so that command counts
+// that follow are the limiter's own work.
+func warm(t *testing.T, l *Limiter, hook *countHook) {
+	t.Helper()
+	if _, err := l.Allow(t.Context(), "warm-up", sortedNames(l.cfg.Limits)...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.State(t.Context(), "warm-up"); err != nil {
+		t.Fatal(err)
+	}
+	hook.n.Store(0)
+}
+
+func limits(rate int) map[string]Limit {
+	return map[string]Limit{
+		"calls":   {Rate: rate * 10, Per: time.Second},
+		"creates": {Rate: rate, Per: time.Second},
+	}
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

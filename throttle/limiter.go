@@ -1,0 +1,203 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+)
+
+// Limiter hands out permits shared by every process that uses the same
+// Redis and Config. It is safe for concurrent use.
+type Limiter struct {
+	rdb redis.UniversalClient
+	cfg Config
+
+	mu     sync.Mutex
+	gates  map[string]*gate
+	guards map[string]*rate.Limiter // by scope and limit name
+	seen   map[string]observation   // last Observe written, by adapt field
+
+	// onGrant, when set (tests only), sees the Redis time of every grant.
+	onGrant func(scope string, at time.Time)
+}
+
+// New returns a Limiter over rdb. It validates cfg and returns an error
+// naming the offending field; it does not contact Redis.
+func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
+	if rdb == nil {
+		return nil, errors.New("throttle: redis client: must not be nil")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Limiter{
+		rdb:    rdb,
+		cfg:    cfg,
+		gates:  make(map[string]*gate),
+		guards: make(map[string]*rate.Limiter),
+		seen:   make(map[string]observation),
+	}, nil
+}
+
+// Wait blocks until every named limit grants one permit for scope (all or
+// nothing), or ctx ends.
+//
+// Within a process, callers for the same scope and limits queue in FIFO
+// order and only the head of the queue asks Redis, so N goroutines cost one
+// script call per attempt rather than N. The head sleeps exactly the wait
+// Redis returns (plus a little jitter) and asks again: it never polls.
+// If one wait would exceed Config.MaxWait, Wait returns a *DelayError so
+// the caller can hand its job back to the queue instead of holding a slot.
+// Scope must not be a secret: it is part of Redis key names.
+func (l *Limiter) Wait(ctx context.Context, scope string, limits ...string) error {
+	r, err := l.newRequest(scope, limits)
+	if err != nil {
+		return err
+	}
+	g := l.gate(r.gate)
+	defer l.dropGate(r.gate, g)
+	if err := g.lock(ctx); err != nil {
+		return fmt.Errorf("throttle: wait %v: %w", r.names, err)
+	}
+	defer g.unlock()
+	return l.waitHead(ctx, r)
+}
+
+// waitHead is Wait for the caller at the head of the local queue.
+func (l *Limiter) waitHead(ctx context.Context, r *request) error {
+	failures := 0
+	for {
+		if d := l.guardDelay(r, time.Now()); d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				return fmt.Errorf("throttle: wait %v: %w", r.names, err)
+			}
+		}
+		res, err := l.acquire(ctx, r)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("throttle: wait %v: %w", r.names, ctx.Err())
+		case err != nil:
+			failures++
+			if failures >= l.cfg.RedisRetries {
+				return fmt.Errorf("throttle: redis failed %d times in a row, no permit: %w", failures, err)
+			}
+			err = sleep(ctx, redisBackoff(failures))
+		case res.granted:
+			l.granted(r, res)
+			return nil
+		case res.wait > l.cfg.MaxWait:
+			return &DelayError{Wait: res.wait}
+		default:
+			failures = 0
+			err = sleep(ctx, res.wait+jitter(res.wait))
+		}
+		if err != nil {
+			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
+		}
+	}
+}
+
+// Allow makes one attempt: wait == 0 means granted; otherwise nothing was
+// taken and wait is how long until the permit could be granted. A Redis
+// failure is returned as is, without retries and without a permit.
+func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wait time.Duration, err error) {
+	r, err := l.newRequest(scope, limits)
+	if err != nil {
+		return 0, err
+	}
+	if d := l.guardDelay(r, time.Now()); d > 0 {
+		return d, nil
+	}
+	res, err := l.acquire(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	if !res.granted {
+		return res.wait, nil
+	}
+	l.granted(r, res)
+	return 0, nil
+}
+
+func (l *Limiter) granted(r *request, res result) {
+	now := time.Now()
+	for i, name := range r.names {
+		l.guard(r.scope, name, r.limits[i]).ReserveN(now, 1)
+	}
+	if l.onGrant != nil {
+		l.onGrant(r.scope, res.now)
+	}
+}
+
+// guard is a process-local x/time/rate limiter at (1-Margin)×the configured
+// rate of one limit for one scope. Redis alone decides permits; the guard only
+// delays a grant that would put this process over the configured rate on
+// its own, which can happen only when Redis lost its state (a restart
+// without persistence, eviction, a flush). It never speeds anything up.
+func (l *Limiter) guard(scope, name string, lim Limit) *rate.Limiter {
+	k := scope + "\x00" + name
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g, ok := l.guards[k]
+	if !ok {
+		g = rate.NewLimiter(rate.Every(l.guardInterval(lim)), lim.Burst)
+		l.guards[k] = g
+	}
+	return g
+}
+
+// guardInterval matches the interval Redis enforces when nothing has cut the
+// rate, so a lone process's head wakes when Redis will say yes: one script
+// call per permit.
+func (l *Limiter) guardInterval(lim Limit) time.Duration {
+	return time.Duration(float64(lim.interval()) / (1 - l.cfg.Margin))
+}
+
+// guardDelay is how long until every guard of r has a token at now.
+func (l *Limiter) guardDelay(r *request, now time.Time) time.Duration {
+	var d time.Duration
+	for i, name := range r.names {
+		g := l.guard(r.scope, name, r.limits[i])
+		if missing := 1 - g.TokensAt(now); missing > 0 {
+			d = max(d, time.Duration(missing*float64(l.guardInterval(r.limits[i]))))
+		}
+	}
+	return d
+}
+
+// redisBackoff is the sleep after the n-th consecutive Redis failure:
+// 50ms doubling up to 2s, with equal jitter so restarts don't synchronise.
+func redisBackoff(n int) time.Duration {
+	d := 50 * time.Millisecond << min(n-1, 6)
+	d = min(d, 2*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+// jitter spreads wake-ups of processes told the same wait, but stays small
+// (at most 1/64 of the wait, capped at 1ms) because every microsecond a
+// winner arrives late is a microsecond of the limit lost for good.
+func jitter(wait time.Duration) time.Duration {
+	j := min(wait/64, time.Millisecond)
+	if j <= 0 {
+		return 0
+	}
+	return rand.N(j)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
