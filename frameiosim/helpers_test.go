@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -185,4 +186,13 @@ func parts(data []byte, n int) [][]byte {
 // unlimited is a config whose limits never get in the way of a test.
 func unlimited() Config {
 	return Config{CallLimit: 1_000_000, CreateLimit: 1_000_000}
+}
+
+func readDir(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names, err
 }

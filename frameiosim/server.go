@@ -29,7 +29,7 @@ type Server struct {
 	lim    *limiter
 	key    []byte // HMAC key of presigned URLs
 	dir    string // part files
-	now    func() time.Time
+	skew   atomic.Int64 // added to the clock; tests use it to expire URLs
 
 	faultMu sync.RWMutex
 	fault   Faults
@@ -53,7 +53,7 @@ func New(cfg Config) *Server {
 	err := cfg.Validate()
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, err: err, tokens: make(map[string]string, len(cfg.Tokens)),
-		now: time.Now, fault: cfg.Faults, rng: newLockedRand(cfg.Seed), key: make([]byte, 32)}
+		fault: cfg.Faults, rng: newLockedRand(cfg.Seed), key: make([]byte, 32)}
 	_, _ = rand.Read(s.key) // crypto/rand.Read never fails (Go ≥ 1.24)
 	accounts := make([]string, 0, len(cfg.Tokens))
 	for tok, acct := range cfg.Tokens {
@@ -133,6 +133,11 @@ func (s *Server) URL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.url
+}
+
+// now is the server's clock.
+func (s *Server) now() time.Time {
+	return time.Now().Add(time.Duration(s.skew.Load()))
 }
 
 // RootFolder is the root_asset_id of the project of token's account, or ""
