@@ -1,0 +1,306 @@
+// Package config is frameq's one configuration struct, filled from FRAMEQ_*
+// environment variables and then overridden by command-line flags.
+//
+//	cfg := config.Default()
+//	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+//	if err := cfg.Load(fs, os.Args[1:], os.Environ(), config.Redis, config.Worker); err != nil {
+//		fmt.Fprintln(os.Stderr, err) // names the variable or flag
+//		os.Exit(2)
+//	}
+//
+// Tokens are read from the environment (FRAMEQ_TOKEN, FRAMEQ_TOKEN_<REF>) or
+// a tokens file, never from flags: a flag is visible to every user in ps.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of every frameq command. Each command binds the
+// groups it uses.
+type Config struct {
+	// RedisURL is where asynq queues and frameq's own keys live. Empty means
+	// "not configured"; the demo then embeds miniredis.
+	RedisURL string
+	// LogFormat is "json" (default) or "console".
+	LogFormat string
+	// LogLevel is a zerolog level name: debug, info, warn, error.
+	LogLevel string
+
+	// APIURL is the Frame.io API base URL.
+	APIURL string
+	// Tokens maps a token reference (as carried by task payloads) to its
+	// bearer token. "default" comes from FRAMEQ_TOKEN.
+	Tokens map[string]string
+	// UploadRoot confines which local files a worker reads.
+	UploadRoot string
+	// HTTPAddr is the worker's HTTP listener (health, metrics, dashboard).
+	HTTPAddr string
+	// CreateRate limits asset creation per limit scope.
+	CreateRate Rate
+	// CallRate limits all API calls per limit scope.
+	CallRate Rate
+	// RateMargin runs at (1-RateMargin) of each rate, for networks whose
+	// jitter would otherwise push a smooth schedule over a strict limit.
+	RateMargin float64
+	// LimitScope is "token" (each token its own limits) or "account"
+	// (tokens of one Frame.io account share limits).
+	LimitScope string
+	// Concurrency is the number of tasks one worker runs at once.
+	Concurrency int
+	// PartConcurrency is the number of parts of one file PUT at once.
+	PartConcurrency int
+	// MaxRetry is how many failed attempts a task gets before it is archived.
+	// Rate-limit waits do not count.
+	MaxRetry int
+	// RetryMaxDelay caps the exponential back-off between attempts.
+	RetryMaxDelay time.Duration
+	// TaskTimeout bounds one attempt of one task.
+	TaskTimeout time.Duration
+	// ShutdownTimeout is how long a stopping worker lets active tasks finish
+	// before handing them back to the queue.
+	ShutdownTimeout time.Duration
+}
+
+// Rate is N events per period, written "5", "5/s", "300/m" or "100/60s".
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// String formats r as N/period.
+func (r Rate) String() string {
+	if r.Per == time.Second {
+		return fmt.Sprintf("%d/s", r.N)
+	}
+	return fmt.Sprintf("%d/%s", r.N, r.Per)
+}
+
+// ParseRate parses "5", "5/s", "300/m", "100/1m30s".
+func ParseRate(s string) (Rate, error) {
+	n, per, found := strings.Cut(strings.TrimSpace(s), "/")
+	r := Rate{Per: time.Second}
+	var err error
+	if r.N, err = strconv.Atoi(n); err != nil || r.N <= 0 {
+		return Rate{}, fmt.Errorf("rate %q: want a positive whole number of events, e.g. 5/s", s)
+	}
+	if !found {
+		return r, nil
+	}
+	switch per {
+	case "s":
+		r.Per = time.Second
+	case "m":
+		r.Per = time.Minute
+	case "h":
+		r.Per = time.Hour
+	default:
+		if r.Per, err = time.ParseDuration(per); err != nil || r.Per <= 0 {
+			return Rate{}, fmt.Errorf("rate %q: period must be s, m, h or a positive duration", s)
+		}
+	}
+	return r, nil
+}
+
+// Default returns the documented defaults.
+func Default() Config {
+	return Config{
+		LogFormat:       "json",
+		LogLevel:        "info",
+		APIURL:          "https://api.frame.io/v2",
+		Tokens:          map[string]string{},
+		HTTPAddr:        "127.0.0.1:8080",
+		CreateRate:      Rate{5, time.Second},
+		CallRate:        Rate{50, time.Second},
+		LimitScope:      "token",
+		Concurrency:     16,
+		PartConcurrency: 4,
+		MaxRetry:        25,
+		RetryMaxDelay:   10 * time.Minute,
+		TaskTimeout:     6 * time.Hour,
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// DefaultRedisURL is used by the worker and enqueue when FRAMEQ_REDIS_URL is unset.
+const DefaultRedisURL = "redis://127.0.0.1:6379/0"
+
+// Group is a set of settings a command binds.
+type Group int
+
+const (
+	// Redis binds FRAMEQ_REDIS_URL and logging.
+	Redis Group = iota
+	// Worker binds everything a worker needs to talk to Frame.io.
+	Worker
+)
+
+// Load fills c from environ (KEY=value pairs, usually os.Environ()), then
+// from args parsed by fs. Every error names the variable or flag.
+func (c *Config) Load(fs *flag.FlagSet, args []string, environ []string, groups ...Group) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "FRAMEQ_") && v != "" {
+			env[k] = v
+		}
+	}
+	for _, s := range c.settings(groups) {
+		if v, ok := env[s.env]; ok {
+			if err := s.value.Set(v); err != nil {
+				return fmt.Errorf("%s=%q: %v", s.env, v, err)
+			}
+		}
+		fs.Var(s.value, s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env))
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if hasGroup(groups, Worker) {
+		return c.loadTokens(env)
+	}
+	return nil
+}
+
+func hasGroup(gs []Group, g Group) bool {
+	for _, x := range gs {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+type setting struct {
+	env, flag, usage string
+	value            flag.Value
+}
+
+func (c *Config) settings(groups []Group) []setting {
+	var out []setting
+	if hasGroup(groups, Redis) {
+		out = append(out,
+			setting{"FRAMEQ_REDIS_URL", "redis-url", "Redis URL (default " + DefaultRedisURL + ")", (*stringValue)(&c.RedisURL)},
+			setting{"FRAMEQ_LOG_FORMAT", "log-format", "log format: json or console", oneOf(&c.LogFormat, "json", "console")},
+			setting{"FRAMEQ_LOG_LEVEL", "log-level", "log level: debug, info, warn, error", oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
+		)
+	}
+	if hasGroup(groups, Worker) {
+		out = append(out,
+			setting{"FRAMEQ_API_URL", "api-url", "Frame.io API base URL", (*stringValue)(&c.APIURL)},
+			setting{"FRAMEQ_UPLOAD_ROOT", "upload-root", "only files under this directory are read (required)", (*stringValue)(&c.UploadRoot)},
+			setting{"FRAMEQ_HTTP_ADDR", "http-addr", "HTTP listener for health, metrics and dashboard", (*stringValue)(&c.HTTPAddr)},
+			setting{"FRAMEQ_CREATE_RATE", "create-rate", "asset creations allowed per scope, e.g. 5/s", (*rateValue)(&c.CreateRate)},
+			setting{"FRAMEQ_CALL_RATE", "call-rate", "API calls allowed per scope, e.g. 50/s", (*rateValue)(&c.CallRate)},
+			setting{"FRAMEQ_RATE_MARGIN", "rate-margin", "fraction of each rate kept in reserve, 0 to 0.5", (*fractionValue)(&c.RateMargin)},
+			setting{"FRAMEQ_LIMIT_SCOPE", "limit-scope", "limits counted per token or per account", oneOf(&c.LimitScope, "token", "account")},
+			setting{"FRAMEQ_CONCURRENCY", "concurrency", "tasks run at once by this worker", (*positiveInt)(&c.Concurrency)},
+			setting{"FRAMEQ_PART_CONCURRENCY", "part-concurrency", "parts of one file uploaded at once", (*positiveInt)(&c.PartConcurrency)},
+			setting{"FRAMEQ_MAX_RETRY", "max-retry", "failed attempts before a task is archived", (*nonNegativeInt)(&c.MaxRetry)},
+			setting{"FRAMEQ_RETRY_MAX_DELAY", "retry-max-delay", "cap of the back-off between attempts", (*durationValue)(&c.RetryMaxDelay)},
+			setting{"FRAMEQ_TASK_TIMEOUT", "task-timeout", "time limit of one attempt", (*durationValue)(&c.TaskTimeout)},
+			setting{"FRAMEQ_SHUTDOWN_TIMEOUT", "shutdown-timeout", "grace period for active tasks on SIGTERM", (*durationValue)(&c.ShutdownTimeout)},
+		)
+	}
+	return out
+}
+
+func (c *Config) validate() error {
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		return fmt.Errorf("FRAMEQ_REDIS_URL / -redis-url: %q is not a redis://, rediss:// or unix:// URL", redact(c.RedisURL))
+	}
+	return nil
+}
+
+// loadTokens reads FRAMEQ_TOKENS_FILE, then FRAMEQ_TOKEN and
+// FRAMEQ_TOKEN_<REF>, which win over the file.
+func (c *Config) loadTokens(env map[string]string) error {
+	if c.Tokens == nil {
+		c.Tokens = map[string]string{}
+	}
+	if path := env["FRAMEQ_TOKENS_FILE"]; path != "" {
+		if err := c.readTokensFile(path); err != nil {
+			return err
+		}
+	}
+	for name, v := range env {
+		switch {
+		case name == "FRAMEQ_TOKEN":
+			c.Tokens["default"] = v
+		case strings.HasPrefix(name, "FRAMEQ_TOKEN_") && name != "FRAMEQ_TOKENS_FILE":
+			ref := strings.ToLower(strings.TrimPrefix(name, "FRAMEQ_TOKEN_"))
+			if err := ValidateRef(ref); err != nil {
+				return fmt.Errorf("%s: %v", name, err)
+			}
+			c.Tokens[ref] = v
+		}
+	}
+	return nil
+}
+
+func (c *Config) readTokensFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("FRAMEQ_TOKENS_FILE: %w", err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		ref, tok, ok := strings.Cut(line, "=")
+		ref, tok = strings.TrimSpace(ref), strings.TrimSpace(tok)
+		if !ok || tok == "" {
+			return fmt.Errorf("FRAMEQ_TOKENS_FILE %s line %d: want ref=token", path, i+1)
+		}
+		if err := ValidateRef(ref); err != nil {
+			return fmt.Errorf("FRAMEQ_TOKENS_FILE %s line %d: %v", path, i+1, err)
+		}
+		c.Tokens[ref] = tok
+	}
+	return nil
+}
+
+// ValidateRef checks a token reference: 1 to 64 of a-z, 0-9, '-' and '_'.
+func ValidateRef(ref string) error {
+	if ref == "" || len(ref) > 64 {
+		return fmt.Errorf("token ref %q: want 1 to 64 characters", ref)
+	}
+	for _, r := range ref {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("token ref %q: only a-z, 0-9, '-' and '_' are allowed", ref)
+		}
+	}
+	return nil
+}
+
+// TokenRefs returns the configured refs, sorted.
+func (c *Config) TokenRefs() []string {
+	refs := make([]string, 0, len(c.Tokens))
+	for r := range c.Tokens {
+		refs = append(refs, r)
+	}
+	sort.Strings(refs)
+	return refs
+}
+
+// redact hides a URL's password.
+func redact(u string) string {
+	if at := strings.LastIndex(u, "@"); at > 0 {
+		if i := strings.Index(u, "://"); i >= 0 && i < at {
+			return u[:i+3] + "***" + u[at:]
+		}
+	}
+	return u
+}
+
+// Redacted returns the Redis URL without its password, for logs.
+func (c *Config) Redacted() string { return redact(c.RedisURL) }

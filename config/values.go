@@ -1,0 +1,100 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// flag.Value implementations that reject bad input with a reason.
+
+type stringValue string
+
+func (s *stringValue) String() string     { return string(*s) }
+func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
+
+type choice struct {
+	p       *string
+	allowed []string
+}
+
+func oneOf(p *string, allowed ...string) *choice { return &choice{p, allowed} }
+
+func (c *choice) String() string {
+	if c == nil || c.p == nil {
+		return ""
+	}
+	return *c.p
+}
+
+func (c *choice) Set(v string) error {
+	for _, a := range c.allowed {
+		if v == a {
+			*c.p = v
+			return nil
+		}
+	}
+	return fmt.Errorf("want one of %s", strings.Join(c.allowed, ", "))
+}
+
+type rateValue Rate
+
+func (r *rateValue) String() string { return Rate(*r).String() }
+func (r *rateValue) Set(v string) error {
+	x, err := ParseRate(v)
+	if err != nil {
+		return err
+	}
+	*r = rateValue(x)
+	return nil
+}
+
+type positiveInt int
+
+func (p *positiveInt) String() string { return strconv.Itoa(int(*p)) }
+func (p *positiveInt) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 || n > 100000 {
+		return errors.New("want a whole number from 1 to 100000")
+	}
+	*p = positiveInt(n)
+	return nil
+}
+
+type nonNegativeInt int
+
+func (p *nonNegativeInt) String() string { return strconv.Itoa(int(*p)) }
+func (p *nonNegativeInt) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 1000 {
+		return errors.New("want a whole number from 0 to 1000")
+	}
+	*p = nonNegativeInt(n)
+	return nil
+}
+
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+func (d *durationValue) Set(v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil || x <= 0 {
+		return errors.New("want a positive duration such as 30s or 10m")
+	}
+	*d = durationValue(x)
+	return nil
+}
+
+type fractionValue float64
+
+func (f *fractionValue) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 64) }
+func (f *fractionValue) Set(v string) error {
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || x < 0 || x >= 0.5 {
+		return errors.New("want a number from 0 to below 0.5")
+	}
+	*f = fractionValue(x)
+	return nil
+}
