@@ -69,7 +69,20 @@ func maxInWindow(times []time.Time, w time.Duration) int {
 // counter, recording grants into log when log is not nil.
 func newLimiter(t *testing.T, srv *redistest.Server, cfg Config, log *grantLog) (*Limiter, *countHook) {
 	t.Helper()
-	rdb := srv.Client(t)
+	return newLimiterOn(t, srv.Client(t), cfg, log)
+}
+
+// fastFailClient fails a command at once when Redis is down: go-redis's own
+// retries (by default 3 retries × 5 dials, seconds per command) would hide
+// the limiter's retry policy, which is what the outage tests look at.
+func fastFailClient(t *testing.T, srv *redistest.Server) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func newLimiterOn(t *testing.T, rdb *redis.Client, cfg Config, log *grantLog) (*Limiter, *countHook) {
+	t.Helper()
 	hook := &countHook{}
 	rdb.AddHook(hook)
 	l, err := New(rdb, cfg)
