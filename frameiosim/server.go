@@ -103,19 +103,31 @@ func StartTest(tb testing.TB, cfg Config) *Server {
 	return s
 }
 
-// Close stops serving (in-flight requests get a moment to finish) and
-// removes the stored parts. It is safe to call more than once.
+// Close stops serving at once, cutting in-flight requests, and removes the
+// stored parts. It is safe to call more than once. See Shutdown for a
+// graceful stop.
 func (s *Server) Close() error {
+	return s.stop(nil)
+}
+
+// Shutdown stops accepting requests, lets in-flight ones finish until ctx
+// is done, then closes like Close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.stop(ctx)
+}
+
+func (s *Server) stop(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
 		srv := s.http
 		s.mu.Unlock()
 		if srv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
-				s.closeErr = srv.Close()
+			if ctx != nil {
+				_ = srv.Shutdown(ctx) // on timeout, Close below cuts the rest
+			}
+			if err := srv.Close(); err != nil {
+				s.closeErr = fmt.Errorf("frameio-sim: close: %w", err)
 			}
 		}
 		if s.dir != "" {
