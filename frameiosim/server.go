@@ -27,8 +27,8 @@ type Server struct {
 	tokens map[string]string
 	store  *store
 	lim    *limiter
-	key    []byte // HMAC key of presigned URLs
-	dir    string // part files
+	key    []byte       // HMAC key of presigned URLs
+	dir    string       // part files
 	skew   atomic.Int64 // added to the clock; tests use it to expire URLs
 
 	faultMu sync.RWMutex
