@@ -1,0 +1,209 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/frameq/frameq/frameiosim"
+)
+
+// envPrefix names the environment variable of each flag:
+// --create-limit ↔ FRAMEQ_SIM_CREATE_LIMIT.
+const envPrefix = "FRAMEQ_SIM_"
+
+// options is the parsed command line.
+type options struct {
+	addr           string
+	cfg            frameiosim.Config
+	tokens         secretFlag
+	forbidden      []string // folder ids, or "/paths" made under every root
+	paymentFolders []string
+	logRequests    bool
+}
+
+// parseFlags reads args, then FRAMEQ_SIM_* variables for flags not given.
+// Every error names the flag or variable at fault.
+func parseFlags(args []string, getenv func(string) string) (options, error) {
+	o := options{cfg: frameiosim.Config{
+		Tokens:      map[string]string{frameiosim.DefaultToken: frameiosim.DefaultAccount},
+		CallLimit:   frameiosim.DefaultCallLimit,
+		CreateLimit: frameiosim.DefaultCreateLimit,
+		Window:      frameiosim.DefaultWindow,
+		Enforcement: frameiosim.LeakyBucket,
+		PartSize:    frameiosim.DefaultPartSize,
+		URLExpiry:   frameiosim.DefaultURLExpiry,
+	}}
+	fs := flag.NewFlagSet("frameio-sim", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // we print one line ourselves
+	o.define(fs)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (all settings are --flags)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" && !set[f.Name] && err == nil {
+			if serr := f.Value.Set(v); serr != nil {
+				err = fmt.Errorf("%s: %w", env, serr)
+			}
+		}
+	})
+	if err != nil {
+		return o, err
+	}
+	if o.tokens != "" {
+		src := "--tokens"
+		if !set["tokens"] {
+			src = envPrefix + "TOKENS"
+		}
+		if o.cfg.Tokens, err = parseTokens(string(o.tokens)); err != nil {
+			return o, fmt.Errorf("%s: %w", src, err)
+		}
+	}
+	if err := o.cfg.Validate(); err != nil {
+		return o, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return o, nil
+}
+
+func (o *options) define(fs *flag.FlagSet) {
+	c, f := &o.cfg, &o.cfg.Faults
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8090", "listen address")
+	fs.Var(&o.tokens, "tokens", "comma list of token=account (default dev-token=acct-dev)")
+	fs.BoolVar(&c.LimitPerAccount, "limit-per-account", false, "count limits per account instead of per token")
+	fs.Var((*countFlag)(&c.CallLimit), "call-limit", "API calls per window per scope")
+	fs.Var((*countFlag)(&c.CreateLimit), "create-limit", "creates per window per scope")
+	fs.Var((*durationFlag)(&c.Window), "window", "rate-limit window")
+	fs.Var((*enforcementFlag)(&c.Enforcement), "enforcement", "leaky or sliding")
+	fs.BoolVar(&c.NoRetryAfter, "no-retry-after", false, "omit Retry-After from 429s")
+	fs.Var((*sizeFlag)(&c.PartSize), "part-size", "server-chosen part size in bytes")
+	fs.Var((*durationFlag)(&c.URLExpiry), "url-expiry", "lifetime of presigned upload URLs")
+	fs.Var((*probFlag)(&f.Create500), "create-500", "probability a create answers 500 without creating")
+	fs.Var((*probFlag)(&f.LostCreate), "lost-create", "probability a create creates but answers 500")
+	fs.Var((*probFlag)(&f.ResetCreate), "reset-create", "probability a create creates then drops the connection")
+	fs.Var((*probFlag)(&f.PartFail), "part-fail", "probability a part PUT answers 500")
+	fs.Var((*durationFlag)(&f.Latency), "latency", "latency added to every API call")
+	fs.Var((*probFlag)(&f.SlowProb), "slow-prob", "probability an API call sleeps --slow-delay")
+	fs.Var((*durationFlag)(&f.SlowDelay), "slow-delay", "sleep of a slow API call")
+	fs.Var((*probFlag)(&f.HTMLError), "html-error", "probability an API call gets a proxy's 502 HTML page")
+	fs.Var((*listFlag)(&o.forbidden), "forbidden-folder", "folder id or /path (made under each root) whose creates answer 403; repeatable")
+	fs.Var((*listFlag)(&o.paymentFolders), "payment-required-folder", "folder id or /path whose creates answer 402; repeatable")
+	fs.Var((*seedFlag)(&c.Seed), "seed", "fault RNG seed (0: time-based)")
+	fs.BoolVar(&o.logRequests, "log-requests", false, "log each request to stderr (never tokens or signatures)")
+}
+
+// secretFlag holds a value that must never be echoed: the flag package
+// quotes a value it cannot Set, so Set always succeeds and the value is
+// checked after parsing.
+type secretFlag string
+
+func (f *secretFlag) String() string     { return "" }
+func (f *secretFlag) Set(v string) error { *f = secretFlag(v); return nil }
+
+// parseTokens parses "tok=acct,tok2=acct2". Errors never show a token.
+func parseTokens(v string) (map[string]string, error) {
+	m := map[string]string{}
+	for i, entry := range strings.Split(v, ",") {
+		tok, acct, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		if !ok || tok == "" || acct == "" || strings.ContainsAny(tok, " \t") {
+			return nil, fmt.Errorf("entry %d is not token=account", i+1)
+		}
+		m[tok] = acct
+	}
+	return m, nil
+}
+
+type countFlag int
+
+func (c *countFlag) String() string { return strconv.Itoa(int(*c)) }
+func (c *countFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return errors.New("want a positive integer")
+	}
+	*c = countFlag(n)
+	return nil
+}
+
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+func (s *sizeFlag) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return errors.New("want a positive number of bytes")
+	}
+	*s = sizeFlag(n)
+	return nil
+}
+
+type seedFlag int64
+
+func (s *seedFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+func (s *seedFlag) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return errors.New("want an integer")
+	}
+	*s = seedFlag(n)
+	return nil
+}
+
+type durationFlag time.Duration
+
+func (d *durationFlag) String() string { return time.Duration(*d).String() }
+func (d *durationFlag) Set(v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil || x < 0 {
+		return errors.New("want a non-negative duration like 250ms")
+	}
+	*d = durationFlag(x)
+	return nil
+}
+
+type probFlag float64
+
+func (p *probFlag) String() string { return strconv.FormatFloat(float64(*p), 'g', -1, 64) }
+func (p *probFlag) Set(v string) error {
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(x >= 0 && x <= 1) {
+		return errors.New("want a probability within [0, 1]")
+	}
+	*p = probFlag(x)
+	return nil
+}
+
+type enforcementFlag frameiosim.Enforcement
+
+func (e *enforcementFlag) String() string { return string(*e) }
+func (e *enforcementFlag) Set(v string) error {
+	switch x := frameiosim.Enforcement(v); x {
+	case frameiosim.LeakyBucket, frameiosim.SlidingWindow:
+		*e = enforcementFlag(x)
+		return nil
+	}
+	return errors.New("want leaky or sliding")
+}
+
+// listFlag collects repeated flags, each a comma list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, x := range strings.Split(v, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			*l = append(*l, x)
+		}
+	}
+	return nil
+}
