@@ -156,3 +156,34 @@ func TestSetLimitsAtRuntime(t *testing.T) {
 		t.Fatalf("after SetLimits: %d %v", r.status, r.header)
 	}
 }
+
+// TestLeakyBucketHammer checks the leaky bucket over HTTP: a burst of the
+// limit, then never faster than the drip. The bound uses the test's own
+// elapsed time, which spans the server's, so it holds on a slow machine.
+func TestLeakyBucketHammer(t *testing.T) {
+	const limit, window = 5, 200 * time.Millisecond // one drip per 40ms
+	s := StartTest(t, Config{CreateLimit: limit, CallLimit: 10000, Window: window})
+	root := s.RootFolder(DefaultToken)
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(2 * window)
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newTC(t, s, DefaultToken)
+			for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
+				time.Sleep(time.Millisecond)
+				if r := c.create(root, map[string]any{"type": "folder", "name": fmt.Sprint(g, i)}); r.status != 201 && r.status != 429 {
+					t.Errorf("create: %d", r.status)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	created := s.Stats().Creates
+	if bound := limit + int(elapsed/(window/limit)) + 1; created > bound || created < limit {
+		t.Fatalf("%d creates in %v: want between the burst %d and %d", created, elapsed, limit, bound)
+	}
+}

@@ -73,6 +73,8 @@ func (s *Server) Stats() Stats {
 	st := Stats{Calls: accepted, RateLimited: refused, CreatesByScope: s.lim.createTimes(),
 		PartsReceived: int(s.partsReceived.Load()), PartsFailed: int(s.partsFailed.Load())}
 	st.Files, st.Folders, st.Duplicates, st.Creates, st.Deleted = s.store.inventory()
+	// Empty, not nil: scripts reading the JSON get [] rather than null.
+	st.Files, st.Folders, st.Duplicates = nonNil(st.Files), nonNil(st.Folders), nonNil(st.Duplicates)
 	return st
 }
 
@@ -91,4 +93,11 @@ func (st Stats) Scopes() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
