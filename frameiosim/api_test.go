@@ -199,10 +199,10 @@ func TestCreateFolderAndRemoteUpload(t *testing.T) {
 	// A remote upload may leave the size to Frame.io.
 	c.mustCreate(d.ID, map[string]any{"type": "file", "name": "nosize.mov", "source": map[string]string{"url": "https://example.com/x"}})
 	st := s.Stats()
-	if len(st.Files) != 2 || !st.Files[1].Complete || st.Files[1].SHA256 != "" || st.Files[1].Path != "/shoot/remote.mov" || st.Files[1].Parts != 0 {
+	if len(st.Files) != 2 || !st.Files[1].Complete || st.Files[1].SHA256 != "" || st.Files[1].Path != "shoot/remote.mov" || st.Files[1].Parts != 0 {
 		t.Fatalf("remote file stats: %+v", st.Files)
 	}
-	if len(st.Folders) != 1 || st.Folders[0].Path != "/shoot" || st.Folders[0].ParentID != root {
+	if len(st.Folders) != 1 || st.Folders[0].Path != "shoot" || st.Folders[0].ParentID != root {
 		t.Fatalf("folders: %+v", st.Folders)
 	}
 }

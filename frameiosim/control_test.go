@@ -48,7 +48,7 @@ func TestStatsEndpoint(t *testing.T) {
 	}
 	if got.Calls != 2 || got.Creates != 2 || got.RateLimitedJSON != 1 || got.PartsReceived != 2 ||
 		got.MaxPerWindow[DefaultToken] != 2 || got.WindowMS != 60000 || len(got.CreatesByScope[DefaultToken]) != 2 ||
-		len(got.Files) != 1 || got.Files[0].Path != "/d/a.mp4" || got.Files[0].SHA256 != sha([]byte("abc")) ||
+		len(got.Files) != 1 || got.Files[0].Path != "d/a.mp4" || got.Files[0].SHA256 != sha([]byte("abc")) ||
 		!got.Files[0].Complete || got.Files[0].Parts != 2 || len(got.Folders) != 1 || got.Duplicates == nil || len(got.Duplicates) != 0 {
 		t.Fatalf("stats JSON: %s", r.body)
 	}

@@ -47,7 +47,8 @@ type File struct {
 	ID       string `json:"id"`
 	ParentID string `json:"parent_id"`
 	Name     string `json:"name"`
-	// Path is the file's path from its project root, e.g. "/shoot/a.mov".
+	// Path is the file's path below its project root, slash-separated
+	// without a leading slash, e.g. "shoot/a.mov".
 	Path string `json:"path"`
 	Size int64  `json:"size"`
 	// Complete is true once every part is in (remote uploads: at once).
@@ -64,7 +65,8 @@ type Folder struct {
 	ID       string `json:"id"`
 	ParentID string `json:"parent_id"`
 	Name     string `json:"name"`
-	Path     string `json:"path"`
+	// Path is like File.Path, e.g. "shoot".
+	Path string `json:"path"`
 }
 
 // Stats returns a snapshot of what happened so far.

@@ -177,19 +177,17 @@ func (st *store) markComplete(id string, at time.Time, sha string) {
 	a.sha256 = sha
 }
 
-// pathLocked is the asset's path from its project root, e.g. "/a/b.mov".
+// pathLocked is the asset's path below its project root, e.g. "a/b.mov"
+// (a root's is "").
 func (st *store) pathLocked(a *asset) string {
 	var names []string
 	for x := a; x != nil && !x.root; x = st.assets[x.parentID] {
 		names = append(names, x.name)
 	}
-	if len(names) == 0 {
-		return "/"
-	}
 	for i, j := 0, len(names)-1; i < j; i, j = i+1, j-1 {
 		names[i], names[j] = names[j], names[i]
 	}
-	return "/" + strings.Join(names, "/")
+	return strings.Join(names, "/")
 }
 
 // inventory lists live files and folders (project roots excluded) and
