@@ -113,6 +113,7 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		{"empty name", root, map[string]any{"type": "folder", "name": ""}, 422, "name"},
 		{"slash in name", root, map[string]any{"type": "folder", "name": "a/b"}, 422, "name"},
 		{"NUL in name", root, map[string]any{"type": "folder", "name": "a\x00b"}, 422, "name"},
+		{"control character in name", root, map[string]any{"type": "file", "name": "bad\x01name.mov", "filesize": 1}, 422, "control character"},
 		{"long name", root, map[string]any{"type": "folder", "name": strings.Repeat("n", 256)}, 422, "name"},
 		{"name not a string", root, `{"type":"folder","name":7}`, 422, "name"},
 		{"missing filesize", root, map[string]any{"type": "file", "name": "f"}, 422, "filesize"},

@@ -97,6 +97,9 @@ func (q *createRequest) validate() error {
 		return fmt.Errorf("name: %d bytes, at most 255", len(q.Name))
 	case strings.ContainsAny(q.Name, "/\x00"):
 		return errors.New("name: contains '/' or NUL")
+	case strings.ContainsFunc(q.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		// Legal in a Unix file name, refused as an asset name.
+		return errors.New("name: contains a control character")
 	}
 	if q.Type == typeFolder {
 		return nil
