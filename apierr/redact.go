@@ -1,0 +1,115 @@
+package apierr
+
+import (
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// redacted replaces a secret. Its brackets cannot occur in a query value
+// worth hiding, so a replacement never completes a new occurrence.
+const redacted = "[REDACTED]"
+
+// minQueryValue is the shortest query value treated as a secret on its own:
+// shorter ones ("1", "private") carry no credential and replacing them would
+// garble messages.
+const minQueryValue = 8
+
+// urlQuery matches a URL with a query string or userinfo inside free text
+// (e.g. a Location header quoted by a redirect error), whatever URL the
+// caller knows about.
+var urlQuery = regexp.MustCompile(`(?i)\b(https?://)([^/\s"'<>@]*@)?([^\s"'<>?#]*)(\?[^\s"'<>#]*)?`)
+
+// redactor removes known secrets, then any URL query or userinfo, from text.
+type redactor struct {
+	secrets []string
+}
+
+// redactorFor knows the secrets in u: its raw query, each long query value
+// (raw and decoded) and its userinfo.
+func redactorFor(u *url.URL) redactor {
+	r := redactor{}
+	if u == nil {
+		return r
+	}
+	if u.User != nil {
+		r.add(u.User.String())
+		if p, ok := u.User.Password(); ok {
+			r.add(p)
+		}
+	}
+	if u.RawQuery == "" {
+		return r
+	}
+	r.add(u.RawQuery)
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		_, v, _ := strings.Cut(kv, "=")
+		if len(v) < minQueryValue {
+			continue
+		}
+		r.add(v)
+		if dv, err := url.QueryUnescape(v); err == nil && len(dv) >= minQueryValue {
+			r.add(dv)
+		}
+	}
+	return r
+}
+
+// add records non-empty secrets, longest first so that a secret containing
+// another is replaced whole.
+func (r *redactor) add(secrets ...string) {
+	for _, s := range secrets {
+		if s != "" {
+			r.secrets = append(r.secrets, s)
+		}
+	}
+	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+}
+
+// apply returns s without secrets, URL queries or URL userinfo.
+func (r redactor) apply(s string) string {
+	for _, secret := range r.secrets {
+		s = strings.ReplaceAll(s, secret, redacted)
+	}
+	return urlQuery.ReplaceAllStringFunc(s, scrubURL)
+}
+
+// scrubURL keeps a URL's scheme, host and path and drops the rest.
+func scrubURL(m string) string {
+	sub := urlQuery.FindStringSubmatch(m)
+	out := sub[1]
+	if sub[2] != "" {
+		out += redacted + "@"
+	}
+	out += sub[3]
+	if sub[4] != "" {
+		out += "?" + redacted
+	}
+	return out
+}
+
+// wrap returns err unchanged when its message holds no secret, else an error
+// with the scrubbed message that still unwraps to err (so errors.Is and
+// Classify keep working).
+func (r redactor) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := r.apply(msg)
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
+}
+
+// redactedError shows a scrubbed message for an error whose own message
+// leaked a secret.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
