@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -40,10 +41,20 @@ end
 
 // acquireScript is GCRA over several limits, all or nothing.
 // KEYS: hold, adapt, then one TAT key per limit.
-// ARGV: margin, recovery slope per µs, then per limit: name, configured
-// interval µs, burst.
-// Returns {granted 0|1, wait µs, now µs}: a refusal writes nothing and says
-// exactly how long until every limit (and the scope's hold) would allow.
+// ARGV: margin, recovery slope per µs, reserve (0|1), max reservation µs,
+// then per limit: name, configured interval µs, burst.
+//
+// Without reserve, a permit is granted only now; a refusal writes nothing
+// and says exactly how long until every limit (and the scope's hold) would
+// allow. With reserve (Wait), a permit that would be allowed within
+// "ahead" — one interval of the slowest limit named, capped by the max
+// reservation — is granted for that future instant: the TATs advance as if
+// it were taken then, and the caller sleeps until it. A waiter that wakes
+// late therefore loses nothing: its slot was already its own.
+//
+// Returns {granted 0|1, wait µs, slot µs, ahead µs}: slot is the Redis time
+// the permit is (or would be) for; a refused reserving caller comes back
+// after wait-ahead.
 const acquireScript = luaCommon + `
 local now = now_us()
 local scale = (1 - tonumber(ARGV[1])) * factor(KEYS[2], now, tonumber(ARGV[2]))
@@ -51,22 +62,26 @@ local wait = 0
 local hold = tonumber(redis.call('GET', KEYS[1]))
 if hold and hold > now then wait = hold - now end
 local n = #KEYS - 2
-local tats, ivs = {}, {}
+local tats, ivs, ahead = {}, {}, 0
 for i = 1, n do
-  local a = 3 + (i - 1) * 3
+  local a = 5 + (i - 1) * 3
   local iv = interval(KEYS[2], ARGV[a], tonumber(ARGV[a + 1]), scale)
   local tat = tonumber(redis.call('GET', KEYS[2 + i])) or now
   if tat < now then tat = now end
   local w = tat - (tonumber(ARGV[a + 2]) - 1) * iv - now
   if w > wait then wait = w end
+  if iv > ahead then ahead = iv end
   tats[i], ivs[i] = tat, iv
 end
-if wait > 0 then return {0, wait, now} end
+if ARGV[3] ~= '1' then ahead = 0 end
+ahead = math.min(ahead, tonumber(ARGV[4]))
+if wait > ahead then return {0, wait, now + wait, ahead} end
+local slot = now + wait
 for i = 1, n do
-  local t = tats[i] + ivs[i]
+  local t = math.max(tats[i], slot) + ivs[i]
   redis.call('SET', KEYS[2 + i], fmt(t), 'PX', math.ceil((t - now) / 1000) + 1)
 end
-return {1, 0, now}
+return {1, wait, slot, ahead}
 `
 
 var acquireLua = redis.NewScript(acquireScript)
@@ -84,8 +99,9 @@ type request struct {
 // result is one answer of acquireScript.
 type result struct {
 	granted bool
-	wait    time.Duration
-	now     time.Time // Redis server time of the decision
+	wait    time.Duration // until slot
+	slot    time.Time     // Redis time the permit is (or would be) for
+	ahead   time.Duration // how far ahead a reservation may be made
 }
 
 func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
@@ -97,7 +113,7 @@ func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
 	}
 	r := &request{scope: scope, names: uniqueSorted(names)}
 	r.keys = []string{l.key(scope, "hold"), l.key(scope, "adapt")}
-	r.args = []any{strconv.FormatFloat(l.cfg.Margin, 'g', -1, 64), l.slope()}
+	r.args = []any{strconv.FormatFloat(l.cfg.Margin, 'g', -1, 64), l.slope(), 0, 0} // reserve, max: set per call
 	r.gate = scope
 	for _, name := range r.names {
 		lim, ok := l.cfg.Limits[name]
@@ -112,19 +128,26 @@ func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
 	return r, nil
 }
 
-// acquire runs acquireScript once.
-func (l *Limiter) acquire(ctx context.Context, r *request) (result, error) {
-	v, err := acquireLua.Run(ctx, l.rdb, r.keys, r.args...).Int64Slice()
+// acquire runs acquireScript once; reserve allows a permit for a slot
+// within one interval from now.
+func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool) (result, error) {
+	args := slices.Clone(r.args)
+	args[2], args[3] = 0, l.cfg.MaxWait.Microseconds()
+	if reserve {
+		args[2] = 1
+	}
+	v, err := acquireLua.Run(ctx, l.rdb, r.keys, args...).Int64Slice()
 	if err != nil {
 		return result{}, fmt.Errorf("throttle: acquire %v: %w", r.names, err)
 	}
-	if len(v) != 3 {
+	if len(v) != 4 {
 		return result{}, fmt.Errorf("throttle: acquire %v: unexpected reply %v", r.names, v)
 	}
 	return result{
 		granted: v[0] == 1,
 		wait:    time.Duration(v[1]) * time.Microsecond,
-		now:     time.UnixMicro(v[2]),
+		slot:    time.UnixMicro(v[2]),
+		ahead:   time.Duration(v[3]) * time.Microsecond,
 	}, nil
 }
 

@@ -23,7 +23,10 @@
 // T apart, so no window of length Per ever holds more than Rate of them. One
 // Lua script checks every named limit and the scope's 429 hold before it
 // advances any of them (all or nothing), using Redis TIME as the only clock.
-// A refusal changes nothing and returns the exact wait. Keys are
+// A refusal changes nothing and returns the exact wait; Wait, whose caller
+// is going to sleep anyway, may instead reserve a permit at most one interval
+// ahead and sleep exactly until it, so waking late on a busy machine costs
+// no throughput. Keys are
 // "<prefix>:{<scope>}:<limit>", plus ":hold" and ":adapt" per scope; the hash
 // tag keeps a scope's keys in one Redis Cluster slot.
 //

@@ -32,16 +32,20 @@ func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 	}
 }
 
-// grantLog records the Redis server time of every grant, across limiters.
+// grantLog records the Redis server time of every grant, across limiters:
+// the instant it is for and the instant it was decided (earlier for a
+// reservation).
 type grantLog struct {
-	mu    sync.Mutex
-	times []time.Time
+	mu      sync.Mutex
+	times   []time.Time
+	decided []time.Time
 }
 
-func (g *grantLog) add(_ string, at time.Time) {
+func (g *grantLog) add(_ string, slot, decided time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.times = append(g.times, at)
+	g.times = append(g.times, slot)
+	g.decided = append(g.decided, decided)
 }
 
 func (g *grantLog) sorted() []time.Time {

@@ -23,8 +23,9 @@ type Limiter struct {
 	guards map[string]*rate.Limiter // by scope and limit name
 	seen   map[string]observation   // last Observe written, by adapt field
 
-	// onGrant, when set (tests only), sees the Redis time of every grant.
-	onGrant func(scope string, at time.Time)
+	// onGrant, when set (tests only), sees every grant: the Redis time it is
+	// for and the Redis time it was decided.
+	onGrant func(scope string, slot, decided time.Time)
 }
 
 // New returns a Limiter over rdb. It validates cfg and returns an error
@@ -51,8 +52,13 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 //
 // Within a process, callers for the same scope and limits queue in FIFO
 // order and only the head of the queue asks Redis, so N goroutines cost one
-// script call per attempt rather than N. The head sleeps exactly the wait
-// Redis returns (plus a little jitter) and asks again: it never polls.
+// script call per attempt rather than N. When the next permit is at most one
+// interval (of the slowest limit named) away, Redis reserves it for the head,
+// which sleeps exactly until it: waking late on a busy machine then costs
+// no throughput. Otherwise the head sleeps exactly until the permit comes
+// within reach (plus a little jitter) and asks again: it never polls.
+// Because of that reservation, a Penalize can be followed by at most about
+// one permit per limit that was reserved just before it.
 // If one wait would exceed Config.MaxWait, Wait returns a *DelayError so
 // the caller can hand its job back to the queue instead of holding a slot.
 // Scope must not be a secret: it is part of Redis key names.
@@ -74,12 +80,7 @@ func (l *Limiter) Wait(ctx context.Context, scope string, limits ...string) erro
 func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 	failures := 0
 	for {
-		if d := l.guardDelay(r, time.Now()); d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				return fmt.Errorf("throttle: wait %v: %w", r.names, err)
-			}
-		}
-		res, err := l.acquire(ctx, r)
+		res, err := l.acquire(ctx, r, true)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return fmt.Errorf("throttle: wait %v: %w", r.names, ctx.Err())
@@ -90,18 +91,37 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 			}
 			err = sleep(ctx, redisBackoff(failures))
 		case res.granted:
-			l.granted(r, res)
-			return nil
+			return l.takeReserved(ctx, r, res)
 		case res.wait > l.cfg.MaxWait:
 			return &DelayError{Wait: res.wait}
 		default:
+			// Come back when the slot is within reach of a reservation.
 			failures = 0
-			err = sleep(ctx, res.wait+jitter(res.wait))
+			d := res.wait - res.ahead
+			err = sleep(ctx, d+jitter(d))
 		}
 		if err != nil {
 			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 		}
 	}
+}
+
+// takeReserved sleeps until the reserved slot, then past the local guard.
+// A caller whose context ends meanwhile leaves the slot unused: wasted
+// capacity, never extra traffic.
+func (l *Limiter) takeReserved(ctx context.Context, r *request, res result) error {
+	if err := sleep(ctx, res.wait); err != nil {
+		return fmt.Errorf("throttle: wait %v: %w", r.names, err)
+	}
+	if d := l.takeGuards(r, time.Now()); d > 0 {
+		if err := sleep(ctx, d); err != nil {
+			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
+		}
+	}
+	if l.onGrant != nil {
+		l.onGrant(r.scope, res.slot, res.slot.Add(-res.wait))
+	}
+	return nil
 }
 
 // Allow makes one attempt: wait == 0 means granted; otherwise nothing was
@@ -115,29 +135,33 @@ func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wa
 	if d := l.guardDelay(r, time.Now()); d > 0 {
 		return d, nil
 	}
-	res, err := l.acquire(ctx, r)
+	res, err := l.acquire(ctx, r, false)
 	if err != nil {
 		return 0, err
 	}
 	if !res.granted {
 		return res.wait, nil
 	}
-	l.granted(r, res)
+	l.takeGuards(r, time.Now())
+	if l.onGrant != nil {
+		l.onGrant(r.scope, res.slot, res.slot)
+	}
 	return 0, nil
 }
 
-func (l *Limiter) granted(r *request, res result) {
-	now := time.Now()
+// takeGuards takes a token from each guard of r at now and returns how long
+// until all of them would have had one (0 unless Redis lost its state).
+func (l *Limiter) takeGuards(r *request, now time.Time) time.Duration {
+	var d time.Duration
 	for i, name := range r.names {
-		l.guard(r.scope, name, r.limits[i]).ReserveN(now, 1)
+		res := l.guard(r.scope, name, r.limits[i]).ReserveN(now, 1)
+		d = max(d, res.DelayFrom(now))
 	}
-	if l.onGrant != nil {
-		l.onGrant(r.scope, res.now)
-	}
+	return d
 }
 
-// guard is a process-local x/time/rate limiter at (1-Margin)×the configured
-// rate of one limit for one scope. Redis alone decides permits; the guard only
+// guard is a process-local x/time/rate limiter at the configured rate of
+// one limit for one scope. Redis alone decides permits; the guard only
 // delays a grant that would put this process over the configured rate on
 // its own, which can happen only when Redis lost its state (a restart
 // without persistence, eviction, a flush). It never speeds anything up.
@@ -147,17 +171,10 @@ func (l *Limiter) guard(scope, name string, lim Limit) *rate.Limiter {
 	defer l.mu.Unlock()
 	g, ok := l.guards[k]
 	if !ok {
-		g = rate.NewLimiter(rate.Every(l.guardInterval(lim)), lim.Burst)
+		g = rate.NewLimiter(rate.Every(lim.interval()), lim.Burst)
 		l.guards[k] = g
 	}
 	return g
-}
-
-// guardInterval matches the interval Redis enforces when nothing has cut the
-// rate, so a lone process's head wakes when Redis will say yes: one script
-// call per permit.
-func (l *Limiter) guardInterval(lim Limit) time.Duration {
-	return time.Duration(float64(lim.interval()) / (1 - l.cfg.Margin))
 }
 
 // guardDelay is how long until every guard of r has a token at now.
@@ -166,7 +183,7 @@ func (l *Limiter) guardDelay(r *request, now time.Time) time.Duration {
 	for i, name := range r.names {
 		g := l.guard(r.scope, name, r.limits[i])
 		if missing := 1 - g.TokensAt(now); missing > 0 {
-			d = max(d, time.Duration(missing*float64(l.guardInterval(r.limits[i]))))
+			d = max(d, time.Duration(missing*float64(r.limits[i].interval())))
 		}
 	}
 	return d

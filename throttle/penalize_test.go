@@ -53,10 +53,14 @@ func TestPenalizePausesEveryClient(t *testing.T) {
 	cancel()
 	wg.Wait()
 
-	var in, after int
+	var in, reserved, after int
 	heldFrom := holdUntil.Add(-1500 * time.Millisecond)
-	for _, at := range log.sorted() {
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	for i, at := range log.times {
 		switch {
+		case at.After(heldFrom) && at.Before(holdUntil) && log.decided[i].Before(heldFrom):
+			reserved++ // reserved before the 429, for an instant after it
 		case at.After(heldFrom) && at.Before(holdUntil):
 			in++
 		case !at.Before(holdUntil):
@@ -65,6 +69,10 @@ func TestPenalizePausesEveryClient(t *testing.T) {
 	}
 	if in != 0 {
 		t.Errorf("%d permits granted during the hold", in)
+	}
+	// Reservations reach one interval (100ms) ahead and are 100ms apart.
+	if reserved > 1 {
+		t.Errorf("%d permits reserved before the hold went out during it, want <= 1", reserved)
 	}
 	if after == 0 {
 		t.Error("no permit after the hold ended")

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/frameq/frameq/throttle"
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+)
+
+// The three limiters compared, by name.
+const (
+	implThrottle  = "throttle"
+	implRedisRate = "redis_rate"
+	implXRate     = "x/time/rate"
+)
+
+var implNames = []string{implThrottle, implRedisRate, implXRate}
+
+// acquirer is one way to get a permit for a create.
+type acquirer interface {
+	// try makes one attempt.
+	try(ctx context.Context) (bool, error)
+	// wait blocks until a permit or ctx ends.
+	wait(ctx context.Context) error
+}
+
+// newAcquirer returns the named limiter at perSec creates per second,
+// keyed under prefix so that phases do not share state.
+func newAcquirer(name string, rdb *redis.Client, prefix string, perSec int) (acquirer, error) {
+	switch name {
+	case implThrottle:
+		l, err := throttle.New(rdb, throttle.Config{Prefix: prefix, Limits: map[string]throttle.Limit{
+			"calls":   {Rate: 10 * perSec, Per: time.Second},
+			"creates": {Rate: perSec, Per: time.Second},
+		}})
+		return ours{l}, err
+	case implRedisRate:
+		// Its documented default: burst equal to the rate.
+		return redisRate{redis_rate.NewLimiter(rdb), prefix + ":creates", redis_rate.PerSecond(perSec)}, nil
+	case implXRate:
+		return xRate{rate.NewLimiter(rate.Limit(perSec), 1)}, nil
+	}
+	return nil, fmt.Errorf("unknown limiter %q", name)
+}
+
+type ours struct{ l *throttle.Limiter }
+
+func (o ours) try(ctx context.Context) (bool, error) {
+	w, err := o.l.Allow(ctx, "token:dev", "calls", "creates")
+	return err == nil && w == 0, err
+}
+
+func (o ours) wait(ctx context.Context) error { return o.l.Wait(ctx, "token:dev", "calls", "creates") }
+
+type redisRate struct {
+	l     *redis_rate.Limiter
+	key   string
+	limit redis_rate.Limit
+}
+
+func (r redisRate) try(ctx context.Context) (bool, error) {
+	res, err := r.l.Allow(ctx, r.key, r.limit)
+	return err == nil && res.Allowed > 0, err
+}
+
+// wait is redis_rate's documented pattern: sleep RetryAfter, ask again.
+func (r redisRate) wait(ctx context.Context) error {
+	for {
+		res, err := r.l.Allow(ctx, r.key, r.limit)
+		if err != nil {
+			return err
+		}
+		if res.Allowed > 0 {
+			return nil
+		}
+		select {
+		case <-time.After(res.RetryAfter):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+type xRate struct{ l *rate.Limiter }
+
+func (x xRate) try(context.Context) (bool, error) { return x.l.Allow(), nil }
+
+func (x xRate) wait(ctx context.Context) error { return x.l.Wait(ctx) }
+
+// counter is a go-redis hook counting commands.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
