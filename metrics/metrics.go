@@ -1,0 +1,246 @@
+// Package metrics exports frameq's Prometheus metrics: API responses, the
+// rate limiter, uploads, the token breaker, and asynq's queue figures read
+// at scrape time.
+//
+//	m := metrics.New()
+//	m.WatchQueues(asynq.NewInspector(redisOpt))
+//	mux.Handle("/metrics", m.Handler())
+//
+//	start := time.Now()
+//	resp, err := client.Do(req)
+//	m.APIResponse("POST /v2/assets/{id}/children", statusOf(resp, err), time.Since(start))
+//
+// Every Metrics owns its registry, so tests and several workers in one
+// process never collide. The recording methods are safe for concurrent use
+// and do nothing on a nil *Metrics, so code can run without metrics.
+//
+// Label values must come from small fixed sets: routes are templates, not
+// URLs; scopes and token refs are names from the configuration.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Bucket bounds in seconds. API calls take tens of milliseconds to tens of
+// seconds; limiter waits range from nothing to the minutes of a 429 hold.
+var (
+	apiBuckets  = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+	waitBuckets = []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
+)
+
+// defaultScrapeTimeout bounds each Redis read made during a scrape.
+const defaultScrapeTimeout = 2 * time.Second
+
+// Metrics holds frameq's metrics and the registry that exports them.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	apiResponses  *prometheus.CounterVec
+	apiDuration   *prometheus.HistogramVec
+	rateLimited   *prometheus.CounterVec
+	limiterWait   *prometheus.HistogramVec
+	permits       *prometheus.CounterVec
+	uploadedBytes prometheus.Counter
+	partRetries   prometheus.Counter
+	files         *prometheus.CounterVec
+	inFlight      prometheus.Gauge
+	breaker       *prometheus.GaugeVec
+
+	scrapeTimeout time.Duration
+
+	mu      sync.Mutex
+	watched map[string]prometheus.Collector // by collector name
+}
+
+// New returns Metrics on a fresh registry that also carries the Go runtime
+// and process collectors.
+func New() *Metrics {
+	f := factory{prometheus.NewRegistry()}
+	m := &Metrics{
+		reg:           f.reg,
+		scrapeTimeout: defaultScrapeTimeout,
+		watched:       map[string]prometheus.Collector{},
+
+		apiResponses: f.counterVec("frameq_api_responses_total",
+			"Frame.io API responses by route template and HTTP status (\"error\": no response).", "route", "status"),
+		apiDuration: f.histogramVec("frameq_api_request_duration_seconds",
+			"Frame.io API call duration by route template.", apiBuckets, "route"),
+		rateLimited: f.counterVec("frameq_api_rate_limited_total",
+			"Frame.io 429 responses by limiter scope.", "scope"),
+		limiterWait: f.histogramVec("frameq_limiter_wait_seconds",
+			"Time spent waiting for a rate limiter permit, by scope.", waitBuckets, "scope"),
+		permits: f.counterVec("frameq_limiter_permits_total",
+			"Rate limiter permits granted, by scope.", "scope"),
+		uploadedBytes: f.counter("frameq_uploaded_bytes_total",
+			"Bytes of file parts uploaded to Frame.io."),
+		partRetries: f.counter("frameq_part_retries_total",
+			"File part uploads that were tried again."),
+		files: f.counterVec("frameq_files_total",
+			"Files finished, by task type and result (done, or the failure class).", "type", "result"),
+		inFlight: f.gauge("frameq_uploads_in_flight",
+			"Uploads being processed now."),
+		breaker: f.gaugeVec("frameq_token_breaker_open",
+			"1 while a token's circuit breaker holds its jobs (the token was rejected), else 0.", "token_ref"),
+	}
+	f.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition formats. A
+// collector that fails is left out of the scrape rather than failing it.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      m.reg,
+	})
+}
+
+// Registry is the registry the metrics live in, for adding collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// APIResponse records one API call: its route template, HTTP status (0 when
+// no response arrived) and duration.
+func (m *Metrics) APIResponse(route string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	code := "error"
+	if status > 0 {
+		code = strconv.Itoa(status)
+	}
+	m.apiResponses.WithLabelValues(route, code).Inc()
+	m.apiDuration.WithLabelValues(route).Observe(seconds(d))
+}
+
+// RateLimited records a 429 answer in a limiter scope.
+func (m *Metrics) RateLimited(scope string) {
+	if m == nil {
+		return
+	}
+	m.rateLimited.WithLabelValues(scope).Inc()
+}
+
+// LimiterWait records a permit granted in scope after waiting d.
+func (m *Metrics) LimiterWait(scope string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.limiterWait.WithLabelValues(scope).Observe(seconds(d))
+	m.permits.WithLabelValues(scope).Inc()
+}
+
+// BytesUploaded adds n uploaded bytes; n <= 0 is ignored.
+func (m *Metrics) BytesUploaded(n int64) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.uploadedBytes.Add(float64(n))
+}
+
+// PartRetry records a part upload tried again.
+func (m *Metrics) PartRetry() {
+	if m == nil {
+		return
+	}
+	m.partRetries.Inc()
+}
+
+// FileFinished records a file's outcome. Class "ok" counts as result
+// "done"; any other class (terminal, token_rejected, input, retryable,
+// rate_limited, retries_exhausted) is the result itself.
+func (m *Metrics) FileFinished(taskType, class string) {
+	if m == nil {
+		return
+	}
+	switch class {
+	case "ok":
+		class = "done"
+	case "":
+		class = "unknown"
+	}
+	m.files.WithLabelValues(taskType, class).Inc()
+}
+
+// InFlight moves the uploads-in-flight gauge by delta (+1 on start, -1 at
+// the end).
+func (m *Metrics) InFlight(delta int) {
+	if m == nil {
+		return
+	}
+	m.inFlight.Add(float64(delta))
+}
+
+// TokenBreaker records whether tokenRef's breaker is open (jobs held).
+func (m *Metrics) TokenBreaker(tokenRef string, open bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.breaker.WithLabelValues(tokenRef).Set(v)
+}
+
+// watch registers c under name, replacing an earlier collector of that
+// name, so that calling a Watch method again re-points it.
+func (m *Metrics) watch(name string, c prometheus.Collector) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.watched[name]; ok {
+		m.reg.Unregister(old)
+	}
+	m.reg.MustRegister(c)
+	m.watched[name] = c
+}
+
+func seconds(d time.Duration) float64 {
+	if d < 0 {
+		return 0
+	}
+	return d.Seconds()
+}
+
+// factory creates metrics already registered in reg.
+type factory struct{ reg *prometheus.Registry }
+
+func (f factory) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	f.reg.MustRegister(c)
+	return c
+}
+
+func (f factory) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	f.reg.MustRegister(c)
+	return c
+}
+
+func (f factory) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	f.reg.MustRegister(g)
+	return g
+}
+
+func (f factory) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	f.reg.MustRegister(g)
+	return g
+}
+
+func (f factory) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	f.reg.MustRegister(h)
+	return h
+}
