@@ -1,0 +1,46 @@
+package dashboard_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/frameq/frameq/dashboard"
+	"github.com/frameq/frameq/tasks"
+)
+
+// TestFormatsRealPayloads guards the formatter's copy of the payload
+// format against drift in package tasks.
+func TestFormatsRealPayloads(t *testing.T) {
+	local := tasks.Upload{V: tasks.PayloadVersion, Batch: "b1", TokenRef: "acme", ParentID: "f9",
+		Path: "day1/a.mov", File: "/data/a.mov", Size: 10, MtimeNS: 123456789}
+	remote := tasks.Upload{V: tasks.PayloadVersion, Batch: "b1", TokenRef: "acme", ParentID: "f9",
+		Path: "day1/b.mp4", SourceURL: "https://h.example/b.mp4?sig=SECRET", Filetype: "video/mp4"}
+	for typ, u := range map[string]tasks.Upload{tasks.TypeUpload: local, tasks.TypeRemoteUpload: remote} {
+		b, err := u.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tasks.DecodeUpload(typ, b); err != nil {
+			t.Fatalf("fixture invalid: %v", err)
+		}
+		got := dashboard.FormatPayload(typ, b)
+		for _, want := range []string{`"batch":"b1"`, `"token_ref":"acme"`, `"folder_id":"f9"`, `"path":"` + u.Path + `"`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s: %s lacks %s", typ, got, want)
+			}
+		}
+		if strings.Contains(got, "SECRET") || strings.Contains(got, "123456789") {
+			t.Errorf("%s: shows a field it should not: %s", typ, got)
+		}
+	}
+
+	// A new payload field must be reviewed here: shown safely, or dropped.
+	reviewed := "v batch token_ref parent_id path file size mtime_ns source_url filetype force"
+	for f := range reflect.TypeFor[tasks.Upload]().Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !strings.Contains(" "+reviewed+" ", " "+name+" ") {
+			t.Errorf("tasks.Upload has a new field %q: decide whether the dashboard shows it", name)
+		}
+	}
+}
