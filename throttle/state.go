@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,7 +43,7 @@ func (l *Limiter) State(ctx context.Context, scope string) (State, error) {
 		return State{}, fmt.Errorf("throttle: state: scope: must not be empty")
 	}
 	names := sortedNames(l.cfg.Limits)
-	args := []any{fmt.Sprint(l.cfg.Margin), l.slope()}
+	args := []any{strconv.FormatFloat(l.cfg.Margin, 'g', -1, 64), l.slope()}
 	for _, n := range names {
 		args = append(args, n, l.cfg.Limits[n].interval().Microseconds())
 	}

@@ -18,6 +18,7 @@ import (
 type childSpec struct {
 	Impl, Redis, Prefix, API, Root string
 	ID, Goroutines, Rate           int
+	Margin                         float64
 	Start, End                     time.Time
 }
 
@@ -26,6 +27,7 @@ type childResult struct {
 	Acquired, Created, RateLimited, Failed int
 	Commands                               int64
 	Sent                                   []time.Time // when each create was sent
+	MaxWait                                time.Duration
 }
 
 // runChild is one worker process: goroutines that acquire a permit, then
@@ -39,7 +41,7 @@ func runChild(raw string) error {
 	defer rdb.Close()
 	cnt := &counter{}
 	rdb.AddHook(cnt)
-	acq, err := newAcquirer(spec.Impl, rdb, spec.Prefix, spec.Rate)
+	acq, err := newAcquirer(spec.Impl, rdb, spec.Prefix, spec.Rate, spec.Margin)
 	if err != nil {
 		return err
 	}
@@ -52,12 +54,17 @@ func runChild(raw string) error {
 	var wg sync.WaitGroup
 	for g := range spec.Goroutines {
 		wg.Go(func() {
-			for n := 0; acq.wait(ctx) == nil; n++ {
+			for n := 0; ; n++ {
+				began := time.Now()
+				if acq.wait(ctx) != nil {
+					return
+				}
 				sent := time.Now()
 				status := create(client, spec, fmt.Sprintf("n-%d-%d-%d", spec.ID, g, n))
 				mu.Lock()
 				res.Acquired++
 				res.Sent = append(res.Sent, sent)
+				res.MaxWait = max(res.MaxWait, sent.Sub(began))
 				switch status {
 				case http.StatusCreated, http.StatusOK:
 					res.Created++

@@ -30,11 +30,12 @@ type acquirer interface {
 }
 
 // newAcquirer returns the named limiter at perSec creates per second,
-// keyed under prefix so that phases do not share state.
-func newAcquirer(name string, rdb *redis.Client, prefix string, perSec int) (acquirer, error) {
+// keyed under prefix so that phases do not share state. margin is
+// throttle's Config.Margin; the others have no such setting.
+func newAcquirer(name string, rdb *redis.Client, prefix string, perSec int, margin float64) (acquirer, error) {
 	switch name {
 	case implThrottle:
-		l, err := throttle.New(rdb, throttle.Config{Prefix: prefix, Limits: map[string]throttle.Limit{
+		l, err := throttle.New(rdb, throttle.Config{Prefix: prefix, Margin: margin, Limits: map[string]throttle.Limit{
 			"calls":   {Rate: 10 * perSec, Per: time.Second},
 			"creates": {Rate: perSec, Per: time.Second},
 		}})

@@ -3,7 +3,7 @@
 // limiter at 5 creates/s, and prints one table, every row measured in the
 // same run:
 //
-//	go run ./cmd/throttle-bench [-duration 20s] [-contended 10s] [-procs 4] [-goroutines 8]
+//	go run ./cmd/throttle-bench [-duration 20s] [-contended 10s] [-procs 4] [-goroutines 8] [-margin 0.02]
 //
 // Columns, for each limiter:
 //   - acquire p50/p99: one attempt when a permit is free (the cost added to
@@ -14,8 +14,9 @@
 //   - the rest: -procs worker processes × -goroutines goroutines, for
 //     -duration each, acquiring then POSTing a folder to the frame.io
 //     simulator enforcing a strict sliding window of 5 creates/s: achieved
-//     rate, its % of the limit, 429s, the most creates in any 1 s window, and
-//     Redis commands per acquire.
+//     rate, its % of the limit, 429s, the most creates sent (by the limiter)
+//     and accepted (by the simulator) in any 1 s window, the longest any
+//     worker waited, and Redis commands per acquire.
 //
 // It starts its own redis-server (from PATH) and simulator on loopback.
 package main
@@ -35,6 +36,7 @@ type options struct {
 	duration, contended time.Duration
 	procs, goroutines   int
 	samples, rate       int
+	margin              float64
 }
 
 func main() {
@@ -46,6 +48,7 @@ func main() {
 	flag.IntVar(&o.goroutines, "goroutines", 8, "goroutines per process")
 	flag.IntVar(&o.samples, "samples", 2000, "uncontended acquire attempts per limiter")
 	flag.IntVar(&o.rate, "rate", 5, "creates per second: the simulator's strict limit and every limiter's")
+	flag.Float64Var(&o.margin, "margin", 0.02, "throttle's Config.Margin (room for loopback jitter against a strict window)")
 	flag.Parse()
 	if *child != "" {
 		if err := runChild(*child); err != nil {
@@ -78,6 +81,8 @@ func (o options) validate() error {
 		return fmt.Errorf("-samples %d: must be positive", o.samples)
 	case o.rate <= 0:
 		return fmt.Errorf("-rate %d: must be positive", o.rate)
+	case o.margin < 0 || o.margin >= 0.5:
+		return fmt.Errorf("-margin %v: must be in [0, 0.5)", o.margin)
 	}
 	return nil
 }
