@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,49 +40,67 @@ local function interval(adapt, name, cfg, scale)
 end
 `
 
-// acquireScript is GCRA over several limits, all or nothing.
-// KEYS: hold, adapt, then one TAT key per limit.
-// ARGV: margin, recovery slope per µs, reserve (0|1), max reservation µs,
-// then per limit: name, configured interval µs, burst.
+// acquireScript is GCRA over several limits, all or nothing, with a
+// queue of waiting processes.
+// KEYS: hold, adapt, queue, then one TAT key per limit.
+// ARGV: margin, recovery slope per µs, reserve (0|1), max wait µs, ticket
+// µs (0 = none), then per limit: name, configured interval µs, burst.
 //
-// Without reserve, a permit is granted only now; a refusal writes nothing
-// and says exactly how long until every limit (and the scope's hold) would
+// Without reserve (Allow), a permit is granted only now; a refusal writes
+// nothing and says how long until every limit (and the scope's hold) would
 // allow. With reserve (Wait), a permit that would be allowed within
-// "ahead" — one interval of the slowest limit named, capped by the max
-// reservation — is granted for that future instant: the TATs advance as if
-// it were taken then, and the caller sleeps until it. A waiter that wakes
-// late therefore loses nothing: its slot was already its own.
+// "ahead" — one interval of the slowest limit named — is granted for that
+// future instant: the TATs advance as if it were taken then, and the caller
+// sleeps until it. A waiter that wakes late therefore loses nothing: its
+// slot was already its own.
+//
+// The queue holds the last ticket handed out: the slot a refused waiter
+// was told to come back for (at ticket-ahead). Tickets are one interval
+// apart, so each comes back just as its slot gets within reach and takes it
+// with one call: no herd of waiters asking for the same slot, and waiters
+// of all processes are served in order. A caller without a ticket takes a
+// slot only if no ticket is out for it; a waiter whose ticket was
+// overtaken (a hold, a rate cut, a stall) queues again at the end.
 //
 // Returns {granted 0|1, wait µs, slot µs, ahead µs}: slot is the Redis time
-// the permit is (or would be) for; a refused reserving caller comes back
-// after wait-ahead.
+// the permit is for, or the refused caller's ticket.
 const acquireScript = luaCommon + `
 local now = now_us()
 local scale = (1 - tonumber(ARGV[1])) * factor(KEYS[2], now, tonumber(ARGV[2]))
 local wait = 0
 local hold = tonumber(redis.call('GET', KEYS[1]))
 if hold and hold > now then wait = hold - now end
-local n = #KEYS - 2
-local tats, ivs, ahead = {}, {}, 0
+local n = #KEYS - 3
+local tats, ivs, iv_max = {}, {}, 0
 for i = 1, n do
-  local a = 5 + (i - 1) * 3
+  local a = 6 + (i - 1) * 3
   local iv = interval(KEYS[2], ARGV[a], tonumber(ARGV[a + 1]), scale)
-  local tat = tonumber(redis.call('GET', KEYS[2 + i])) or now
+  local tat = tonumber(redis.call('GET', KEYS[3 + i])) or now
   if tat < now then tat = now end
   local w = tat - (tonumber(ARGV[a + 2]) - 1) * iv - now
   if w > wait then wait = w end
-  if iv > ahead then ahead = iv end
+  if iv > iv_max then iv_max = iv end
   tats[i], ivs[i] = tat, iv
 end
-if ARGV[3] ~= '1' then ahead = 0 end
-ahead = math.min(ahead, tonumber(ARGV[4]))
-if wait > ahead then return {0, wait, now + wait, ahead} end
 local slot = now + wait
-for i = 1, n do
-  local t = math.max(tats[i], slot) + ivs[i]
-  redis.call('SET', KEYS[2 + i], fmt(t), 'PX', math.ceil((t - now) / 1000) + 1)
+local reserve, maxwait, ticket = ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5])
+local queued = tonumber(redis.call('GET', KEYS[3])) or 0
+local ahead = 0
+if reserve then ahead = math.min(iv_max, maxwait) end
+local turn = queued < slot
+if ticket > 0 then turn = slot <= ticket + iv_max / 2 end
+if turn and wait <= ahead then
+  for i = 1, n do
+    local t = math.max(tats[i], slot) + ivs[i]
+    redis.call('SET', KEYS[3 + i], fmt(t), 'PX', math.ceil((t - now) / 1000) + 1)
+  end
+  return {1, wait, slot, ahead}
 end
-return {1, wait, slot, ahead}
+if not turn then slot = math.max(queued + iv_max, slot) end
+if reserve and slot > queued and slot - now <= maxwait then
+  redis.call('SET', KEYS[3], fmt(slot), 'PX', math.ceil((slot - now) / 1000) + 1)
+end
+return {0, slot - now, slot, ahead}
 `
 
 var acquireLua = redis.NewScript(acquireScript)
@@ -100,7 +119,7 @@ type request struct {
 type result struct {
 	granted bool
 	wait    time.Duration // until slot
-	slot    time.Time     // Redis time the permit is (or would be) for
+	slot    time.Time     // Redis time the permit is for, or the ticket
 	ahead   time.Duration // how far ahead a reservation may be made
 }
 
@@ -112,8 +131,9 @@ func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
 		return nil, fmt.Errorf("throttle: limits: name at least one limit")
 	}
 	r := &request{scope: scope, names: uniqueSorted(names)}
-	r.keys = []string{l.key(scope, "hold"), l.key(scope, "adapt")}
-	r.args = []any{strconv.FormatFloat(l.cfg.Margin, 'g', -1, 64), l.slope(), 0, 0} // reserve, max: set per call
+	r.keys = []string{l.key(scope, "hold"), l.key(scope, "adapt"), l.key(scope, "queue:"+strings.Join(r.names, ","))}
+	// reserve, max wait and ticket are set per call.
+	r.args = []any{strconv.FormatFloat(l.cfg.Margin, 'g', -1, 64), l.slope(), 0, 0, 0}
 	r.gate = scope
 	for _, name := range r.names {
 		lim, ok := l.cfg.Limits[name]
@@ -128,13 +148,17 @@ func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
 	return r, nil
 }
 
-// acquire runs acquireScript once; reserve allows a permit for a slot
-// within one interval from now.
-func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool) (result, error) {
+// acquire runs acquireScript once. reserve (Wait) allows a permit for a
+// slot within one interval from now and queues a refused caller; ticket is
+// the caller's place in that queue, zero at first.
+func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool, ticket time.Time) (result, error) {
 	args := slices.Clone(r.args)
-	args[2], args[3] = 0, l.cfg.MaxWait.Microseconds()
+	args[2], args[3], args[4] = 0, l.cfg.MaxWait.Microseconds(), int64(0)
 	if reserve {
 		args[2] = 1
+	}
+	if !ticket.IsZero() {
+		args[4] = ticket.UnixMicro()
 	}
 	v, err := acquireLua.Run(ctx, l.rdb, r.keys, args...).Int64Slice()
 	if err != nil {

@@ -244,3 +244,52 @@ func TestGuardKeepsALoneProcessUnderTheLimitWhenRedisForgets(t *testing.T) {
 		}
 	}
 }
+
+// Waiting processes are served in turn through the queue in Redis: a permit
+// costs about two script calls (ticket, then reservation) instead of one per
+// process per slot, and every process gets its share.
+func TestProcessesShareOneQueue(t *testing.T) {
+	const (
+		rate  = 10
+		procs = 4
+		run   = 3 * time.Second
+	)
+	srv := redistest.Start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), run)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	share := make([]int, procs)
+	var hooks []*countHook
+	for p := range procs {
+		l, hook := newLimiter(t, srv, Config{Limits: limits(rate)}, nil)
+		warm(t, l, hook)
+		hooks = append(hooks, hook)
+		for range 4 {
+			wg.Go(func() {
+				for l.Wait(ctx, "s", "calls", "creates") == nil {
+					mu.Lock()
+					share[p]++
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	var cmds int64
+	total := 0
+	for p := range procs {
+		cmds += hooks[p].n.Load()
+		total += share[p]
+	}
+	perPermit := float64(cmds) / float64(total)
+	t.Logf("%d permits, shares %v, %.2f Redis calls per permit", total, share, perPermit)
+	if perPermit > 2.5 {
+		t.Errorf("%.2f Redis calls per permit with %d waiting processes, want <= 2.5", perPermit, procs)
+	}
+	for p, n := range share {
+		if n < total/procs/2 {
+			t.Errorf("process %d got %d of %d permits: not served in turn", p, n, total)
+		}
+	}
+}

@@ -51,12 +51,15 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 // nothing), or ctx ends.
 //
 // Within a process, callers for the same scope and limits queue in FIFO
-// order and only the head of the queue asks Redis, so N goroutines cost one
-// script call per attempt rather than N. When the next permit is at most one
-// interval (of the slowest limit named) away, Redis reserves it for the head,
-// which sleeps exactly until it: waking late on a busy machine then costs
-// no throughput. Otherwise the head sleeps exactly until the permit comes
-// within reach (plus a little jitter) and asks again: it never polls.
+// order and only the head of the queue asks Redis, so N goroutines cost
+// nothing there. When the next permit is at most one interval (of the
+// slowest limit named) away, Redis reserves it for the head, which sleeps
+// exactly until it: waking late on a busy machine then costs no
+// throughput. Otherwise Redis gives the head a ticket, a place in a queue
+// shared by every process, and the head sleeps exactly until its slot comes
+// within reach (plus a little jitter): it never polls, processes are served
+// in order, and a permit costs at most about two script calls (ticket, then
+// reservation) however many processes wait.
 // Because of that reservation, a Penalize can be followed by at most about
 // one permit per limit that was reserved just before it.
 // If one wait would exceed Config.MaxWait, Wait returns a *DelayError so
@@ -79,8 +82,9 @@ func (l *Limiter) Wait(ctx context.Context, scope string, limits ...string) erro
 // waitHead is Wait for the caller at the head of the local queue.
 func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 	failures := 0
+	var ticket time.Time
 	for {
-		res, err := l.acquire(ctx, r, true)
+		res, err := l.acquire(ctx, r, true, ticket)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return fmt.Errorf("throttle: wait %v: %w", r.names, ctx.Err())
@@ -95,8 +99,8 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 		case res.wait > l.cfg.MaxWait:
 			return &DelayError{Wait: res.wait}
 		default:
-			// Come back when the slot is within reach of a reservation.
-			failures = 0
+			// Come back when the ticket's slot is within reach.
+			failures, ticket = 0, res.slot
 			d := res.wait - res.ahead
 			err = sleep(ctx, d+jitter(d))
 		}
@@ -125,8 +129,9 @@ func (l *Limiter) takeReserved(ctx context.Context, r *request, res result) erro
 }
 
 // Allow makes one attempt: wait == 0 means granted; otherwise nothing was
-// taken and wait is how long until the permit could be granted. A Redis
-// failure is returned as is, without retries and without a permit.
+// taken and wait is how long until the permit could be granted (if no
+// waiter queued in Wait takes it first: Allow never jumps that queue).
+// A Redis failure is returned as is, without retries and without a permit.
 func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wait time.Duration, err error) {
 	r, err := l.newRequest(scope, limits)
 	if err != nil {
@@ -135,7 +140,7 @@ func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wa
 	if d := l.guardDelay(r, time.Now()); d > 0 {
 		return d, nil
 	}
-	res, err := l.acquire(ctx, r, false)
+	res, err := l.acquire(ctx, r, false, time.Time{})
 	if err != nil {
 		return 0, err
 	}
