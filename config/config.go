@@ -122,6 +122,7 @@ func Default() Config {
 		Concurrency:     16,
 		PartConcurrency: 4,
 		MaxRetry:        25,
+		RateMargin:      0.02,
 		RetryMaxDelay:   10 * time.Minute,
 		TaskTimeout:     6 * time.Hour,
 		ShutdownTimeout: 30 * time.Second,

@@ -50,6 +50,7 @@ func (s *Server) createAsset(c *call) reply {
 		return apiError(http.StatusUnprocessableEntity, "%v", err)
 	}
 	if s.chance(c.faults.Create500) {
+		s.failedCreates.Add(1)
 		return apiError(http.StatusInternalServerError, "unable to complete the request")
 	}
 	a := s.newAsset(c.id, req)
@@ -57,9 +58,11 @@ func (s *Server) createAsset(c *call) reply {
 		return apiError(http.StatusNotFound, "asset %s not found: it was moved or deleted", c.id)
 	}
 	if s.chance(c.faults.LostCreate) {
+		s.lostCreates.Add(1)
 		return apiError(http.StatusInternalServerError, "unable to complete the request")
 	}
 	if s.chance(c.faults.ResetCreate) {
+		s.lostCreates.Add(1)
 		return reply{reset: true}
 	}
 	return reply{status: http.StatusCreated, body: s.assetView(c.r, *a)}

@@ -16,7 +16,7 @@ func TestCreate500DoesNotCreate(t *testing.T) {
 	c := newTC(t, s, DefaultToken)
 	wantAPIError(t, c.create(s.RootFolder(DefaultToken), folderBody), http.StatusInternalServerError, "")
 	st := s.Stats()
-	if st.Creates != 0 || len(st.Folders) != 0 || len(st.CreatesByScope[DefaultToken]) != 1 {
+	if st.Creates != 0 || st.FailedCreates != 1 || len(st.Folders) != 0 || len(st.CreatesByScope[DefaultToken]) != 1 {
 		t.Fatalf("Create500 created something, or the accepted create was not recorded: %+v", st)
 	}
 }
@@ -27,7 +27,7 @@ func TestLostCreateCreatesButAnswers500(t *testing.T) {
 	root := s.RootFolder(DefaultToken)
 	wantAPIError(t, c.create(root, folderBody), http.StatusInternalServerError, "")
 	kids := decode[[]apiAsset](t, c.do(http.MethodGet, "/assets/"+root+"/children", nil).body)
-	if st := s.Stats(); st.Creates != 1 || len(kids) != 1 || kids[0].Name != "f" {
+	if st := s.Stats(); st.Creates != 1 || st.LostCreates != 1 || len(kids) != 1 || kids[0].Name != "f" {
 		t.Fatalf("lost create: %+v, children %+v", st, kids)
 	}
 	// The classic retry makes a duplicate, and the stats show it.
@@ -47,7 +47,7 @@ func TestResetCreateDropsConnectionAfterCreating(t *testing.T) {
 		r.Body.Close()
 		t.Fatalf("got an answer %d, want a dropped connection", r.StatusCode)
 	}
-	if st := s.Stats(); st.Creates != 1 || len(st.Folders) != 1 {
+	if st := s.Stats(); st.Creates != 1 || st.LostCreates != 1 || len(st.Folders) != 1 {
 		t.Fatalf("reset create: %+v", st)
 	}
 }

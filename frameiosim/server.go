@@ -37,6 +37,8 @@ type Server struct {
 
 	partsReceived atomic.Int64
 	partsFailed   atomic.Int64
+	failedCreates atomic.Int64 // Create500 faults
+	lostCreates   atomic.Int64 // LostCreate and ResetCreate faults
 
 	mu        sync.Mutex
 	http      *http.Server

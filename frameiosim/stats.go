@@ -32,6 +32,11 @@ type Stats struct {
 	// the PartFail fault.
 	PartsReceived int `json:"parts_received"`
 	PartsFailed   int `json:"parts_failed"`
+	// FailedCreates counts creates refused by the Create500 fault (nothing
+	// made); LostCreates those whose asset was made but whose answer was
+	// lost (LostCreate, ResetCreate).
+	FailedCreates int `json:"failed_creates"`
+	LostCreates   int `json:"lost_creates"`
 }
 
 // Duplicate is a name that appears Count times among a folder's live
@@ -73,7 +78,8 @@ type Folder struct {
 func (s *Server) Stats() Stats {
 	accepted, refused := s.lim.counts()
 	st := Stats{Calls: accepted, RateLimited: refused, CreatesByScope: s.lim.createTimes(),
-		PartsReceived: int(s.partsReceived.Load()), PartsFailed: int(s.partsFailed.Load())}
+		PartsReceived: int(s.partsReceived.Load()), PartsFailed: int(s.partsFailed.Load()),
+		FailedCreates: int(s.failedCreates.Load()), LostCreates: int(s.lostCreates.Load())}
 	st.Files, st.Folders, st.Duplicates, st.Creates, st.Deleted = s.store.inventory()
 	// Empty, not nil: scripts reading the JSON get [] rather than null.
 	st.Files, st.Folders, st.Duplicates = nonNil(st.Files), nonNil(st.Folders), nonNil(st.Duplicates)

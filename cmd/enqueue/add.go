@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/frameq/frameq/manifest"
+	"github.com/frameq/frameq/tasks"
+)
+
+// addFlags are the flags of the commands that enqueue.
+type addFlags struct {
+	tokenRef string
+	dryRun   bool
+	force    bool
+	maxRetry int
+	timeout  time.Duration
+}
+
+func (a *addFlags) define(fs *flag.FlagSet) {
+	fs.StringVar(&a.tokenRef, "token-ref", "default", "token reference the workers resolve (FRAMEQ_TOKEN_<REF>); never the token itself")
+	fs.BoolVar(&a.dryRun, "dry-run", false, "validate and list what would be enqueued, enqueue nothing")
+	fs.BoolVar(&a.force, "force", false, "upload again files that were uploaded before")
+	fs.IntVar(&a.maxRetry, "max-retry", 25, "failed attempts per file before it is archived (rate-limit waits do not count)")
+	fs.DurationVar(&a.timeout, "task-timeout", 6*time.Hour, "time limit of one attempt of one file")
+}
+
+func cmdDir(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
+	var a addFlags
+	a.define(fs)
+	parent := fs.String("parent", "", "Frame.io folder asset id to upload into (required)")
+	fs.Usage = func() {
+		fmt.Fprintln(c.stderr, "usage: enqueue dir --parent <folder-id> [flags] <path>\n\nEnqueues every file below path (hidden files skipped), mirroring its folders. Flags:")
+		fs.PrintDefaults()
+	}
+	if code, ok := c.load(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return c.fail(exitUsage, "dir: want exactly one path, got %d", fs.NArg())
+	}
+	if *parent == "" {
+		return c.fail(exitUsage, "dir: --parent is required (the Frame.io folder asset id)")
+	}
+	uploads, err := tasks.FromDir(fs.Arg(0), *parent, a.tokenRef, a.force)
+	if err != nil {
+		return c.fail(exitUsage, "dir: %v", err)
+	}
+	batch := tasks.NewBatchID()
+	for _, u := range uploads {
+		u.Batch = batch
+		if err := u.Validate(tasks.TypeUpload); err != nil {
+			return c.fail(exitUsage, "dir: %s: %v", u.File, err)
+		}
+	}
+	return c.enqueue(ctx, a, batch, uploads)
+}
+
+func cmdManifest(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
+	var a addFlags
+	a.define(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(c.stderr, "usage: enqueue manifest [flags] <file.jsonl|file.csv>\n\nEvery line is validated first; a manifest with any bad line enqueues nothing.\nKeys/columns: file or url, parent_id, path, size, filetype, token_ref. Flags:")
+		fs.PrintDefaults()
+	}
+	if code, ok := c.load(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return c.fail(exitUsage, "manifest: want exactly one file, got %d", fs.NArg())
+	}
+	batch := tasks.NewBatchID()
+	uploads, err := readManifest(fs.Arg(0), batch, a)
+	if err != nil {
+		return c.fail(exitUsage, "manifest %s:\n%v", fs.Arg(0), err)
+	}
+	return c.enqueue(ctx, a, batch, uploads)
+}
+
+// readManifest parses and validates a whole manifest into uploads; local
+// files are resolved against the manifest's folder and stat'ed now.
+func readManifest(path, batch string, a addFlags) ([]*tasks.Upload, error) {
+	format, err := manifest.FormatOf(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, err := manifest.Parse(f, format)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Dir(path)
+	var bad manifest.Errors
+	uploads := make([]*tasks.Upload, 0, len(entries))
+	for _, e := range entries {
+		u, err := toUpload(e, base, batch, a)
+		if err != nil {
+			bad = append(bad, manifest.LineError{Line: e.Line, Msg: err.Error()})
+			continue
+		}
+		uploads = append(uploads, u)
+	}
+	if len(bad) > 0 {
+		return nil, bad
+	}
+	return uploads, nil
+}
+
+func toUpload(e manifest.Entry, base, batch string, a addFlags) (*tasks.Upload, error) {
+	u := &tasks.Upload{
+		V: tasks.PayloadVersion, Batch: batch, TokenRef: a.tokenRef, ParentID: e.ParentID,
+		Path: e.Path, Size: e.Size, Filetype: e.Filetype, Force: a.force,
+	}
+	if e.TokenRef != manifest.DefaultTokenRef { // a line naming a ref wins over --token-ref
+		u.TokenRef = e.TokenRef
+	}
+	typ := tasks.TypeRemoteUpload
+	if e.URL != "" {
+		u.SourceURL = e.URL
+	} else {
+		typ = tasks.TypeUpload
+		file := e.File
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(base, file)
+		}
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			return nil, err
+		}
+		info, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("field file: %v", err)
+		}
+		if !info.Mode().IsRegular() {
+			return nil, fmt.Errorf("field file: %s is not a regular file", abs)
+		}
+		u.File, u.Size, u.MtimeNS = abs, info.Size(), info.ModTime().UnixNano()
+		if u.Path == "" {
+			u.Path = filepath.Base(abs)
+		}
+	}
+	if err := u.Validate(typ); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// enqueue puts uploads into a new batch and prints the batch id on stdout.
+func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*tasks.Upload) int {
+	if len(uploads) == 0 {
+		return c.fail(exitUsage, "nothing to enqueue: no files found")
+	}
+	if a.dryRun {
+		enc := json.NewEncoder(c.stderr)
+		for _, u := range uploads {
+			_ = enc.Encode(u)
+		}
+		fmt.Fprintf(c.stderr, "dry run: %d files would be enqueued; nothing was\n", len(uploads))
+		return exitOK
+	}
+	rdb, err := c.redis()
+	if err != nil {
+		return c.fail(exitUsage, "%v", err)
+	}
+	defer rdb.Close()
+	e := tasks.NewEnqueuer(rdb)
+	e.MaxRetry, e.Timeout = a.maxRetry, a.timeout
+	start := time.Now()
+	res, err := e.Enqueue(ctx, batch, uploads)
+	took := time.Since(start)
+	fmt.Fprintf(c.stderr, "batch %s: %d enqueued, %d already queued, %d already uploaded (%.0f tasks/s)\n",
+		batch, res.Enqueued, res.Queued, res.Done, float64(len(uploads))/took.Seconds())
+	if err != nil {
+		return c.fail(exitFailed, "stopped after %d enqueued: %v", res.Enqueued, err)
+	}
+	fmt.Fprintln(c.stdout, batch)
+	return exitOK
+}

@@ -1,0 +1,101 @@
+// Command enqueue puts uploads into frameq's queue and reports on batches.
+//
+//	enqueue dir --parent <folder-id> <path>   # mirror a local tree; prints the batch id
+//	enqueue manifest <file.jsonl|file.csv>     # files or remote URLs, validated first
+//	enqueue status <batch>                     # counts by state, failure reasons
+//	enqueue wait <batch> [--timeout 1h]        # until done; exit 0 only if all uploaded
+//
+// The batch id is the only line on stdout; everything else goes to stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/frameq/frameq/config"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // a batch has failed files, or an operation failed
+	exitUsage   = 2 // bad flags, environment or input
+	exitTimeout = 3 // wait's timeout passed
+)
+
+const usage = `usage: enqueue <command> [flags] [args]
+
+commands:
+  dir --parent <folder-id> <path>   enqueue every file below path, mirroring its folders
+  manifest <file>                   enqueue the lines of a JSONL or CSV manifest
+  status <batch>                    counts by state and failure reasons
+  wait <batch>                      wait until every file is done or failed
+
+Run "enqueue <command> --help" for a command's flags. Redis: FRAMEQ_REDIS_URL.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// cli carries what every command needs.
+type cli struct {
+	cfg     config.Config
+	environ []string
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmds := map[string]func(context.Context, *cli, *flag.FlagSet, []string) int{
+		"dir": cmdDir, "manifest": cmdManifest, "status": cmdStatus, "wait": cmdWait,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "enqueue: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	c := &cli{cfg: config.Default(), environ: environ, stdout: stdout, stderr: stderr}
+	fs := flag.NewFlagSet("enqueue "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return cmd(ctx, c, fs, args[1:])
+}
+
+// load parses the command's flags (already defined on fs) with the shared
+// settings. ok false means: return code.
+func (c *cli) load(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := c.cfg.Load(fs, args, c.environ, config.Redis); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		fmt.Fprintln(c.stderr, "enqueue:", err)
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+func (c *cli) redis() (redis.UniversalClient, error) {
+	return c.cfg.RedisClient(64)
+}
+
+func (c *cli) fail(code int, format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "enqueue: "+format+"\n", args...)
+	return code
+}

@@ -1,0 +1,272 @@
+// Command frameq-demo runs a whole bulk upload on this machine with nothing
+// but Go installed: an embedded Redis (miniredis) unless FRAMEQ_REDIS_URL is
+// set, the local Frame.io simulator with its real limits and some faults, a
+// generated sample tree, three workers, a progress bar and a summary.
+//
+//	go run ./cmd/frameq-demo
+//	go run ./cmd/frameq-demo --files 200 --workers 4 --faults=false
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/frameq/frameq/config"
+	"github.com/frameq/frameq/frameiosim"
+	"github.com/frameq/frameq/report"
+	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/worker"
+)
+
+type options struct {
+	files      int
+	workers    int
+	faults     bool
+	createRate int
+	keep       bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+func run(ctx context.Context, args []string, out io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("frameq-demo", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.IntVar(&o.files, "files", 60, "files in the generated sample tree")
+	fs.IntVar(&o.workers, "workers", 3, "worker instances")
+	fs.BoolVar(&o.faults, "faults", true, "simulate 5% server errors, 5% lost create answers and 5% failed part uploads")
+	fs.IntVar(&o.createRate, "create-rate", 5, "the simulator's strict asset-creation limit per second")
+	fs.BoolVar(&o.keep, "keep", false, "keep the sample tree")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if o.files < 1 || o.workers < 1 || o.createRate < 1 {
+		fmt.Fprintln(out, "frameq-demo: --files, --workers and --create-rate must be at least 1")
+		return 2
+	}
+	if err := demo(ctx, o, out); err != nil {
+		fmt.Fprintln(out, "frameq-demo:", err)
+		return 1
+	}
+	return 0
+}
+
+func demo(ctx context.Context, o options, out io.Writer) error {
+	log := zerolog.New(zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly}).Level(zerolog.ErrorLevel).With().Timestamp().Logger()
+	rdb, closeRedis, err := connectRedis(out)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	sim := frameiosim.New(simConfig(o))
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	defer sim.Close()
+	root := sim.RootFolder(frameiosim.DefaultToken)
+	fmt.Fprintf(out, "Frame.io simulator at %s (strict %d creates/s, faults %v)\n", sim.URL(), o.createRate, o.faults)
+
+	dir, err := os.MkdirTemp("", "frameq-demo-")
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.RemoveAll(dir)
+	}
+	sums, size, err := makeTree(dir, o.files)
+	if err != nil {
+		return fmt.Errorf("sample tree: %w", err)
+	}
+	fmt.Fprintf(out, "sample tree: %d files, %s, in %s\n", len(sums), mib(size), dir)
+
+	cfg := config.Default()
+	cfg.APIURL, cfg.UploadRoot, cfg.HTTPAddr = sim.URL(), dir, "127.0.0.1:0"
+	cfg.Tokens = map[string]string{"default": frameiosim.DefaultToken}
+	cfg.CreateRate = config.Rate{N: o.createRate, Per: time.Second}
+	cfg.Concurrency, cfg.MaxRetry, cfg.RetryMaxDelay = 8, 10, 2*time.Second
+
+	wctx, stopWorkers := context.WithCancel(ctx)
+	done, err := startWorkers(wctx, o.workers, cfg, rdb, log)
+	if err != nil {
+		stopWorkers()
+		return err
+	}
+	defer func() { stopWorkers(); <-done }()
+	fmt.Fprintf(out, "%d workers started\n", o.workers)
+
+	uploads, err := tasks.FromDir(dir, root, "default", false)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := tasks.NewEnqueuer(rdb).Enqueue(ctx, tasks.NewBatchID(), uploads)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "batch %s: %d files enqueued\n", res.Batch, res.Enqueued)
+	st, err := waitBatch(ctx, tasks.NewBatches(rdb), res.Batch, out)
+	if err != nil {
+		return err
+	}
+	return summary(out, sim, st, sums, size, time.Since(start), o.createRate)
+}
+
+// connectRedis uses FRAMEQ_REDIS_URL, or an embedded miniredis.
+func connectRedis(out io.Writer) (redis.UniversalClient, func(), error) {
+	if u := os.Getenv("FRAMEQ_REDIS_URL"); u != "" {
+		cfg := config.Default()
+		cfg.RedisURL = u
+		rdb, err := cfg.RedisClient(200)
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(out, "Redis: %s (FRAMEQ_REDIS_URL)\n", cfg.Redacted())
+		return rdb, func() { rdb.Close() }, nil
+	}
+	mr, err := miniredis.Run()
+	if err != nil {
+		return nil, nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	fmt.Fprintf(out, "Redis: FRAMEQ_REDIS_URL is unset, so using an embedded Redis (miniredis) at %s\n", mr.Addr())
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: 200})
+	return rdb, func() { rdb.Close(); mr.Close() }, nil
+}
+
+func simConfig(o options) frameiosim.Config {
+	c := frameiosim.Config{
+		CreateLimit: o.createRate,
+		Enforcement: frameiosim.SlidingWindow,
+		PartSize:    512 << 10, // small parts, so the demo shows multi-part files
+	}
+	if o.faults {
+		c.Faults = frameiosim.Faults{Create500: 0.05, LostCreate: 0.05, PartFail: 0.05}
+	}
+	return c
+}
+
+func startWorkers(ctx context.Context, n int, cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (<-chan struct{}, error) {
+	done := make(chan struct{})
+	ws := make([]*worker.Worker, n)
+	for i := range ws {
+		w, err := worker.New(cfg, rdb, log.With().Int("worker", i+1).Logger())
+		if err != nil {
+			return nil, err
+		}
+		if err := w.CheckTokens(ctx); err != nil {
+			return nil, err
+		}
+		ws[i] = w
+	}
+	go func() {
+		defer close(done)
+		errs := make(chan error, n)
+		for _, w := range ws {
+			go func() { errs <- w.Run(ctx) }()
+		}
+		for range ws {
+			<-errs
+		}
+	}()
+	return done, nil
+}
+
+func waitBatch(ctx context.Context, b *tasks.Batches, batch string, out io.Writer) (tasks.Status, error) {
+	bar := report.NewProgress(out)
+	for {
+		st, err := b.Status(ctx, batch)
+		if err != nil {
+			return st, err
+		}
+		bar.Show(st)
+		if st.Finished() {
+			bar.End()
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			bar.End()
+			return st, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func summary(out io.Writer, sim *frameiosim.Server, st tasks.Status, sums map[string]string, size int64, took time.Duration, limit int) error {
+	stats := sim.Stats()
+	intact := 0
+	for _, f := range stats.Files {
+		if f.Complete && sums[f.Path] == f.SHA256 {
+			intact++
+		}
+	}
+	creates := stats.CreatesByScope[frameiosim.DefaultToken]
+	busy := 0.0
+	if n := len(creates); n > 1 {
+		// n creates span n-1 intervals; the rate while creating, without the retry tail.
+		busy = float64(n-1) / creates[n-1].Sub(creates[0]).Seconds()
+	}
+	fmt.Fprintf(out, "\nsummary\n")
+	fmt.Fprintf(out, "  files        %d done, %d failed, %d of %d arrived with identical SHA-256\n", st.Counts[tasks.Done], st.Counts[tasks.Failed], intact, len(sums))
+	fmt.Fprintf(out, "  bytes        %s\n", mib(size))
+	fmt.Fprintf(out, "  elapsed      %s\n", took.Round(time.Millisecond))
+	fmt.Fprintf(out, "  create rate  %.2f/s while creating vs a limit of %d/s (%.0f%%); %.2f/s over the whole run\n", busy, limit, 100*busy/float64(limit), float64(len(creates))/took.Seconds())
+	fmt.Fprintf(out, "  creates      %d accepted: %d assets (files and folders), %d refused by an injected 500\n", len(creates), stats.Creates, stats.FailedCreates)
+	fmt.Fprintf(out, "  retries      %d creates retried after a 500, %d lost create answers resolved by adopting the asset, %d part PUTs retried\n", stats.FailedCreates, stats.LostCreates, stats.PartsFailed)
+	fmt.Fprintf(out, "  429s         %d\n", stats.RateLimited)
+	fmt.Fprintf(out, "  duplicates   %d (orphans deleted: %d)\n", len(stats.Duplicates), stats.Deleted)
+	if intact != len(sums) || len(stats.Duplicates) > 0 || st.Counts[tasks.Failed] > 0 {
+		return errors.New("the upload was not exact: see the summary")
+	}
+	return nil
+}
+
+// makeTree writes n files of varied sizes into nested folders and returns
+// their SHA-256 by slash path, and the total size.
+func makeTree(dir string, n int) (map[string]string, int64, error) {
+	folders := []string{"", "day1", "day1/cam-a", "day1/cam-b", "day2", "day2/audio"}
+	sizes := []int64{0, 1, 512 << 10, 700 << 10, 1536<<10 + 123, 64 << 10}
+	sums := map[string]string{}
+	var total int64
+	for i := 0; i < n; i++ {
+		rel := filepath.Join(folders[i%len(folders)], fmt.Sprintf("clip-%03d.mov", i))
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, 0, err
+		}
+		b := make([]byte, sizes[i%len(sizes)])
+		for j := range b {
+			b[j] = byte(i*31 + j*7)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return nil, 0, err
+		}
+		sum := sha256.Sum256(b)
+		sums[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
+		total += int64(len(b))
+	}
+	return sums, total, nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -1,0 +1,194 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Batch states of one task. They outlive asynq's own records (which vanish
+// when a task succeeds), so status and wait work for as long as the batch is kept.
+const (
+	Pending  = "pending"
+	Active   = "active"
+	Retrying = "retrying"
+	Done     = "done"
+	Failed   = "failed"
+)
+
+// States lists the batch states in display order.
+var States = []string{Pending, Active, Retrying, Done, Failed}
+
+// batchTTL is how long a batch's records live after their last change.
+const batchTTL = 30 * 24 * time.Hour
+
+// Failure is why one task of a batch gave up.
+type Failure struct {
+	TaskID string `json:"task_id"`
+	Queue  string `json:"queue"`
+	Path   string `json:"path"`
+	Class  string `json:"class"`
+	Reason string `json:"reason"`
+	At     int64  `json:"at"`
+}
+
+// Status counts a batch's tasks by state.
+type Status struct {
+	Batch  string
+	Counts map[string]int64
+}
+
+// Total is the number of tasks in the batch.
+func (s Status) Total() int64 {
+	var n int64
+	for _, c := range s.Counts {
+		n += c
+	}
+	return n
+}
+
+// Finished reports whether every task is done or failed.
+func (s Status) Finished() bool {
+	return s.Total() > 0 && s.Counts[Done]+s.Counts[Failed] == s.Total()
+}
+
+// Batches records each task's state per batch, with counters kept exact by
+// moving a task between states in one script.
+type Batches struct {
+	rdb redis.UniversalClient
+}
+
+// NewBatches returns a batch store on rdb.
+func NewBatches(rdb redis.UniversalClient) *Batches { return &Batches{rdb: rdb} }
+
+func batchKeys(batch string) []string {
+	p := "frameq:batch:{" + batch + "}:"
+	return []string{p + "state", p + "counts", p + "failed"}
+}
+
+// setStateScript moves task ARGV[1] to state ARGV[2]. ARGV[3] is the failure
+// record for "failed", ARGV[4] "1" to only add a task not yet in the batch,
+// ARGV[5] the TTL in seconds. "done" is final: a late duplicate cannot undo it.
+// Returns 1 if the state changed.
+const setStateScript = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[4] == '1' and old then return 0 end
+if old == ARGV[2] or old == 'done' then return 0 end
+if old then redis.call('HINCRBY', KEYS[2], old, -1) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+if ARGV[2] == 'failed' then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+elseif old == 'failed' then
+  redis.call('HDEL', KEYS[3], ARGV[1])
+end
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+return 1`
+
+// removeScript takes task ARGV[1] out of the batch.
+const removeScript = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[2], old, -1)
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1`
+
+var (
+	setState   = redis.NewScript(setStateScript)
+	removeTask = redis.NewScript(removeScript)
+)
+
+// Add registers tasks as pending, in one round trip. Tasks already in the
+// batch keep their state.
+func (b *Batches) Add(ctx context.Context, batch string, taskIDs []string) error {
+	keys := batchKeys(batch)
+	ttl := strconv.Itoa(int(batchTTL.Seconds()))
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range taskIDs {
+			setState.Run(ctx, p, keys, id, Pending, "", "1", ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		// A pipeline of EVALSHA fails with NOSCRIPT on a fresh Redis; load and retry once.
+		if err := setState.Load(ctx, b.rdb).Err(); err != nil {
+			return fmt.Errorf("batch %s: load script: %w", batch, err)
+		}
+		_, err = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, id := range taskIDs {
+				setState.EvalSha(ctx, p, keys, id, Pending, "", "1", ttl)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("batch %s: add %d tasks: %w", batch, len(taskIDs), err)
+	}
+	return nil
+}
+
+// Remove takes a task out of a batch (e.g. it was already queued elsewhere).
+func (b *Batches) Remove(ctx context.Context, batch, taskID string) error {
+	if err := removeTask.Run(ctx, b.rdb, batchKeys(batch), taskID).Err(); err != nil && err != redis.Nil {
+		return fmt.Errorf("batch %s: remove %s: %w", batch, taskID, err)
+	}
+	return nil
+}
+
+// Set moves a task to state; f is recorded for Failed.
+func (b *Batches) Set(ctx context.Context, batch, taskID, state string, f *Failure) error {
+	rec := ""
+	if f != nil {
+		f.TaskID = taskID
+		js, _ := json.Marshal(f)
+		rec = string(js)
+	}
+	err := setState.Run(ctx, b.rdb, batchKeys(batch), taskID, state, rec, "0", strconv.Itoa(int(batchTTL.Seconds()))).Err()
+	if err != nil && err != redis.Nil {
+		return fmt.Errorf("batch %s: set %s %s: %w", batch, taskID, state, err)
+	}
+	return nil
+}
+
+// Status reads a batch's counters.
+func (b *Batches) Status(ctx context.Context, batch string) (Status, error) {
+	m, err := b.rdb.HGetAll(ctx, batchKeys(batch)[1]).Result()
+	if err != nil {
+		return Status{}, fmt.Errorf("batch %s: %w", batch, err)
+	}
+	s := Status{Batch: batch, Counts: map[string]int64{}}
+	for _, st := range States {
+		s.Counts[st] = 0
+	}
+	for k, v := range m {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		s.Counts[k] = n
+	}
+	return s, nil
+}
+
+// Failures lists a batch's failed tasks, oldest first.
+func (b *Batches) Failures(ctx context.Context, batch string) ([]Failure, error) {
+	m, err := b.rdb.HGetAll(ctx, batchKeys(batch)[2]).Result()
+	if err != nil {
+		return nil, fmt.Errorf("batch %s failures: %w", batch, err)
+	}
+	out := make([]Failure, 0, len(m))
+	for id, js := range m {
+		var f Failure
+		if err := json.Unmarshal([]byte(js), &f); err != nil {
+			f = Failure{TaskID: id, Reason: "unreadable failure record"}
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].At < out[j].At || out[i].At == out[j].At && out[i].TaskID < out[j].TaskID
+	})
+	return out, nil
+}

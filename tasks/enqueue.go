@@ -1,0 +1,181 @@
+package tasks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// Queue is the asynq queue of a token ref's tasks. One queue per token lets
+// a worker stop a token's work (pause its queue) without touching others.
+func Queue(tokenRef string) string { return "upload:" + tokenRef }
+
+// NewBatchID returns a fresh batch id: sortable by time, unique.
+func NewBatchID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "b" + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+}
+
+// NewTask wraps an upload in an asynq task with its deterministic id,
+// queue and retry settings.
+func NewTask(u *Upload, maxRetry int, timeout time.Duration) (*asynq.Task, error) {
+	typ := TypeUpload
+	if u.SourceURL != "" {
+		typ = TypeRemoteUpload
+	}
+	if err := u.Validate(typ); err != nil {
+		return nil, err
+	}
+	b, err := u.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(typ, b,
+		asynq.TaskID(TaskID(u)), asynq.Queue(Queue(u.TokenRef)),
+		asynq.MaxRetry(maxRetry), asynq.Timeout(timeout)), nil
+}
+
+// Enqueuer puts uploads into Redis: fast (concurrent, pipelined batch
+// records) and idempotent (a file already queued or done is skipped).
+type Enqueuer struct {
+	client   *asynq.Client
+	batches  *Batches
+	progress *Progresses
+	// MaxRetry and Timeout are set on every task.
+	MaxRetry int
+	Timeout  time.Duration
+	// Concurrency is how many enqueue calls are in flight (default 32).
+	Concurrency int
+}
+
+// NewEnqueuer returns an Enqueuer on rdb.
+func NewEnqueuer(rdb redis.UniversalClient) *Enqueuer {
+	return &Enqueuer{
+		client:   asynq.NewClientFromRedisClient(rdb),
+		batches:  NewBatches(rdb),
+		progress: NewProgresses(rdb),
+		MaxRetry: 25, Timeout: 6 * time.Hour, Concurrency: 32,
+	}
+}
+
+// Result counts what Enqueue did.
+type Result struct {
+	Batch string `json:"batch"`
+	// Enqueued tasks are new in this batch.
+	Enqueued int `json:"enqueued"`
+	// Queued tasks were already waiting in the queue (another batch).
+	Queued int `json:"already_queued"`
+	// Done files were uploaded before (use Force to upload again).
+	Done int `json:"already_done"`
+}
+
+// chunk is how many uploads share one round of batch writes.
+const chunk = 1000
+
+// Enqueue adds every upload to batch. On error, what was enqueued stays
+// enqueued and is counted in the Result.
+func (e *Enqueuer) Enqueue(ctx context.Context, batch string, uploads []*Upload) (Result, error) {
+	res := Result{Batch: batch}
+	for start := 0; start < len(uploads); start += chunk {
+		part := uploads[start:min(start+chunk, len(uploads))]
+		if err := e.enqueueChunk(ctx, batch, part, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Upload, res *Result) error {
+	keys := make([]string, len(uploads))
+	for i, u := range uploads {
+		u.Batch = batch
+		keys[i] = IdempotencyKey(u)
+	}
+	done, err := e.progress.IsDone(ctx, keys)
+	if err != nil {
+		return err
+	}
+	var todo []*Upload
+	var ids []string
+	for i, u := range uploads {
+		if done[i] {
+			res.Done++
+			continue
+		}
+		todo = append(todo, u)
+		ids = append(ids, "up-"+keys[i])
+	}
+	// Registered before enqueueing, so a worker's "active" can't be overwritten by "pending".
+	if err := e.batches.Add(ctx, batch, ids); err != nil {
+		return err
+	}
+	enqueued, queued, err := e.enqueueAll(ctx, todo)
+	res.Enqueued += enqueued
+	res.Queued += len(queued)
+	for _, id := range queued {
+		if rerr := e.batches.Remove(ctx, batch, id); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
+}
+
+// enqueueAll enqueues concurrently; it returns how many were enqueued and
+// the ids that asynq already had.
+func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []*Upload) (int, []string, error) {
+	var (
+		mu       sync.Mutex
+		enqueued int
+		queued   []string
+		errs     []error
+		wg       sync.WaitGroup
+		next     = make(chan *Upload)
+	)
+	for w := 0; w < max(1, e.Concurrency); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range next {
+				err := e.enqueueOne(ctx, u)
+				mu.Lock()
+				switch {
+				case err == nil:
+					enqueued++
+				case errors.Is(err, asynq.ErrTaskIDConflict):
+					queued = append(queued, TaskID(u))
+				default:
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, u := range uploads {
+		next <- u
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		return enqueued, queued, fmt.Errorf("%d of %d not enqueued, first: %w", len(errs), len(uploads), errs[0])
+	}
+	return enqueued, queued, nil
+}
+
+func (e *Enqueuer) enqueueOne(ctx context.Context, u *Upload) error {
+	t, err := NewTask(u, e.MaxRetry, e.Timeout)
+	if err != nil {
+		return fmt.Errorf("%s: %w", u.Path, err)
+	}
+	if _, err := e.client.EnqueueContext(ctx, t); err != nil {
+		return fmt.Errorf("enqueue %s: %w", u.Path, err)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/frameq/frameq/apierr"
+	"github.com/frameq/frameq/throttle"
+)
+
+// Failure classes recorded on a batch, beside apierr's.
+const (
+	// ClassInput: the payload or the file itself is unusable.
+	ClassInput = "input"
+	// ClassExhausted: a retryable error outlived MaxRetry.
+	ClassExhausted = "retries_exhausted"
+)
+
+// terminalError archives a task at once; its message is the reason shown on
+// the dashboard's archived tab and by enqueue status.
+type terminalError struct {
+	class  string
+	reason string
+}
+
+func (e *terminalError) Error() string { return e.reason }
+
+// Is makes asynq archive the task without retrying.
+func (e *terminalError) Is(target error) bool { return target == asynq.SkipRetry }
+
+func terminal(class, reason string) error { return &terminalError{class: class, reason: reason} }
+
+// waitError hands a task back to the queue for a wait the server or the
+// limiter asked for. It spends no retry (see IsFailure).
+type waitError struct {
+	wait  time.Duration
+	cause error
+}
+
+func (e *waitError) Error() string {
+	return "rate limited, retry in " + e.wait.String() + ": " + e.cause.Error()
+}
+func (e *waitError) Unwrap() error { return e.cause }
+
+// IsFailure is asynq's Config.IsFailure: waits for a rate limit are not
+// failures, so they neither count against MaxRetry nor skew failure stats.
+func IsFailure(err error) bool {
+	var w *waitError
+	return err != nil && !errors.As(err, &w)
+}
+
+// RetryDelay returns asynq's Config.RetryDelayFunc: the wait asked for by a
+// rate limit, else exponential back-off from 1 s with equal jitter, capped.
+// asynq stores retry times in whole seconds, so waits are rounded up.
+func RetryDelay(maxDelay time.Duration) asynq.RetryDelayFunc {
+	return func(n int, err error, _ *asynq.Task) time.Duration {
+		var w *waitError
+		if errors.As(err, &w) {
+			return ceilSecond(w.wait)
+		}
+		return ceilSecond(Backoff(n, time.Second, maxDelay))
+	}
+}
+
+// Backoff is base·2^n capped at max, with equal jitter: half fixed, half
+// random, so retries of many tasks that failed together spread out.
+func Backoff(n int, base, max time.Duration) time.Duration {
+	d := time.Duration(float64(base) * math.Pow(2, float64(min(n, 30))))
+	if d > max || d <= 0 {
+		d = max
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func ceilSecond(d time.Duration) time.Duration {
+	if d < time.Second {
+		return time.Second
+	}
+	return (d + time.Second - 1).Truncate(time.Second)
+}
+
+// classOf names the failure class of err for batch records and metrics.
+func classOf(err error) string {
+	var t *terminalError
+	if errors.As(err, &t) {
+		return t.class
+	}
+	return apierr.Classify(err).String()
+}
+
+// delayOf reports whether err asks to wait (a 429, or a limiter wait longer
+// than it will sleep), and for how long.
+func delayOf(err error) (time.Duration, bool) {
+	var d *throttle.DelayError
+	if errors.As(err, &d) {
+		return d.Wait, true
+	}
+	if apierr.Classify(err) == apierr.RateLimited {
+		w := apierr.WaitOf(err)
+		if w <= 0 {
+			w = time.Second
+		}
+		return w, true
+	}
+	return 0, false
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,195 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/frameq/frameq/apierr"
+	"github.com/frameq/frameq/frameio"
+)
+
+// Account is what a token ref resolves to on a worker.
+type Account struct {
+	// Client talks to Frame.io with the token; it waits for the shared
+	// limiter before every API call.
+	Client *frameio.Client
+	// Scope is the limiter scope, used to keep folder maps per account.
+	Scope string
+}
+
+// Options configures a Handler.
+type Options struct {
+	// Accounts maps token refs to clients. A payload naming another ref is
+	// archived with that reason.
+	Accounts map[string]*Account
+	// UploadRoot confines which files are read. Required for TypeUpload.
+	UploadRoot string
+	// PartConcurrency is how many parts of one file are PUT at once (default 4).
+	PartConcurrency int
+	// PartRetries is how many times one part is tried before the attempt
+	// fails (default 4).
+	PartRetries int
+	// Log receives one line per task outcome, never a secret.
+	Log zerolog.Logger
+	// Observe, if set, is told each finished attempt (for metrics).
+	Observe func(taskType, class string, bytes int64)
+}
+
+// Handler processes upload tasks. Register it for both task types:
+//
+//	mux.Handle(tasks.TypeUpload, h)
+//	mux.Handle(tasks.TypeRemoteUpload, h)
+type Handler struct {
+	opts     Options
+	root     string
+	progress *Progresses
+	folders  *Folders
+	batches  *Batches
+}
+
+// NewHandler returns a handler that keeps its records in rdb.
+func NewHandler(rdb redis.UniversalClient, o Options) (*Handler, error) {
+	if o.PartConcurrency <= 0 {
+		o.PartConcurrency = 4
+	}
+	if o.PartRetries <= 0 {
+		o.PartRetries = 4
+	}
+	h := &Handler{opts: o, progress: NewProgresses(rdb), folders: NewFolders(rdb), batches: NewBatches(rdb)}
+	if o.UploadRoot != "" {
+		root, err := resolveRoot(o.UploadRoot)
+		if err != nil {
+			return nil, err
+		}
+		h.root = root
+	}
+	return h, nil
+}
+
+// maxInProcessWaits bounds how often one attempt waits out a 429 itself
+// before handing the task back to the queue.
+const maxInProcessWaits = 20
+
+// ProcessTask implements asynq.Handler.
+func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	taskID, _ := asynq.GetTaskID(ctx)
+	attempt, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	queue, _ := asynq.GetQueueName(ctx)
+	log := h.opts.Log.With().Str("task_id", taskID).Int("attempt", attempt+1).Logger()
+
+	u, err := DecodeUpload(t.Type(), t.Payload())
+	if err != nil {
+		log.Error().Err(err).Msg("bad payload")
+		return terminal(ClassInput, err.Error())
+	}
+	log = log.With().Str("batch", u.Batch).Str("file", u.Path).Logger()
+	ctx = log.WithContext(ctx)
+	h.mark(ctx, u, taskID, Active, nil)
+
+	start := time.Now()
+	lastAttempt := attempt >= maxRetry
+	err = h.run(ctx, u, lastAttempt)
+	return h.finish(ctx, u, taskID, queue, lastAttempt, err, time.Since(start))
+}
+
+// run does the upload, waiting out rate limits in process: the state
+// machine resumes where it stopped, so repeating it is safe.
+func (h *Handler) run(ctx context.Context, u *Upload, lastAttempt bool) error {
+	for waits := 0; ; waits++ {
+		err := h.upload(ctx, u)
+		wait, isWait := delayOf(err)
+		if !isWait || ctx.Err() != nil {
+			return err
+		}
+		// Hand long waits back to the queue to free this slot, unless asynq
+		// would archive the task for it (it checks MaxRetry before IsFailure).
+		if !lastAttempt && (waits >= maxInProcessWaits || wait > 10*time.Second) {
+			return &waitError{wait: wait, cause: err}
+		}
+		zerolog.Ctx(ctx).Debug().Dur("wait", wait).Err(err).Msg("rate limited, waiting")
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func (h *Handler) upload(ctx context.Context, u *Upload) error {
+	acct, ok := h.opts.Accounts[u.TokenRef]
+	if !ok {
+		return terminal(ClassInput, fmt.Sprintf("unknown token ref %q: this worker has no FRAMEQ_TOKEN_%s", u.TokenRef, upper(u.TokenRef)))
+	}
+	if u.SourceURL != "" {
+		return h.uploadRemote(ctx, acct, u)
+	}
+	return h.uploadFile(ctx, acct, u)
+}
+
+// finish maps the outcome to asynq's vocabulary and the batch record.
+func (h *Handler) finish(ctx context.Context, u *Upload, taskID, queue string, lastAttempt bool, err error, took time.Duration) error {
+	log := zerolog.Ctx(ctx)
+	class := classOf(err)
+	if h.opts.Observe != nil {
+		h.opts.Observe(u.typeName(), class, u.Size)
+	}
+	var w *waitError
+	switch {
+	case err == nil:
+		h.mark(ctx, u, taskID, Done, nil)
+		log.Info().Dur("took", took).Int64("bytes", u.Size).Msg("uploaded")
+		return nil
+	case errors.As(err, &w):
+		h.mark(ctx, u, taskID, Retrying, nil)
+		log.Info().Dur("wait", w.wait).Msg("rate limited: handed back to the queue")
+		return err
+	case errors.Is(err, asynq.SkipRetry), class == apierr.Terminal.String(), class == apierr.TokenRejected.String():
+		h.mark(ctx, u, taskID, Failed, &Failure{Queue: queue, Path: u.Path, Class: class, Reason: err.Error()})
+		log.Error().Str("class", class).Err(err).Msg("failed: archived")
+		if errors.Is(err, asynq.SkipRetry) {
+			return err
+		}
+		return terminal(class, err.Error())
+	case lastAttempt:
+		h.mark(ctx, u, taskID, Failed, &Failure{Queue: queue, Path: u.Path, Class: ClassExhausted, Reason: err.Error()})
+		log.Error().Str("class", class).Err(err).Msg("failed: retries exhausted")
+		return err
+	default:
+		h.mark(ctx, u, taskID, Retrying, nil)
+		log.Warn().Str("class", class).Err(err).Msg("attempt failed, will retry")
+		return err
+	}
+}
+
+// mark records a batch state; a failure to do so is logged, not fatal:
+// the upload itself matters more than its bookkeeping.
+func (h *Handler) mark(ctx context.Context, u *Upload, taskID, state string, f *Failure) {
+	if f != nil {
+		f.At = time.Now().Unix()
+	}
+	if err := h.batches.Set(context.WithoutCancel(ctx), u.Batch, taskID, state, f); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("state", state).Msg("batch record not updated")
+	}
+}
+
+func (u *Upload) typeName() string {
+	if u.SourceURL != "" {
+		return TypeRemoteUpload
+	}
+	return TypeUpload
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}

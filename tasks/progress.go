@@ -1,0 +1,150 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Upload states recorded in a Progress.
+const (
+	// StateNew: nothing was sent to Frame.io yet.
+	StateNew = ""
+	// StateCreating: a create was sent and its answer not recorded; the asset
+	// may exist. The next attempt looks for it before creating again.
+	StateCreating = "creating"
+	// StateUploading: the asset exists (AssetID); parts are being PUT.
+	StateUploading = "uploading"
+	// StateDone: every part is in. A re-run skips the file.
+	StateDone = "done"
+)
+
+// doneTTL keeps completion records long enough that re-running the same
+// enqueue weeks later still skips finished files, without keeping them forever.
+const doneTTL = 90 * 24 * time.Hour
+
+// Progress is what is known about one file's upload, kept in Redis under the
+// task's idempotency key so that every attempt, on any worker, resumes it.
+type Progress struct {
+	State string
+	// AssetID is the created asset (uploading, done).
+	AssetID string
+	// CreateStarted is when the uncertain create was sent.
+	CreateStarted time.Time
+	// PartsDone holds the indexes of parts already PUT.
+	PartsDone map[int]bool
+}
+
+// Progresses stores Progress records.
+type Progresses struct {
+	rdb redis.UniversalClient
+}
+
+// NewProgresses returns a store on rdb.
+func NewProgresses(rdb redis.UniversalClient) *Progresses { return &Progresses{rdb: rdb} }
+
+// progressKey is one hash per file; the hash tag keeps it in one slot.
+func progressKey(idemKey string) string { return "frameq:up:{" + idemKey + "}" }
+
+// Get reads a record; a missing record is StateNew.
+func (s *Progresses) Get(ctx context.Context, idemKey string) (*Progress, error) {
+	m, err := s.rdb.HGetAll(ctx, progressKey(idemKey)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read progress: %w", err)
+	}
+	p := &Progress{State: m["state"], AssetID: m["asset_id"], PartsDone: map[int]bool{}}
+	if ms, err := strconv.ParseInt(m["create_started_ms"], 10, 64); err == nil {
+		p.CreateStarted = time.UnixMilli(ms)
+	}
+	for k := range m {
+		if i, ok := strings.CutPrefix(k, "part:"); ok {
+			if n, err := strconv.Atoi(i); err == nil {
+				p.PartsDone[n] = true
+			}
+		}
+	}
+	return p, nil
+}
+
+// Creating records that a create is about to be sent.
+func (s *Progresses) Creating(ctx context.Context, idemKey string, at time.Time) error {
+	key := progressKey(idemKey)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.HSet(ctx, key, "state", StateCreating, "create_started_ms", at.UnixMilli())
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record create: %w", err)
+	}
+	return nil
+}
+
+// Created records the asset a create made (or that was adopted).
+func (s *Progresses) Created(ctx context.Context, idemKey, assetID string) error {
+	key := progressKey(idemKey)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.HSet(ctx, key, "state", StateUploading, "asset_id", assetID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record asset %s: %w", assetID, err)
+	}
+	return nil
+}
+
+// PartDone records one finished part.
+func (s *Progresses) PartDone(ctx context.Context, idemKey string, part int) error {
+	if err := s.rdb.HSet(ctx, progressKey(idemKey), "part:"+strconv.Itoa(part), 1).Err(); err != nil {
+		return fmt.Errorf("record part %d: %w", part, err)
+	}
+	return nil
+}
+
+// Done records completion; it is kept for doneTTL.
+func (s *Progresses) Done(ctx context.Context, idemKey, assetID string) error {
+	key := progressKey(idemKey)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.HSet(ctx, key, "state", StateDone, "asset_id", assetID)
+		p.Expire(ctx, key, doneTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record done: %w", err)
+	}
+	return nil
+}
+
+// Reset forgets a record, so the next attempt starts from scratch.
+func (s *Progresses) Reset(ctx context.Context, idemKey string) error {
+	if err := s.rdb.Del(ctx, progressKey(idemKey)).Err(); err != nil {
+		return fmt.Errorf("reset progress: %w", err)
+	}
+	return nil
+}
+
+// IsDone reports whether each key is recorded done, in one round trip.
+func (s *Progresses) IsDone(ctx context.Context, idemKeys []string) ([]bool, error) {
+	cmds := make([]*redis.StringCmd, len(idemKeys))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range idemKeys {
+			cmds[i] = p.HGet(ctx, progressKey(k), "state")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read progress: %w", err)
+	}
+	out := make([]bool, len(idemKeys))
+	for i, c := range cmds {
+		out[i] = c.Val() == StateDone
+	}
+	return out, nil
+}

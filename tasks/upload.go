@@ -1,0 +1,254 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"os"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/frameq/frameq/apierr"
+	"github.com/frameq/frameq/frameio"
+)
+
+// createdSkew widens the window in which an asset found after an uncertain
+// create counts as ours, for clock differences between us and Frame.io.
+const createdSkew = 2 * time.Minute
+
+func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload) error {
+	f, info, err := openUnderRoot(h.root, u.File)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if info.Size() != u.Size || (u.MtimeNS != 0 && info.ModTime().UnixNano() != u.MtimeNS) {
+		return terminal(ClassInput, fmt.Sprintf("file %s changed since it was enqueued (size %d, enqueued %d): enqueue it again", u.File, info.Size(), u.Size))
+	}
+	key := IdempotencyKey(u)
+	p, err := h.progress.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if p.State == StateDone {
+		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
+		return nil
+	}
+	parentID, err := h.folders.EnsureChain(ctx, acct.Client, acct.Scope, u.ParentID, u.Folders())
+	if err != nil {
+		return err
+	}
+	asset, done, err := h.asset(ctx, acct.Client, key, p, parentID, u)
+	if err != nil {
+		return err
+	}
+	if err := h.putParts(ctx, acct.Client, key, asset, f, u, done); err != nil {
+		return err
+	}
+	return h.progress.Done(ctx, key, asset.ID)
+}
+
+// asset returns the asset to PUT parts to, with the parts already done:
+// the one recorded, one an uncertain create made, or a new one.
+func (h *Handler) asset(ctx context.Context, c *frameio.Client, key string, p *Progress, parentID string, u *Upload) (*frameio.Asset, map[int]bool, error) {
+	switch p.State {
+	case StateUploading:
+		a, err := h.resume(ctx, c, key, p.AssetID)
+		if a != nil || err != nil {
+			return a, p.PartsDone, err
+		}
+	case StateCreating:
+		a, err := h.adopt(ctx, c, key, parentID, u, p.CreateStarted)
+		if a != nil || err != nil {
+			return a, map[int]bool{}, err
+		}
+	}
+	a, err := h.create(ctx, c, key, parentID, u, frameio.CreateAsset{
+		Type: "file", Name: u.Name(), Filetype: filetype(u), Filesize: u.Size,
+	})
+	return a, map[int]bool{}, err
+}
+
+// resume fetches a recorded asset. It returns nil (start over) when the
+// asset is gone or can no longer take parts; a stale one is deleted.
+func (h *Handler) resume(ctx context.Context, c *frameio.Client, key, assetID string) (*frameio.Asset, error) {
+	a, err := c.GetAsset(ctx, assetID)
+	if apierr.Classify(err) == apierr.Terminal {
+		zerolog.Ctx(ctx).Warn().Str("asset_id", assetID).Err(err).Msg("recorded asset is gone; creating anew")
+		return nil, h.progress.Reset(ctx, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resume asset %s: %w", assetID, err)
+	}
+	if a.UploadCompletedAt != nil || len(a.UploadURLs) > 0 {
+		return a, nil
+	}
+	zerolog.Ctx(ctx).Warn().Str("asset_id", assetID).Msg("recorded asset has no upload URLs left; deleting it and creating anew")
+	return nil, h.discard(ctx, c, key, assetID)
+}
+
+// adopt looks for the asset an uncertain create may have made: same name,
+// type and size, made after that create was sent, not yet complete. One is
+// adopted, any others (from earlier lost answers) are deleted.
+func (h *Handler) adopt(ctx context.Context, c *frameio.Client, key, parentID string, u *Upload, started time.Time) (*frameio.Asset, error) {
+	children, err := c.ListChildren(ctx, parentID)
+	if err != nil {
+		return nil, fmt.Errorf("look for asset %q after an uncertain create: %w", u.Name(), err)
+	}
+	var found []frameio.Asset
+	for _, a := range children {
+		if a.Type == "file" && a.Name == u.Name() && a.Filesize == u.Size && !a.InsertedAt.Before(started.Add(-createdSkew)) &&
+			(a.UploadCompletedAt == nil || u.SourceURL != "") {
+			found = append(found, a)
+		}
+	}
+	log := zerolog.Ctx(ctx)
+	if len(found) == 0 {
+		log.Info().Msg("uncertain create made no asset; creating")
+		return nil, nil
+	}
+	for _, extra := range found[1:] {
+		log.Warn().Str("asset_id", extra.ID).Msg("deleting duplicate left by a lost create answer")
+		if err := c.DeleteAsset(ctx, extra.ID); err != nil && apierr.Classify(err) != apierr.Terminal {
+			return nil, fmt.Errorf("delete duplicate %s: %w", extra.ID, err)
+		}
+	}
+	log.Info().Str("asset_id", found[0].ID).Msg("adopting the asset an uncertain create made")
+	if err := h.progress.Created(ctx, key, found[0].ID); err != nil {
+		return nil, err
+	}
+	if u.SourceURL != "" {
+		return &found[0], nil
+	}
+	return h.resume(ctx, c, key, found[0].ID)
+}
+
+// create sends a create, recording first that it may take effect unseen.
+func (h *Handler) create(ctx context.Context, c *frameio.Client, key, parentID string, u *Upload, in frameio.CreateAsset) (*frameio.Asset, error) {
+	if err := h.progress.Creating(ctx, key, time.Now()); err != nil {
+		return nil, err
+	}
+	a, err := c.CreateAsset(ctx, parentID, in)
+	if err != nil {
+		if !apierr.Ambiguous(err) {
+			// Nothing was made: the next attempt need not look for it.
+			if rerr := h.progress.Reset(context.WithoutCancel(ctx), key); rerr != nil {
+				zerolog.Ctx(ctx).Warn().Err(rerr).Msg("progress not reset")
+			}
+		}
+		return nil, err
+	}
+	if err := h.progress.Created(ctx, key, a.ID); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// discard deletes an asset we can no longer complete and forgets it.
+func (h *Handler) discard(ctx context.Context, c *frameio.Client, key, assetID string) error {
+	if err := c.DeleteAsset(ctx, assetID); err != nil && apierr.Classify(err) != apierr.Terminal {
+		return fmt.Errorf("delete orphan %s: %w", assetID, err)
+	}
+	return h.progress.Reset(ctx, key)
+}
+
+// putParts uploads the parts not yet done, PartConcurrency at a time, each
+// retried on its own. Every finished part is recorded, so a later attempt
+// PUTs only what is missing.
+func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a *frameio.Asset, f *os.File, u *Upload, done map[int]bool) error {
+	if a.UploadCompletedAt != nil {
+		return nil
+	}
+	parts := frameio.Parts(u.Size, len(a.UploadURLs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, h.opts.PartConcurrency)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for _, part := range parts {
+		if done[part.Index] {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := h.putPart(ctx, c, key, a, f, part); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return h.partFailed(ctx, c, key, a.ID, firstErr)
+	}
+	return ctx.Err()
+}
+
+func (h *Handler) putPart(ctx context.Context, c *frameio.Client, key string, a *frameio.Asset, f *os.File, p frameio.Part) error {
+	var err error
+	for try := 0; try < h.opts.PartRetries; try++ {
+		if try > 0 {
+			if serr := sleep(ctx, Backoff(try, 250*time.Millisecond, 5*time.Second)); serr != nil {
+				return err
+			}
+		}
+		err = c.UploadPart(ctx, a.UploadURLs[p.Index], a.Filetype, f, p.Offset, p.Size)
+		if err == nil {
+			return h.progress.PartDone(ctx, key, p.Index)
+		}
+		if apierr.Classify(err) != apierr.Retryable {
+			break
+		}
+		zerolog.Ctx(ctx).Debug().Int("part", p.Index).Err(err).Msg("part failed, retrying")
+	}
+	return fmt.Errorf("part %d of %d: %w", p.Index+1, len(a.UploadURLs), err)
+}
+
+// partFailed handles a part that will not go in. A rejected presigned URL
+// (expired, or refused by storage) cannot be refreshed in API v2: the
+// asset is deleted and the next attempt creates a new one.
+func (h *Handler) partFailed(ctx context.Context, c *frameio.Client, key, assetID string, err error) error {
+	if apierr.Classify(err) == apierr.Retryable {
+		return err
+	}
+	zerolog.Ctx(ctx).Warn().Err(err).Str("asset_id", assetID).Msg("upload URL refused; deleting the asset to start over")
+	if derr := h.discard(ctx, c, key, assetID); derr != nil {
+		return errors.Join(err, derr)
+	}
+	return fmt.Errorf("upload URLs refused, asset deleted, retrying with a new one: %w", errRetry{err})
+}
+
+// errRetry makes a terminal-looking error retryable.
+type errRetry struct{ err error }
+
+func (e errRetry) Error() string { return e.err.Error() }
+
+// filetype is the payload's MIME type, else one guessed from the name.
+func filetype(u *Upload) string {
+	if u.Filetype != "" {
+		return u.Filetype
+	}
+	if t := mime.TypeByExtension(path.Ext(u.Name())); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}

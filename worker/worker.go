@@ -1,0 +1,222 @@
+// Package worker assembles one frameq worker process: an asynq server
+// running the upload handler, one Frame.io client per configured token
+// behind the shared Redis limiter, and an HTTP listener for operations.
+//
+//	w, err := worker.New(cfg, rdb, log)
+//	if err != nil { ... }
+//	if err := w.CheckTokens(ctx); err != nil { ... } // GET /me per token
+//	err = w.Run(ctx)                                   // until ctx ends, then a graceful stop
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/frameq/frameq/apierr"
+	"github.com/frameq/frameq/config"
+	"github.com/frameq/frameq/frameio"
+	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/throttle"
+)
+
+// Version is reported in the User-Agent.
+var version = "dev"
+
+// Limit names in the shared limiter.
+const (
+	limitCalls   = "calls"
+	limitCreates = "creates"
+)
+
+// Worker is one worker process's parts.
+type Worker struct {
+	cfg      config.Config
+	rdb      redis.UniversalClient
+	log      zerolog.Logger
+	limiter  *throttle.Limiter
+	accounts map[string]*tasks.Account
+	handler  *tasks.Handler
+	srv      *asynq.Server
+	ln       net.Listener
+	http     *http.Server
+
+	mu       sync.Mutex
+	observed map[string]frameio.RateLimit // last header figures per scope/limit
+	tokensOK error                        // result of the last CheckTokens
+}
+
+// New builds a worker from cfg. It listens on cfg.HTTPAddr at once, so that
+// Addr is known (":0" picks a free port) before Run.
+func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Worker, error) {
+	if len(cfg.Tokens) == 0 {
+		return nil, errors.New("no tokens: set FRAMEQ_TOKEN (ref \"default\") or FRAMEQ_TOKEN_<REF>")
+	}
+	lim, err := throttle.New(rdb, throttle.Config{
+		Limits: map[string]throttle.Limit{
+			limitCalls:   {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1},
+			limitCreates: {Rate: cfg.CreateRate.N, Per: cfg.CreateRate.Per, Burst: 1},
+		},
+		Margin: cfg.RateMargin,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("limiter: %w", err)
+	}
+	w := &Worker{cfg: cfg, rdb: rdb, log: log, limiter: lim, accounts: map[string]*tasks.Account{}, observed: map[string]frameio.RateLimit{}}
+	for _, ref := range cfg.TokenRefs() {
+		acct, err := w.newAccount(ref, cfg.Tokens[ref])
+		if err != nil {
+			return nil, err
+		}
+		w.accounts[ref] = acct
+	}
+	if w.handler, err = tasks.NewHandler(rdb, tasks.Options{
+		Accounts: w.accounts, UploadRoot: cfg.UploadRoot,
+		PartConcurrency: cfg.PartConcurrency, Log: log,
+	}); err != nil {
+		return nil, err
+	}
+	w.srv = w.newServer()
+	if w.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("FRAMEQ_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	w.http = &http.Server{Handler: w.routes(), ReadHeaderTimeout: 10 * time.Second}
+	return w, nil
+}
+
+func (w *Worker) newAccount(ref, token string) (*tasks.Account, error) {
+	acct := &tasks.Account{Scope: "token:" + ref}
+	c, err := frameio.New(frameio.Options{
+		BaseURL:   w.cfg.APIURL,
+		Token:     token,
+		UserAgent: "frameq/" + version,
+		BeforeCall: func(ctx context.Context, c frameio.Call) error {
+			return w.limiter.Wait(ctx, acct.Scope, limitsFor(c.Kind)...)
+		},
+		AfterCall: func(ctx context.Context, c frameio.Call, r frameio.Result) {
+			w.afterCall(ctx, acct.Scope, c, r)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("token ref %q: %w", ref, err)
+	}
+	acct.Client = c
+	return acct, nil
+}
+
+func limitsFor(k frameio.Kind) []string {
+	if k == frameio.KindCreate {
+		return []string{limitCalls, limitCreates}
+	}
+	return []string{limitCalls}
+}
+
+// afterCall feeds what the server said back to the shared limiter: a 429
+// pauses every worker on the scope; a lower advertised limit is adopted.
+func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r frameio.Result) {
+	if c.Kind == frameio.KindUpload {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if r.Status == http.StatusTooManyRequests {
+		if err := w.limiter.Penalize(ctx, scope, apierr.WaitOf(r.Err)); err != nil {
+			w.log.Warn().Err(err).Str("scope", scope).Msg("429 not shared with other workers")
+		}
+	}
+	if !r.RateLimit.Present {
+		return
+	}
+	name := limitCalls
+	if c.Kind == frameio.KindCreate {
+		name = limitCreates
+	}
+	key := scope + "/" + name
+	w.mu.Lock()
+	last, seen := w.observed[key]
+	changed := !seen || last.Limit != r.RateLimit.Limit || last.Window != r.RateLimit.Window
+	w.observed[key] = r.RateLimit
+	w.mu.Unlock()
+	if changed {
+		if err := w.limiter.Observe(ctx, scope, name, r.RateLimit.Limit, r.RateLimit.Window); err != nil {
+			w.log.Warn().Err(err).Str("scope", scope).Msg("advertised limit not recorded")
+		}
+	}
+}
+
+func (w *Worker) newServer() *asynq.Server {
+	queues := map[string]int{}
+	for ref := range w.accounts {
+		queues[tasks.Queue(ref)] = 1
+	}
+	return asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
+		Concurrency:     w.cfg.Concurrency,
+		Queues:          queues,
+		IsFailure:       tasks.IsFailure,
+		RetryDelayFunc:  tasks.RetryDelay(w.cfg.RetryMaxDelay),
+		ShutdownTimeout: w.cfg.ShutdownTimeout,
+		Logger:          asynqLogger{w.log.With().Str("component", "asynq").Logger()},
+		LogLevel:        asynq.WarnLevel,
+	})
+}
+
+// Addr is the HTTP listener's address.
+func (w *Worker) Addr() string { return w.ln.Addr().String() }
+
+// CheckTokens calls GET /me with every token and fails naming the first
+// ref whose token is rejected.
+func (w *Worker) CheckTokens(ctx context.Context) error {
+	var err error
+	for _, ref := range w.cfg.TokenRefs() {
+		acct := w.accounts[ref]
+		me, merr := acct.Client.Me(ctx)
+		if merr != nil {
+			err = fmt.Errorf("token ref %q: GET /me: %w", ref, merr)
+			break
+		}
+		if w.cfg.LimitScope == "account" && me.AccountID != "" {
+			acct.Scope = "account:" + me.AccountID
+		}
+		w.log.Info().Str("token_ref", ref).Str("account_id", me.AccountID).Str("scope", acct.Scope).Msg("token accepted")
+	}
+	w.mu.Lock()
+	w.tokensOK = err
+	w.mu.Unlock()
+	return err
+}
+
+// Run processes tasks and serves HTTP until ctx ends, then stops taking
+// tasks, lets active ones finish for ShutdownTimeout and requeues the rest.
+func (w *Worker) Run(ctx context.Context) error {
+	mux := asynq.NewServeMux()
+	mux.Handle(tasks.TypeUpload, w.handler)
+	mux.Handle(tasks.TypeRemoteUpload, w.handler)
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- w.http.Serve(w.ln) }()
+	if err := w.srv.Start(mux); err != nil {
+		_ = w.http.Close()
+		return fmt.Errorf("start asynq server: %w", err)
+	}
+	w.log.Info().Str("http", w.Addr()).Int("concurrency", w.cfg.Concurrency).Msg("worker started")
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-httpErr:
+		err = fmt.Errorf("http listener: %w", err)
+	}
+	w.log.Info().Dur("grace", w.cfg.ShutdownTimeout).Msg("stopping: finishing active tasks")
+	w.srv.Stop()
+	w.srv.Shutdown()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = w.http.Shutdown(sctx)
+	w.log.Info().Msg("worker stopped")
+	return err
+}
