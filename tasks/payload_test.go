@@ -29,17 +29,17 @@ func TestDecodeUploadRoundTrip(t *testing.T) {
 
 func TestDecodeUploadNamesTheBadField(t *testing.T) {
 	cases := map[string]string{
-		`{"v":2,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x"}`:                  "field v",
-		`{"v":1,"batch":"","token_ref":"d","parent_id":"p","path":"x","file":"/x"}`:                   "field batch",
-		`{"v":1,"batch":"b","token_ref":"d e","parent_id":"p","path":"x","file":"/x"}`:                "field token_ref",
-		`{"v":1,"batch":"b","token_ref":"d","parent_id":"","path":"x","file":"/x"}`:                   "field parent_id",
-		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"../../etc/passwd","file":"/x"}`:   "field path",
-		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"/abs","file":"/x"}`:               "field path",
-		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"rel"}`:                 "field file",
-		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x","size":-1}`:        "field size",
-		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x","size":9000000000000000000}`:      "field size",
-		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x","token":"secret"}`: "unknown field",
-		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x"} {}`:               "trailing",
+		`{"v":2,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x"}`:                            "field v",
+		`{"v":1,"batch":"","token_ref":"d","parent_id":"p","path":"x","file":"/x"}`:                             "field batch",
+		`{"v":1,"batch":"b","token_ref":"d e","parent_id":"p","path":"x","file":"/x"}`:                          "field token_ref",
+		`{"v":1,"batch":"b","token_ref":"d","parent_id":"","path":"x","file":"/x"}`:                             "field parent_id",
+		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"../../etc/passwd","file":"/x"}`:             "field path",
+		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"/abs","file":"/x"}`:                         "field path",
+		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"rel"}`:                           "field file",
+		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x","size":-1}`:                  "field size",
+		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x","size":9000000000000000000}`: "field size",
+		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x","token":"secret"}`:           "unknown field",
+		`{"v":1,"batch":"b","token_ref":"d","parent_id":"p","path":"x","file":"/x"} {}`:                         "trailing",
 		`not json`: "payload",
 	}
 	for in, want := range cases {
