@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
@@ -47,4 +48,18 @@ func (c *Config) RedisClient(poolSize int) (redis.UniversalClient, error) {
 		opt.PoolSize = poolSize
 	}
 	return redis.NewClient(opt), nil
+}
+
+// AsynqRedis is RedisURL as asynq's connection option, for components
+// that open their own connections (the dashboard).
+func (c *Config) AsynqRedis() (asynq.RedisConnOpt, error) {
+	u := c.RedisURL
+	if u == "" {
+		u = DefaultRedisURL
+	}
+	opt, err := asynq.ParseRedisURI(u)
+	if err != nil {
+		return nil, fmt.Errorf("FRAMEQ_REDIS_URL %s: %v", redact(u), err)
+	}
+	return opt, nil
 }

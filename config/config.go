@@ -66,6 +66,15 @@ type Config struct {
 	// ShutdownTimeout is how long a stopping worker lets active tasks finish
 	// before handing them back to the queue.
 	ShutdownTimeout time.Duration
+	// APITimeout bounds one Frame.io API call (not part uploads).
+	APITimeout time.Duration
+	// DashboardWritable allows the dashboard's write actions (retry,
+	// delete, pause); it then requires DashboardUser and DashboardPassword.
+	DashboardWritable bool
+	// DashboardUser and DashboardPassword protect the dashboard with basic
+	// auth. The password comes from the environment only.
+	DashboardUser     string
+	DashboardPassword string
 }
 
 // Rate is N events per period, written "5", "5/s", "300/m" or "100/60s".
@@ -126,6 +135,7 @@ func Default() Config {
 		RetryMaxDelay:   10 * time.Minute,
 		TaskTimeout:     6 * time.Hour,
 		ShutdownTimeout: 30 * time.Second,
+		APITimeout:      45 * time.Second,
 	}
 }
 
@@ -166,6 +176,7 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, environ []string, groups 
 		return err
 	}
 	if hasGroup(groups, Worker) {
+		c.DashboardPassword = env["FRAMEQ_DASHBOARD_PASSWORD"]
 		return c.loadTokens(env)
 	}
 	return nil
@@ -209,6 +220,9 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_RETRY_MAX_DELAY", "retry-max-delay", "cap of the back-off between attempts", (*durationValue)(&c.RetryMaxDelay)},
 			setting{"FRAMEQ_TASK_TIMEOUT", "task-timeout", "time limit of one attempt", (*durationValue)(&c.TaskTimeout)},
 			setting{"FRAMEQ_SHUTDOWN_TIMEOUT", "shutdown-timeout", "grace period for active tasks on SIGTERM", (*durationValue)(&c.ShutdownTimeout)},
+			setting{"FRAMEQ_API_TIMEOUT", "api-timeout", "time limit of one API call (Frame.io gives up at 30s)", (*durationValue)(&c.APITimeout)},
+			setting{"FRAMEQ_DASHBOARD_WRITABLE", "dashboard-writable", "allow the dashboard's write actions (needs user and password)", (*boolValue)(&c.DashboardWritable)},
+			setting{"FRAMEQ_DASHBOARD_USER", "dashboard-user", "basic-auth user of the dashboard (password: FRAMEQ_DASHBOARD_PASSWORD)", (*stringValue)(&c.DashboardUser)},
 		)
 	}
 	return out

@@ -98,3 +98,18 @@ func (f *fractionValue) Set(v string) error {
 	*f = fractionValue(x)
 	return nil
 }
+
+type boolValue bool
+
+func (b *boolValue) String() string { return strconv.FormatBool(bool(*b)) }
+func (b *boolValue) Set(v string) error {
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*b = boolValue(x)
+	return nil
+}
+
+// IsBoolFlag lets "-dashboard-writable" stand alone on the command line.
+func (b *boolValue) IsBoolFlag() bool { return true }

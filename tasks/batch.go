@@ -17,12 +17,14 @@ const (
 	Pending  = "pending"
 	Active   = "active"
 	Retrying = "retrying"
-	Done     = "done"
-	Failed   = "failed"
+	// Held: the token's breaker is open; the job waits for enqueue resume.
+	Held   = "held"
+	Done   = "done"
+	Failed = "failed"
 )
 
 // States lists the batch states in display order.
-var States = []string{Pending, Active, Retrying, Done, Failed}
+var States = []string{Pending, Active, Retrying, Held, Done, Failed}
 
 // batchTTL is how long a batch's records live after their last change.
 const batchTTL = 30 * 24 * time.Hour
@@ -104,11 +106,17 @@ var (
 	removeTask = redis.NewScript(removeScript)
 )
 
+// recentKey indexes batches by creation time, for metrics and listings.
+const recentKey = "frameq:batches"
+
 // Add registers tasks as pending, in one round trip. Tasks already in the
 // batch keep their state.
 func (b *Batches) Add(ctx context.Context, batch string, taskIDs []string) error {
 	keys := batchKeys(batch)
 	ttl := strconv.Itoa(int(batchTTL.Seconds()))
+	if err := b.rdb.ZAddNX(ctx, recentKey, redis.Z{Score: float64(time.Now().Unix()), Member: batch}).Err(); err != nil {
+		return fmt.Errorf("batch %s: index: %w", batch, err)
+	}
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range taskIDs {
 			setState.Run(ctx, p, keys, id, Pending, "", "1", ttl)
@@ -171,6 +179,25 @@ func (b *Batches) Status(ctx context.Context, batch string) (Status, error) {
 		s.Counts[k] = n
 	}
 	return s, nil
+}
+
+// Recent returns the counts of up to n batches created within d, newest
+// first, for metrics: bounded so a long-lived deployment keeps few series.
+func (b *Batches) Recent(ctx context.Context, d time.Duration, n int) (map[string]map[string]int64, error) {
+	since := strconv.FormatInt(time.Now().Add(-d).Unix(), 10)
+	ids, err := b.rdb.ZRevRangeByScore(ctx, recentKey, &redis.ZRangeBy{Min: since, Max: "+inf", Count: int64(n)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("recent batches: %w", err)
+	}
+	out := make(map[string]map[string]int64, len(ids))
+	for _, id := range ids {
+		st, err := b.Status(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = st.Counts
+	}
+	return out, nil
 }
 
 // Failures lists a batch's failed tasks, oldest first.

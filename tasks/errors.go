@@ -47,6 +47,14 @@ func (e *waitError) Error() string {
 }
 func (e *waitError) Unwrap() error { return e.cause }
 
+// heldRetry is how often a held job looks again; while its queue is paused
+// it just waits in the queue, so this only bounds the delay after resume.
+const heldRetry = 5 * time.Second
+
+// errHeld hands a job back while its token's breaker is open. It is not a
+// failure: the job did nothing wrong.
+var errHeld = &waitError{wait: heldRetry, cause: errors.New("token breaker open: held until enqueue resume")}
+
 // IsFailure is asynq's Config.IsFailure: waits for a rate limit are not
 // failures, so they neither count against MaxRetry nor skew failure stats.
 func IsFailure(err error) bool {

@@ -37,9 +37,27 @@ type Options struct {
 	PartRetries int
 	// Log receives one line per task outcome, never a secret.
 	Log zerolog.Logger
-	// Observe, if set, is told each finished attempt (for metrics).
-	Observe func(taskType, class string, bytes int64)
+	// Breaker, if set, holds a token's jobs after a 401 or 402 instead of
+	// archiving them; without it those jobs are archived.
+	Breaker *Breaker
+	// Observer is told what happens, for metrics. Optional.
+	Observer Observer
 }
+
+// Observer receives upload events; *metrics.Metrics implements it.
+type Observer interface {
+	FileFinished(taskType, class string)
+	BytesUploaded(n int64)
+	PartRetry()
+	InFlight(delta int)
+}
+
+type noObserver struct{}
+
+func (noObserver) FileFinished(string, string) {}
+func (noObserver) BytesUploaded(int64)         {}
+func (noObserver) PartRetry()                  {}
+func (noObserver) InFlight(int)                {}
 
 // Handler processes upload tasks. Register it for both task types:
 //
@@ -60,6 +78,9 @@ func NewHandler(rdb redis.UniversalClient, o Options) (*Handler, error) {
 	}
 	if o.PartRetries <= 0 {
 		o.PartRetries = 4
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 	h := &Handler{opts: o, progress: NewProgresses(rdb), folders: NewFolders(rdb), batches: NewBatches(rdb)}
 	if o.UploadRoot != "" {
@@ -93,6 +114,8 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	ctx = log.WithContext(ctx)
 	h.mark(ctx, u, taskID, Active, nil)
 
+	h.opts.Observer.InFlight(1)
+	defer h.opts.Observer.InFlight(-1)
 	start := time.Now()
 	lastAttempt := attempt >= maxRetry
 	err = h.run(ctx, u, lastAttempt)
@@ -125,6 +148,9 @@ func (h *Handler) upload(ctx context.Context, u *Upload) error {
 	if !ok {
 		return terminal(ClassInput, fmt.Sprintf("unknown token ref %q: this worker has no FRAMEQ_TOKEN_%s", u.TokenRef, upper(u.TokenRef)))
 	}
+	if h.opts.Breaker != nil && h.opts.Breaker.Open(ctx, u.TokenRef) {
+		return errHeld
+	}
 	if u.SourceURL != "" {
 		return h.uploadRemote(ctx, acct, u)
 	}
@@ -135,12 +161,22 @@ func (h *Handler) upload(ctx context.Context, u *Upload) error {
 func (h *Handler) finish(ctx context.Context, u *Upload, taskID, queue string, lastAttempt bool, err error, took time.Duration) error {
 	log := zerolog.Ctx(ctx)
 	class := classOf(err)
-	if h.opts.Observe != nil {
-		h.opts.Observe(u.typeName(), class, u.Size)
+	if class == apierr.TokenRejected.String() && h.opts.Breaker != nil {
+		reason := fmt.Sprintf("token ref %q rejected: %v", u.TokenRef, err)
+		if terr := h.opts.Breaker.Trip(ctx, u.TokenRef, reason); terr != nil {
+			log.Error().Err(terr).Msg("token breaker not tripped")
+		} else {
+			log.Error().Str("token_ref", u.TokenRef).Err(err).Msg("token rejected: breaker open, queue paused; fix the token, then run enqueue resume --token-ref " + u.TokenRef)
+		}
+		err = errHeld
 	}
 	var w *waitError
 	switch {
+	case errors.Is(err, errHeld):
+		h.mark(ctx, u, taskID, Held, nil)
+		return err
 	case err == nil:
+		h.opts.Observer.FileFinished(u.typeName(), apierr.OK.String())
 		h.mark(ctx, u, taskID, Done, nil)
 		log.Info().Dur("took", took).Int64("bytes", u.Size).Msg("uploaded")
 		return nil
@@ -149,6 +185,7 @@ func (h *Handler) finish(ctx context.Context, u *Upload, taskID, queue string, l
 		log.Info().Dur("wait", w.wait).Msg("rate limited: handed back to the queue")
 		return err
 	case errors.Is(err, asynq.SkipRetry), class == apierr.Terminal.String(), class == apierr.TokenRejected.String():
+		h.opts.Observer.FileFinished(u.typeName(), class)
 		h.mark(ctx, u, taskID, Failed, &Failure{Queue: queue, Path: u.Path, Class: class, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: archived")
 		if errors.Is(err, asynq.SkipRetry) {
@@ -156,6 +193,7 @@ func (h *Handler) finish(ctx context.Context, u *Upload, taskID, queue string, l
 		}
 		return terminal(class, err.Error())
 	case lastAttempt:
+		h.opts.Observer.FileFinished(u.typeName(), ClassExhausted)
 		h.mark(ctx, u, taskID, Failed, &Failure{Queue: queue, Path: u.Path, Class: ClassExhausted, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: retries exhausted")
 		return err

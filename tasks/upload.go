@@ -213,11 +213,13 @@ func (h *Handler) putPart(ctx context.Context, c *frameio.Client, key string, a 
 		}
 		err = c.UploadPart(ctx, a.UploadURLs[p.Index], a.Filetype, f, p.Offset, p.Size)
 		if err == nil {
+			h.opts.Observer.BytesUploaded(p.Size)
 			return h.progress.PartDone(ctx, key, p.Index)
 		}
 		if apierr.Classify(err) != apierr.Retryable {
 			break
 		}
+		h.opts.Observer.PartRetry()
 		zerolog.Ctx(ctx).Debug().Int("part", p.Index).Err(err).Msg("part failed, retrying")
 	}
 	return fmt.Errorf("part %d of %d: %w", p.Index+1, len(a.UploadURLs), err)

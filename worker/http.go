@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/frameq/frameq/dashboard"
 )
 
 func (w *Worker) routes() http.Handler {
@@ -13,6 +15,8 @@ func (w *Worker) routes() http.Handler {
 		writeJSON(rw, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", w.ready)
+	mux.Handle("GET /metrics", w.metrics.Handler())
+	mux.Handle(dashboard.DefaultRootPath+"/", w.dash)
 	return mux
 }
 

@@ -23,7 +23,9 @@ import (
 
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/config"
+	"github.com/frameq/frameq/dashboard"
 	"github.com/frameq/frameq/frameio"
+	"github.com/frameq/frameq/metrics"
 	"github.com/frameq/frameq/tasks"
 	"github.com/frameq/frameq/throttle"
 )
@@ -45,6 +47,10 @@ type Worker struct {
 	limiter  *throttle.Limiter
 	accounts map[string]*tasks.Account
 	handler  *tasks.Handler
+	breaker  *tasks.Breaker
+	metrics  *metrics.Metrics
+	insp     *asynq.Inspector
+	dash     http.Handler
 	srv      *asynq.Server
 	ln       net.Listener
 	http     *http.Server
@@ -70,7 +76,13 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	if err != nil {
 		return nil, fmt.Errorf("limiter: %w", err)
 	}
-	w := &Worker{cfg: cfg, rdb: rdb, log: log, limiter: lim, accounts: map[string]*tasks.Account{}, observed: map[string]frameio.RateLimit{}}
+	w := &Worker{
+		cfg: cfg, rdb: rdb, log: log, limiter: lim, metrics: metrics.New(),
+		insp:     asynq.NewInspectorFromRedisClient(rdb),
+		accounts: map[string]*tasks.Account{}, observed: map[string]frameio.RateLimit{},
+	}
+	w.breaker = tasks.NewBreaker(rdb)
+	w.breaker.OnChange = w.breakerChanged
 	for _, ref := range cfg.TokenRefs() {
 		acct, err := w.newAccount(ref, cfg.Tokens[ref])
 		if err != nil {
@@ -81,7 +93,11 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	if w.handler, err = tasks.NewHandler(rdb, tasks.Options{
 		Accounts: w.accounts, UploadRoot: cfg.UploadRoot,
 		PartConcurrency: cfg.PartConcurrency, Log: log,
+		Breaker: w.breaker, Observer: w.metrics,
 	}); err != nil {
+		return nil, err
+	}
+	if err := w.watch(); err != nil {
 		return nil, err
 	}
 	w.srv = w.newServer()
@@ -95,11 +111,17 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 func (w *Worker) newAccount(ref, token string) (*tasks.Account, error) {
 	acct := &tasks.Account{Scope: "token:" + ref}
 	c, err := frameio.New(frameio.Options{
-		BaseURL:   w.cfg.APIURL,
-		Token:     token,
-		UserAgent: "frameq/" + version,
+		BaseURL:    w.cfg.APIURL,
+		Token:      token,
+		UserAgent:  "frameq/" + version,
+		APITimeout: w.cfg.APITimeout,
 		BeforeCall: func(ctx context.Context, c frameio.Call) error {
-			return w.limiter.Wait(ctx, acct.Scope, limitsFor(c.Kind)...)
+			start := time.Now()
+			err := w.limiter.Wait(ctx, acct.Scope, limitsFor(c.Kind)...)
+			if err == nil {
+				w.metrics.LimiterWait(acct.Scope, time.Since(start))
+			}
+			return err
 		},
 		AfterCall: func(ctx context.Context, c frameio.Call, r frameio.Result) {
 			w.afterCall(ctx, acct.Scope, c, r)
@@ -122,11 +144,13 @@ func limitsFor(k frameio.Kind) []string {
 // afterCall feeds what the server said back to the shared limiter: a 429
 // pauses every worker on the scope; a lower advertised limit is adopted.
 func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r frameio.Result) {
+	w.metrics.APIResponse(c.Route, r.Status, r.Duration)
 	if c.Kind == frameio.KindUpload {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
 	if r.Status == http.StatusTooManyRequests {
+		w.metrics.RateLimited(scope)
 		if err := w.limiter.Penalize(ctx, scope, apierr.WaitOf(r.Err)); err != nil {
 			w.log.Warn().Err(err).Str("scope", scope).Msg("429 not shared with other workers")
 		}
@@ -217,6 +241,44 @@ func (w *Worker) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = w.http.Shutdown(sctx)
+	if c, ok := w.dash.(interface{ Close() error }); ok {
+		_ = c.Close()
+	}
+	_ = w.insp.Close()
 	w.log.Info().Msg("worker stopped")
 	return err
+}
+
+// watch sets up what operators see: queue and batch figures in /metrics,
+// breaker state, and the dashboard.
+func (w *Worker) watch() error {
+	w.metrics.WatchQueues(w.insp)
+	batches := tasks.NewBatches(w.rdb)
+	w.metrics.WatchBatches(func(ctx context.Context) (map[string]map[string]int64, error) {
+		return batches.Recent(ctx, 24*time.Hour, 50)
+	})
+	for ref := range w.accounts {
+		w.breaker.Open(context.Background(), ref) // reports the current state
+	}
+	opt, err := w.cfg.AsynqRedis()
+	if err != nil {
+		return err
+	}
+	w.dash, err = dashboard.New(dashboard.Options{
+		Redis: opt, Writable: w.cfg.DashboardWritable,
+		User: w.cfg.DashboardUser, Password: w.cfg.DashboardPassword,
+	})
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	return nil
+}
+
+func (w *Worker) breakerChanged(ref string, open bool) {
+	w.metrics.TokenBreaker(ref, open)
+	if open {
+		w.log.Error().Str("token_ref", ref).Msg("token breaker open: its queue is paused and its jobs held")
+	} else {
+		w.log.Info().Str("token_ref", ref).Msg("token breaker closed")
+	}
 }

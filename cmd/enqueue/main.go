@@ -4,6 +4,9 @@
 //	enqueue manifest <file.jsonl|file.csv>     # files or remote URLs, validated first
 //	enqueue status <batch>                     # counts by state, failure reasons
 //	enqueue wait <batch> [--timeout 1h]        # until done; exit 0 only if all uploaded
+//	enqueue failed <batch>                     # failed files and reasons
+//	enqueue retry <batch> [--class terminal]   # queue failed files again
+//	enqueue resume --token-ref <ref>           # after fixing a rejected token
 //
 // The batch id is the only line on stdout; everything else goes to stderr.
 package main
@@ -38,6 +41,9 @@ commands:
   manifest <file>                   enqueue the lines of a JSONL or CSV manifest
   status <batch>                    counts by state and failure reasons
   wait <batch>                      wait until every file is done or failed
+  failed <batch>                    the failed files and why
+  retry <batch> [--class C]         queue the failed files again
+  resume --token-ref <ref>          release jobs held after the token was rejected (401/402)
 
 Run "enqueue <command> --help" for a command's flags. Redis: FRAMEQ_REDIS_URL.
 `
@@ -66,6 +72,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	cmds := map[string]func(context.Context, *cli, *flag.FlagSet, []string) int{
 		"dir": cmdDir, "manifest": cmdManifest, "status": cmdStatus, "wait": cmdWait,
+		"failed": cmdFailed, "retry": cmdRetry, "resume": cmdResume,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

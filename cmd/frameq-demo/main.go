@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 
 func demo(ctx context.Context, o options, out io.Writer) error {
 	log := zerolog.New(zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly}).Level(zerolog.ErrorLevel).With().Timestamp().Logger()
-	rdb, closeRedis, err := connectRedis(out)
+	rdb, redisURL, closeRedis, err := connectRedis(out)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "sample tree: %d files, %s, in %s\n", len(sums), mib(size), dir)
 
 	cfg := config.Default()
-	cfg.APIURL, cfg.UploadRoot, cfg.HTTPAddr = sim.URL(), dir, "127.0.0.1:0"
+	cfg.APIURL, cfg.UploadRoot, cfg.HTTPAddr, cfg.RedisURL = sim.URL(), dir, "127.0.0.1:0", redisURL
 	cfg.Tokens = map[string]string{"default": frameiosim.DefaultToken}
 	cfg.CreateRate = config.Rate{N: o.createRate, Per: time.Second}
 	cfg.Concurrency, cfg.MaxRetry, cfg.RetryMaxDelay = 8, 10, 2*time.Second
@@ -134,24 +134,24 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 }
 
 // connectRedis uses FRAMEQ_REDIS_URL, or an embedded miniredis.
-func connectRedis(out io.Writer) (redis.UniversalClient, func(), error) {
+func connectRedis(out io.Writer) (redis.UniversalClient, string, func(), error) {
 	if u := os.Getenv("FRAMEQ_REDIS_URL"); u != "" {
 		cfg := config.Default()
 		cfg.RedisURL = u
 		rdb, err := cfg.RedisClient(200)
 		if err != nil {
-			return nil, nil, err
+			return nil, "", nil, err
 		}
 		fmt.Fprintf(out, "Redis: %s (FRAMEQ_REDIS_URL)\n", cfg.Redacted())
-		return rdb, func() { rdb.Close() }, nil
+		return rdb, u, func() { rdb.Close() }, nil
 	}
 	mr, err := miniredis.Run()
 	if err != nil {
-		return nil, nil, fmt.Errorf("embedded redis: %w", err)
+		return nil, "", nil, fmt.Errorf("embedded redis: %w", err)
 	}
 	fmt.Fprintf(out, "Redis: FRAMEQ_REDIS_URL is unset, so using an embedded Redis (miniredis) at %s\n", mr.Addr())
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: 200})
-	return rdb, func() { rdb.Close(); mr.Close() }, nil
+	return rdb, "redis://" + mr.Addr(), func() { rdb.Close(); mr.Close() }, nil
 }
 
 func simConfig(o options) frameiosim.Config {
