@@ -229,6 +229,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	w.log.Info().Str("http", w.Addr()).Int("concurrency", w.cfg.Concurrency).Msg("worker started")
+	go w.followBreakers(ctx)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -272,6 +273,23 @@ func (w *Worker) watch() error {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	return nil
+}
+
+// followBreakers keeps this worker's view (metrics, logs) of every token's
+// breaker current, even while the paused queue gives it no task to notice.
+func (w *Worker) followBreakers(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for ref := range w.accounts {
+				w.breaker.Open(ctx, ref)
+			}
+		}
+	}
 }
 
 func (w *Worker) breakerChanged(ref string, open bool) {
