@@ -154,7 +154,7 @@ func TestBulkUploadUnderFaults(t *testing.T) {
 	tree := filepath.Join(e.root, "shoot")
 	sizes := []int{0, 1, part, 3*part + 17, 100, 2 * part}
 	want := map[string]string{} // Frame.io path below root → SHA-256
-	for i := 0; i < 60; i++ { // enough creates that each 10 % fault occurs (P(none) ≈ 0.1 %)
+	for i := 0; i < 60; i++ {   // enough creates that each 10 % fault occurs (P(none) ≈ 0.1 %)
 		rel := filepath.Join([]string{"", "a", "a/b", "a/b/c", "d", "d/e"}[i%6], fmt.Sprintf("f%02d.bin", i))
 		want[filepath.ToSlash(rel)] = writeFile(t, filepath.Join(tree, rel), sizes[i%len(sizes)])
 	}
