@@ -85,6 +85,7 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 	var ticket time.Time
 	for {
 		res, err := l.acquire(ctx, r, true, ticket)
+		replied := time.Now()
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return fmt.Errorf("throttle: wait %v: %w", r.names, ctx.Err())
@@ -95,7 +96,7 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 			}
 			err = sleep(ctx, redisBackoff(failures))
 		case res.granted:
-			return l.takeReserved(ctx, r, res)
+			return l.takeReserved(ctx, r, res, replied)
 		case res.wait > l.cfg.MaxWait:
 			return &DelayError{Wait: res.wait}
 		default:
@@ -110,10 +111,10 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 	}
 }
 
-// takeReserved sleeps until the reserved slot, then past the local guard.
-// A caller whose context ends meanwhile leaves the slot unused: wasted
-// capacity, never extra traffic.
-func (l *Limiter) takeReserved(ctx context.Context, r *request, res result) error {
+// takeReserved sleeps until the reserved slot (replied is when Redis's
+// answer arrived), then past the local guard. A caller whose context ends
+// meanwhile leaves the slot unused: wasted capacity, never extra traffic.
+func (l *Limiter) takeReserved(ctx context.Context, r *request, res result, replied time.Time) error {
 	if err := sleep(ctx, res.wait); err != nil {
 		return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 	}
@@ -122,6 +123,7 @@ func (l *Limiter) takeReserved(ctx context.Context, r *request, res result) erro
 			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 		}
 	}
+	l.pushBackIfLate(ctx, r, time.Since(replied.Add(res.wait)))
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot.Add(-res.wait))
 	}

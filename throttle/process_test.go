@@ -45,7 +45,7 @@ type childSpec struct {
 type childResult struct {
 	Created, RateLimited, Other int
 	Errors                      []string
-	MaxWait                     time.Duration
+	MaxWait, MaxStall           time.Duration
 }
 
 // The proof: ≥4 OS processes × 8 goroutines share one limiter
@@ -74,49 +74,106 @@ func TestMultiProcess(t *testing.T) {
 		}
 		run = d
 	}
+	// A proof of 200ms timing needs a machine that keeps 200ms timing. When
+	// a run fails and some process of it stalled (another test suite hogging
+	// both cores), the run says nothing about the limiter: measure once more.
+	for attempt := 1; ; attempt++ {
+		failures, stall := measureProcesses(t, procs, goroutines, limit, run)
+		if len(failures) == 0 {
+			return
+		}
+		if attempt == 2 || stall < stallLimit {
+			for _, f := range failures {
+				t.Error(f)
+			}
+			return
+		}
+		t.Logf("run %d failed while the machine stalled %v (> %v): measuring again. Failures: %v", attempt, stall, stallLimit, failures)
+	}
+}
+
+// stallLimit is the scheduling stall beyond which a failed multi-process
+// run is attributed to the machine and repeated once.
+const stallLimit = 50 * time.Millisecond
+
+// measureProcesses runs the children against a fresh Redis and simulator
+// and returns what failed and the longest stall any process saw.
+func measureProcesses(t *testing.T, procs, goroutines, limit int, run time.Duration) ([]string, time.Duration) {
 	srv := redistest.Start(t)
-	sim := frameiosim.StartTest(t, frameiosim.Config{
+	defer srv.Close()
+	sim := frameiosim.New(frameiosim.Config{
 		Enforcement: frameiosim.SlidingWindow, CreateLimit: limit, Window: time.Second,
 	})
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
 	start := time.Now().Add(2 * time.Second) // every child is up by then
 	spec := childSpec{
 		Redis: srv.Addr(), API: sim.URL(), Root: sim.RootFolder("dev-token"),
 		Start: start, End: start.Add(run), Goroutines: goroutines, Margin: 0.02,
 	}
+	stall := stallMeter(start.Add(run))
 	results := runChildren(t, procs, spec)
 
-	var total childResult
+	total := childResult{MaxStall: stall()}
 	for _, r := range results {
 		total.Created += r.Created
 		total.RateLimited += r.RateLimited
 		total.Other += r.Other
 		total.Errors = append(total.Errors, r.Errors...)
 		total.MaxWait = max(total.MaxWait, r.MaxWait)
+		total.MaxStall = max(total.MaxStall, r.MaxStall)
 	}
 	st := sim.Stats()
+	created := len(st.CreatesByScope["dev-token"])
 	maxWin := sim.MaxCreatesInWindow("dev-token", time.Second)
-	util := float64(len(st.CreatesByScope["dev-token"])) / (limit * run.Seconds())
-	t.Logf("%d procs × %d goroutines, %v: %d creates (%.1f%% of %d/s), %d 429s, max %d in any 1s window, max Wait %v",
-		procs, goroutines, run, len(st.CreatesByScope["dev-token"]), 100*util, limit, st.RateLimited, maxWin, total.MaxWait)
+	util := float64(created) / (float64(limit) * run.Seconds())
+	t.Logf("%d procs × %d goroutines, %v: %d creates (%.1f%% of %d/s), %d 429s, max %d in any 1s window, max Wait %v, longest stall %v",
+		procs, goroutines, run, created, 100*util, limit, st.RateLimited, maxWin, total.MaxWait, total.MaxStall)
+	var failures []string
+	fail := func(format string, args ...any) { failures = append(failures, fmt.Sprintf(format, args...)) }
 	if len(total.Errors) > 0 {
-		t.Errorf("child errors: %v", total.Errors)
+		fail("child errors: %v", total.Errors)
 	}
 	if st.RateLimited != 0 || total.RateLimited != 0 {
-		t.Errorf("429s: simulator %d, clients %d; want 0", st.RateLimited, total.RateLimited)
+		fail("429s: simulator %d, clients %d; want 0", st.RateLimited, total.RateLimited)
 	}
 	if maxWin > limit {
-		t.Errorf("max creates in a 1s window = %d, limit %d", maxWin, limit)
+		fail("max creates in a 1s window = %d, limit %d", maxWin, limit)
 	}
 	if util < 0.97 {
-		t.Errorf("utilisation %.1f%%, want >= 97%%", 100*util)
+		fail("utilisation %.1f%%, want >= 97%%", 100*util)
 	}
-	if total.Created != len(st.CreatesByScope["dev-token"]) || total.Other != 0 {
-		t.Errorf("clients saw %d creates and %d other answers, simulator %d creates",
-			total.Created, total.Other, len(st.CreatesByScope["dev-token"]))
+	if total.Created != created || total.Other != 0 {
+		fail("clients saw %d creates and %d other answers, simulator %d creates", total.Created, total.Other, created)
 	}
-	if t.Failed() {
-		logGaps(t, st.CreatesByScope["dev-token"], time.Second/limit)
+	if len(failures) > 0 {
+		logGaps(t, st.CreatesByScope["dev-token"], time.Second/time.Duration(limit))
 	}
+	return failures, total.MaxStall
+}
+
+// stallMeter measures, until end, the longest a 5ms ticker of this process
+// fired late: how long the process was kept off the CPU. The returned func
+// waits for end and reports it.
+func stallMeter(end time.Time) func() time.Duration {
+	const tick = 5 * time.Millisecond
+	done := make(chan time.Duration, 1)
+	go func() {
+		tk := time.NewTicker(tick)
+		defer tk.Stop()
+		prev, worst := time.Now(), time.Duration(0)
+		for now := range tk.C {
+			worst = max(worst, now.Sub(prev)-tick)
+			prev = now
+			if now.After(end) {
+				break
+			}
+		}
+		done <- worst
+	}()
+	return func() time.Duration { return <-done }
 }
 
 // logGaps shows where arrivals at the simulator strayed from the interval:
@@ -188,6 +245,7 @@ func runChild(t *testing.T, raw string) {
 		t.Fatal(err)
 	}
 	client := &http.Client{Timeout: 35 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: spec.Goroutines}}
+	stall := stallMeter(spec.End)
 	time.Sleep(time.Until(spec.Start))
 	ctx, cancel := context.WithDeadline(context.Background(), spec.End)
 	defer cancel()
@@ -226,6 +284,7 @@ func runChild(t *testing.T, raw string) {
 		})
 	}
 	wg.Wait()
+	res.MaxStall = stall()
 	b, _ := json.Marshal(res)
 	fmt.Printf("\n%s%s\n", resultMark, b)
 }
