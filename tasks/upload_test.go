@@ -1,0 +1,213 @@
+package tasks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/frameq/frameq/frameio"
+	"github.com/frameq/frameq/frameiosim"
+	"github.com/frameq/frameq/redistest"
+)
+
+// rig is a handler over a real Redis and the simulator, with no limiter:
+// these tests are about the upload state machine.
+type rig struct {
+	t      *testing.T
+	sim    *frameiosim.Server
+	rdb    redis.UniversalClient
+	client *frameio.Client
+	h      *Handler
+	root   string // upload root
+	parent string // Frame.io root folder
+}
+
+const testPart = 64 << 10
+
+func newRig(t *testing.T) *rig {
+	sim := frameiosim.StartTest(t, frameiosim.Config{PartSize: testPart, CreateLimit: 1000, CallLimit: 1000})
+	c, err := frameio.New(frameio.Options{BaseURL: sim.URL(), Token: frameiosim.DefaultToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, sim: sim, rdb: redistest.Start(t).Client(t), client: c, root: t.TempDir(), parent: sim.RootFolder(frameiosim.DefaultToken)}
+	r.h, err = NewHandler(r.rdb, Options{
+		Accounts:   map[string]*Account{"default": {Client: c, Scope: "token:default"}},
+		UploadRoot: r.root, Log: zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// file writes name with n bytes under the upload root and returns its payload and SHA-256.
+func (r *rig) file(name string, n int) (*Upload, string) {
+	r.t.Helper()
+	p := filepath.Join(r.root, name)
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	info, _ := os.Stat(p)
+	sum := sha256.Sum256(b)
+	return &Upload{V: 1, Batch: "b", TokenRef: "default", ParentID: r.parent, Path: name, File: p,
+		Size: int64(n), MtimeNS: info.ModTime().UnixNano(), Filetype: "application/octet-stream"}, hex.EncodeToString(sum[:])
+}
+
+func (r *rig) run(u *Upload) error {
+	b, _ := u.Encode()
+	return r.h.ProcessTask(context.Background(), asynq.NewTask(TypeUpload, b))
+}
+
+func (r *rig) complete(name, sum string) {
+	r.t.Helper()
+	st := r.sim.Stats()
+	for _, f := range st.Files {
+		if f.Path == name {
+			if !f.Complete || f.SHA256 != sum {
+				r.t.Errorf("%s: complete %v sha %s, want %s", name, f.Complete, f.SHA256, sum)
+			}
+			return
+		}
+	}
+	r.t.Errorf("%s not in Frame.io", name)
+}
+
+func TestResumeUploadsOnlyMissingParts(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	u, sum := r.file("a.bin", 3*testPart+5)
+	// An earlier attempt created the asset and put part 1, then crashed.
+	a, err := r.client.CreateAsset(ctx, r.parent, frameio.CreateAsset{Type: "file", Name: "a.bin", Filetype: u.Filetype, Filesize: u.Size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(u.File)
+	defer f.Close()
+	parts := frameio.Parts(u.Size, len(a.UploadURLs))
+	if err := r.client.UploadPart(ctx, a.UploadURLs[1], u.Filetype, f, parts[1].Offset, parts[1].Size); err != nil {
+		t.Fatal(err)
+	}
+	key := IdempotencyKey(u)
+	r.h.progress.Created(ctx, key, a.ID)
+	r.h.progress.PartDone(ctx, key, 1)
+	before := r.sim.Stats()
+
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	after := r.sim.Stats()
+	if got := after.PartsReceived - before.PartsReceived; got != len(parts)-1 {
+		t.Errorf("%d parts PUT on resume, want %d", got, len(parts)-1)
+	}
+	if after.Creates != before.Creates {
+		t.Errorf("resume created another asset")
+	}
+	r.complete("a.bin", sum)
+}
+
+func TestUncertainCreateAdoptsTheAssetAndDeletesExtras(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	u, sum := r.file("b.bin", 2*testPart)
+	key := IdempotencyKey(u)
+	r.h.progress.Creating(ctx, key, time.Now())
+	// Two lost answers: the create went through twice.
+	for i := 0; i < 2; i++ {
+		if _, err := r.client.CreateAsset(ctx, r.parent, frameio.CreateAsset{Type: "file", Name: "b.bin", Filetype: u.Filetype, Filesize: u.Size}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	st := r.sim.Stats()
+	if st.Creates != 2 || st.Deleted != 1 || len(st.Duplicates) != 0 || len(st.Files) != 1 {
+		t.Errorf("creates %d deleted %d duplicates %v files %d; want the first adopted, the second deleted", st.Creates, st.Deleted, st.Duplicates, len(st.Files))
+	}
+	r.complete("b.bin", sum)
+}
+
+func TestUncertainCreateThatMadeNothingCreates(t *testing.T) {
+	r := newRig(t)
+	u, sum := r.file("c.bin", 10)
+	r.h.progress.Creating(context.Background(), IdempotencyKey(u), time.Now())
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.sim.Stats(); st.Creates != 1 {
+		t.Errorf("%d creates, want 1", st.Creates)
+	}
+	r.complete("c.bin", sum)
+}
+
+func TestRecordedAssetGoneIsCreatedAnew(t *testing.T) {
+	r := newRig(t)
+	u, sum := r.file("d.bin", testPart+1)
+	r.h.progress.Created(context.Background(), IdempotencyKey(u), "deleted-by-someone")
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	r.complete("d.bin", sum)
+}
+
+func TestDoneFileMakesNoCall(t *testing.T) {
+	r := newRig(t)
+	u, _ := r.file("e.bin", 10)
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	calls := r.sim.Stats().Calls
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.sim.Stats().Calls; got != calls {
+		t.Errorf("a done file made %d more API calls", got-calls)
+	}
+}
+
+func TestFoldersAreCreatedOnceUnderConcurrency(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	f := NewFolders(r.rdb)
+	ids := make(chan string, 16)
+	for i := 0; i < 16; i++ {
+		go func() {
+			id, err := f.EnsureChain(ctx, r.client, "s", r.parent, []string{"x", "y", "z"})
+			if err != nil {
+				t.Error(err)
+			}
+			ids <- id
+		}()
+	}
+	first := <-ids
+	for i := 1; i < 16; i++ {
+		if id := <-ids; id != first {
+			t.Errorf("folder ids differ: %s vs %s", id, first)
+		}
+	}
+	st := r.sim.Stats()
+	if len(st.Folders) != 3 || len(st.Duplicates) != 0 {
+		t.Errorf("folders %d duplicates %v, want 3 and none", len(st.Folders), st.Duplicates)
+	}
+	// A second run (new Redis map) finds the existing folders instead of making new ones.
+	r.rdb.FlushDB(ctx) // our own private Redis
+	if _, err := f.EnsureChain(ctx, r.client, "s", r.parent, []string{"x", "y", "z"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.sim.Stats(); len(st.Folders) != 3 {
+		t.Errorf("%d folders after a rerun, want the 3 reused", len(st.Folders))
+	}
+}
