@@ -26,8 +26,12 @@
 // A refusal changes nothing and returns the exact wait; Wait, whose caller
 // is going to sleep anyway, may instead reserve a permit at most one interval
 // ahead and sleep exactly until it, so waking late on a busy machine costs
-// no throughput. Keys are
-// "<prefix>:{<scope>}:<limit>", plus ":hold" and ":adapt" per scope; the hash
+// no throughput; a waiter further away gets a ticket in a queue shared by
+// all processes and comes back exactly when its slot is in reach, so
+// processes are served in turn at about two script calls per permit. A
+// permit used later than Margin can absorb pushes the schedule back. Keys are
+// "<prefix>:{<scope>}:<limit>", plus ":hold", ":adapt" and ":queue:<limits>"
+// per scope; the hash
 // tag keeps a scope's keys in one Redis Cluster slot.
 //
 // # Listening to the server
