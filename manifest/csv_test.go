@@ -109,7 +109,7 @@ func TestCSVRecordLimit(t *testing.T) {
 		"\"c\n" + strings.Repeat("y\n", 40) + "\",p\n" + // lines 7-48: short lines, long record
 		"d.mov,\n" + // line 49: checked after all that
 		"e.mov,p\n"
-	entries, err := l.parse(strings.NewReader(in), CSV)
+	entries, err := l.parse(strings.NewReader(in), CSV, nil)
 	checkErrs(t, entries, err, []want{
 		{3, "", "record longer than 64 bytes"},
 		{4, "", "record longer than 64 bytes over 3 lines"},
@@ -119,7 +119,7 @@ func TestCSVRecordLimit(t *testing.T) {
 
 	// Exactly at the limit is fine, CRLF not counted.
 	row := strings.Repeat("z", 62) + ",p"
-	got, err := l.parse(strings.NewReader("file,parent_id\r\n"+row+"\r\n"), CSV)
+	got, err := l.parse(strings.NewReader("file,parent_id\r\n"+row+"\r\n"), CSV, nil)
 	if err != nil || len(got) != 1 || got[0].Line != 2 {
 		t.Fatalf("64-byte record: %v, %v", got, err)
 	}
@@ -133,7 +133,7 @@ func TestCSVRealLimitUnterminatedQuote(t *testing.T) {
 
 func TestCSVHeaderTooLong(t *testing.T) {
 	l := limits{maxLine: 32, maxEntries: 10}
-	entries, err := l.parse(strings.NewReader("\n"+strings.Repeat("file,", 10)+"parent_id\na,p\n"), CSV)
+	entries, err := l.parse(strings.NewReader("\n"+strings.Repeat("file,", 10)+"parent_id\na,p\n"), CSV, nil)
 	checkErrs(t, entries, err, []want{{2, "", "header row longer than 32 bytes"}})
 }
 
@@ -152,7 +152,7 @@ func TestCSVEmpty(t *testing.T) {
 
 func TestCSVEntryLimit(t *testing.T) {
 	l := limits{maxLine: MaxLineBytes, maxEntries: 2}
-	entries, err := l.parse(strings.NewReader("file,parent_id\na,p\n\nb,p\nc,p\nd,p\n"), CSV)
+	entries, err := l.parse(strings.NewReader("file,parent_id\na,p\n\nb,p\nc,p\nd,p\n"), CSV, nil)
 	checkErrs(t, entries, err, []want{{5, "", "more than 2 entries"}})
 }
 

@@ -56,7 +56,7 @@ func fuzzParse(f *testing.F, format Format, seeds []string) {
 		entries, err := Parse(strings.NewReader(in), format)
 		checkParseResult(t, in, entries, err)
 		// Small limits reach the too-long and too-many paths.
-		entries, err = small.parse(strings.NewReader(in), format)
+		entries, err = small.parse(strings.NewReader(in), format, nil)
 		checkParseResult(t, in, entries, err)
 	})
 }

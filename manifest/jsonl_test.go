@@ -67,10 +67,10 @@ func TestJSONLLineLimitIsExact(t *testing.T) {
 	body := `{"file":"a","parent_id":"p","path":"` // 37 bytes
 	pad := func(n int) string { return body + strings.Repeat("x", n-len(body)-2) + `"}` }
 	l := limits{maxLine: 64, maxEntries: 10}
-	if _, err := l.parse(strings.NewReader(pad(64)+"\r\n"), JSONL); err != nil {
+	if _, err := l.parse(strings.NewReader(pad(64)+"\r\n"), JSONL, nil); err != nil {
 		t.Errorf("64-byte line + CRLF: %v", err)
 	}
-	entries, err := l.parse(strings.NewReader(pad(65)+"\n"+pad(64)+"\n"+pad(200)), JSONL)
+	entries, err := l.parse(strings.NewReader(pad(65)+"\n"+pad(64)+"\n"+pad(200)), JSONL, nil)
 	checkErrs(t, entries, err, []want{{1, "", "longer than 64 bytes"}, {3, "", "longer than 64 bytes"}})
 }
 
@@ -106,11 +106,11 @@ func TestJSONLEmpty(t *testing.T) {
 func TestJSONLEntryLimit(t *testing.T) {
 	line := `{"file":"a.mov","parent_id":"p"}` + "\n"
 	l := limits{maxLine: MaxLineBytes, maxEntries: 3}
-	got, err := l.parse(strings.NewReader("#c\n"+strings.Repeat(line, 3)), JSONL)
+	got, err := l.parse(strings.NewReader("#c\n"+strings.Repeat(line, 3)), JSONL, nil)
 	if err != nil || len(got) != 3 {
 		t.Fatalf("3 entries at the limit: %d, %v", len(got), err)
 	}
-	entries, err := l.parse(strings.NewReader("#c\n"+strings.Repeat(line, 100)), JSONL)
+	entries, err := l.parse(strings.NewReader("#c\n"+strings.Repeat(line, 100)), JSONL, nil)
 	checkErrs(t, entries, err, []want{{5, "", "more than 3 entries"}})
 }
 

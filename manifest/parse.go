@@ -15,7 +15,14 @@ import (
 //
 // Errors reading r are returned wrapped, not as *Errors.
 func Parse(r io.Reader, f Format) ([]Entry, error) {
-	return limits{maxLine: MaxLineBytes, maxEntries: MaxEntries}.parse(r, f)
+	return limits{maxLine: MaxLineBytes, maxEntries: MaxEntries}.parse(r, f, nil)
+}
+
+// ParseChecked is Parse with one more check of every well-formed entry (for
+// example that its file exists); a check's error is reported with the
+// others, under the entry's line number.
+func ParseChecked(r io.Reader, f Format, check func(Entry) error) ([]Entry, error) {
+	return limits{maxLine: MaxLineBytes, maxEntries: MaxEntries}.parse(r, f, check)
 }
 
 // limits are Parse's bounds, smaller in tests.
@@ -29,12 +36,13 @@ type parser struct {
 	limits
 	entries []Entry
 	errs    Errors
-	n       int  // entries seen so far, good or bad
-	stopped bool // reading ended early; the errors say why
+	extra   func(Entry) error // ParseChecked's check of each good entry
+	n       int               // entries seen so far, good or bad
+	stopped bool              // reading ended early; the errors say why
 }
 
-func (l limits) parse(r io.Reader, f Format) ([]Entry, error) {
-	p := &parser{limits: l}
+func (l limits) parse(r io.Reader, f Format, check func(Entry) error) ([]Entry, error) {
+	p := &parser{limits: l, extra: check}
 	var err error
 	switch f {
 	case JSONL:

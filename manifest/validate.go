@@ -21,6 +21,7 @@ const (
 // check validates one line's fields and, if they are all good, adds the
 // entry. Every problem is reported, not just the first.
 func (p *parser) check(line int, f *fields) {
+	before := len(p.errs)
 	e := Entry{
 		Line:     line,
 		File:     f.vals[fFile],
@@ -48,6 +49,11 @@ func (p *parser) check(line int, f *fields) {
 		e.TokenRef = DefaultTokenRef
 	} else {
 		p.checkField(line, fTokenRef, e.TokenRef, checkTokenRef)
+	}
+	if len(p.errs) == before && p.extra != nil {
+		if err := p.extra(e); err != nil {
+			p.fail(line, "", err.Error())
+		}
 	}
 	if len(p.errs) == 0 { // else the result is nil anyway
 		p.entries = append(p.entries, e)

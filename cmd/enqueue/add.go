@@ -94,23 +94,19 @@ func readManifest(path, batch string, a addFlags) ([]*tasks.Upload, error) {
 		return nil, err
 	}
 	defer f.Close()
-	entries, err := manifest.Parse(f, format)
+	base := filepath.Dir(path)
+	uploads := make([]*tasks.Upload, 0, 1024)
+	// Converting (stat'ing the file) inside the check reports a missing
+	// file by its line, together with every other bad line.
+	_, err = manifest.ParseChecked(f, format, func(e manifest.Entry) error {
+		u, err := toUpload(e, base, batch, a)
+		if err == nil {
+			uploads = append(uploads, u)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	base := filepath.Dir(path)
-	var bad manifest.Errors
-	uploads := make([]*tasks.Upload, 0, len(entries))
-	for _, e := range entries {
-		u, err := toUpload(e, base, batch, a)
-		if err != nil {
-			bad = append(bad, manifest.LineError{Line: e.Line, Msg: err.Error()})
-			continue
-		}
-		uploads = append(uploads, u)
-	}
-	if len(bad) > 0 {
-		return nil, bad
 	}
 	return uploads, nil
 }

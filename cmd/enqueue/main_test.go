@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/frameq/frameq/redistest"
+	"github.com/frameq/frameq/tasks"
+)
+
+func runCLI(t *testing.T, redisURL string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, []string{"FRAMEQ_REDIS_URL=" + redisURL}, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestInvalidManifestEnqueuesNothingAndNamesEveryLine(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.mov"), []byte("x"), 0o644)
+	m := filepath.Join(dir, "m.jsonl")
+	os.WriteFile(m, []byte(strings.Join([]string{
+		`{"file":"a.mov","parent_id":"p1"}`,
+		`{"file":"missing.mov","parent_id":"p1"}`,
+		`{"url":"https://h/x.mov"}`,
+		`{"file":"a.mov","parent_id":"p1","path":"../up"}`,
+	}, "\n")), 0o644)
+	out, stderr, code := runCLI(t, srv.URL(), "manifest", m)
+	if code != exitUsage || out != "" {
+		t.Fatalf("exit %d stdout %q; want %d and nothing on stdout", code, out, exitUsage)
+	}
+	for _, want := range []string{"line 2", "line 3", "parent_id", "line 4", "path"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "line 1:") {
+		t.Errorf("the good line was reported:\n%s", stderr)
+	}
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
+	defer insp.Close()
+	if qs, _ := insp.Queues(); len(qs) != 0 {
+		t.Errorf("queues %v exist after an invalid manifest", qs)
+	}
+}
+
+func TestManifestAndDirEnqueueOnceAndPrintOnlyTheBatch(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tree", "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "tree", "a.mov"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tree", "sub", "b.mov"), []byte("bb"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tree", ".DS_Store"), []byte("x"), 0o644)
+	out, stderr, code := runCLI(t, srv.URL(), "dir", "--parent", "root1", filepath.Join(dir, "tree"))
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(stderr, "2 enqueued") {
+		t.Fatalf("dir: exit %d out %q err %s", code, out, stderr)
+	}
+	batch := strings.TrimSpace(out)
+	_, stderr, _ = runCLI(t, srv.URL(), "dir", "--parent", "root1", filepath.Join(dir, "tree"))
+	if !strings.Contains(stderr, "0 enqueued, 2 already queued") {
+		t.Errorf("second dir: %s", stderr)
+	}
+	out, _, code = runCLI(t, srv.URL(), "status", batch)
+	if code != 0 || !strings.Contains(out, "2 files") || !strings.Contains(out, "pending   2") {
+		t.Errorf("status: %d\n%s", code, out)
+	}
+	csv := filepath.Join(dir, "m.csv")
+	os.WriteFile(csv, []byte("url,parent_id,path\nhttps://cdn.example.com/x.mov?sig=secret,root1,remote/x.mov\n"), 0o644)
+	out, stderr, code = runCLI(t, srv.URL(), "manifest", "--token-ref", "acme", csv)
+	if code != 0 || strings.TrimSpace(out) == "" {
+		t.Fatalf("manifest: %d %s", code, stderr)
+	}
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
+	defer insp.Close()
+	pending, err := insp.ListPendingTasks(tasks.Queue("acme"))
+	if err != nil || len(pending) != 1 || pending[0].Type != tasks.TypeRemoteUpload {
+		t.Fatalf("acme queue: %v %v", pending, err)
+	}
+}
+
+func TestDryRunAndUsageErrors(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.mov"), []byte("a"), 0o644)
+	out, stderr, code := runCLI(t, srv.URL(), "dir", "--dry-run", "--parent", "p", dir)
+	if code != 0 || out != "" || !strings.Contains(stderr, "1 files would be enqueued") {
+		t.Errorf("dry run: %d %q %s", code, out, stderr)
+	}
+	for _, args := range [][]string{
+		{"dir", dir},                       // no --parent
+		{"dir", "--parent", "p"},           // no path
+		{"nope"},                           // unknown command
+		{"wait", "--timeout", "soon", "b"}, // bad duration
+		{"status"},                         // no batch
+		{"resume"},                         // no ref
+	} {
+		if _, stderr, code := runCLI(t, srv.URL(), args...); code != exitUsage || stderr == "" {
+			t.Errorf("%v: exit %d, want %d with a message", args, code, exitUsage)
+		}
+	}
+}
