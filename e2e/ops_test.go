@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -145,7 +146,7 @@ func TestOperatorSurfaces(t *testing.T) {
 		`frameq_files_total{result="done",type="frameio:asset.upload"} 1`,
 		`frameq_files_total{result="terminal",type="frameio:asset.upload"} 2`,
 		`frameq_uploaded_bytes_total 196608`,
-		`frameq_queue_tasks{queue="upload:default",state="archived"} 2`,
+		`frameq_queue_tasks{queue="upload:default:small",state="archived"} 2`,
 		`frameq_api_responses_total{route="POST /assets/:id/children",status="403"} 2`,
 	} {
 		if strings.Contains(before, want) || !strings.Contains(after, want) {
@@ -178,4 +179,17 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// listActive lists a token's active tasks in both of its lanes.
+func listActive(insp *asynq.Inspector, ref string) ([]*asynq.TaskInfo, error) {
+	var all []*asynq.TaskInfo
+	for _, q := range tasks.Queues(ref) {
+		active, err := insp.ListActiveTasks(q)
+		if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+			return nil, err
+		}
+		all = append(all, active...)
+	}
+	return all, nil
 }

@@ -16,6 +16,7 @@ import (
 // job on it would fail the same way, so instead of archiving thousands of
 // jobs one by one, the token's queue is paused and its jobs are held until
 // an operator fixes the token and resumes (enqueue resume --token-ref X).
+// Both of the token's queues (Queues) are paused.
 //
 // State lives in Redis (the paused asynq queue and a reason key), so every
 // worker and the enqueue CLI see the same breaker.
@@ -76,8 +77,10 @@ func (b *Breaker) Trip(ctx context.Context, ref, reason string) error {
 		return fmt.Errorf("trip breaker %s: %w", ref, err)
 	}
 	b.remember(ref, true)
-	if err := b.insp.PauseQueue(Queue(ref)); err != nil && !alreadyPaused(err) {
-		return fmt.Errorf("pause queue %s: %w", Queue(ref), err)
+	for _, q := range Queues(ref) {
+		if err := b.insp.PauseQueue(q); err != nil && !alreadyPaused(err) {
+			return fmt.Errorf("pause queue %s: %w", q, err)
+		}
 	}
 	return nil
 }
@@ -96,8 +99,10 @@ func (b *Breaker) Resume(ctx context.Context, ref string) error {
 	if err := b.rdb.Del(ctx, breakerKey(ref)).Err(); err != nil {
 		return fmt.Errorf("resume %s: %w", ref, err)
 	}
-	if err := b.insp.UnpauseQueue(Queue(ref)); err != nil && !notPaused(err) {
-		return fmt.Errorf("unpause queue %s: %w", Queue(ref), err)
+	for _, q := range Queues(ref) {
+		if err := b.insp.UnpauseQueue(q); err != nil && !notPaused(err) {
+			return fmt.Errorf("unpause queue %s: %w", q, err)
+		}
 	}
 	b.remember(ref, false)
 	return nil

@@ -13,9 +13,24 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Queue is the asynq queue of a token ref's tasks. One queue per token lets
-// a worker stop a token's work (pause its queue) without touching others.
+// Queue is the asynq queue of a token ref's bulk tasks. Queues per token let
+// a worker stop a token's work (pause its queues) without touching others.
 func Queue(tokenRef string) string { return "upload:" + tokenRef }
+
+// SmallQueue is the token's lane for small batches. Workers serve it ahead
+// of the bulk lane (weights SmallWeight:1), so ten files enqueued behind a
+// hundred thousand are done in seconds, not after them.
+func SmallQueue(tokenRef string) string { return Queue(tokenRef) + ":small" }
+
+// Queues are both lanes of a token.
+func Queues(tokenRef string) []string { return []string{Queue(tokenRef), SmallQueue(tokenRef)} }
+
+// SmallWeight is the small lane's priority against the bulk lane's 1: when
+// both have work, about 4 of 5 free worker slots take a small-batch task.
+const SmallWeight = 4
+
+// DefaultSmallBatch is the largest batch that goes to the small lane.
+const DefaultSmallBatch = 100
 
 // NewBatchID returns a fresh batch id: sortable by time, unique.
 func NewBatchID() string {
@@ -25,8 +40,8 @@ func NewBatchID() string {
 }
 
 // NewTask wraps an upload in an asynq task with its deterministic id,
-// queue and retry settings.
-func NewTask(u *Upload, maxRetry int, timeout time.Duration) (*asynq.Task, error) {
+// queue (one of Queues(u.TokenRef)) and retry settings.
+func NewTask(u *Upload, queue string, maxRetry int, timeout time.Duration) (*asynq.Task, error) {
 	typ := TypeUpload
 	if u.SourceURL != "" {
 		typ = TypeRemoteUpload
@@ -39,7 +54,7 @@ func NewTask(u *Upload, maxRetry int, timeout time.Duration) (*asynq.Task, error
 		return nil, err
 	}
 	return asynq.NewTask(typ, b,
-		asynq.TaskID(TaskID(u)), asynq.Queue(Queue(u.TokenRef)),
+		asynq.TaskID(TaskID(u)), asynq.Queue(queue),
 		asynq.MaxRetry(maxRetry), asynq.Timeout(timeout)), nil
 }
 
@@ -54,6 +69,8 @@ type Enqueuer struct {
 	Timeout  time.Duration
 	// Concurrency is how many enqueue calls are in flight (default 32).
 	Concurrency int
+	// SmallBatch is the largest batch sent to the small lane (SmallQueue).
+	SmallBatch int
 }
 
 // NewEnqueuer returns an Enqueuer on rdb.
@@ -62,7 +79,7 @@ func NewEnqueuer(rdb redis.UniversalClient) *Enqueuer {
 		client:   asynq.NewClientFromRedisClient(rdb),
 		batches:  NewBatches(rdb),
 		progress: NewProgresses(rdb),
-		MaxRetry: 25, Timeout: 6 * time.Hour, Concurrency: 32,
+		MaxRetry: 25, Timeout: 6 * time.Hour, Concurrency: 32, SmallBatch: DefaultSmallBatch,
 	}
 }
 
@@ -84,16 +101,17 @@ const chunk = 1000
 // enqueued and is counted in the Result.
 func (e *Enqueuer) Enqueue(ctx context.Context, batch string, uploads []*Upload) (Result, error) {
 	res := Result{Batch: batch}
+	small := len(uploads) <= e.SmallBatch
 	for start := 0; start < len(uploads); start += chunk {
 		part := uploads[start:min(start+chunk, len(uploads))]
-		if err := e.enqueueChunk(ctx, batch, part, &res); err != nil {
+		if err := e.enqueueChunk(ctx, batch, part, small, &res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Upload, res *Result) error {
+func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Upload, small bool, res *Result) error {
 	keys := make([]string, len(uploads))
 	for i, u := range uploads {
 		u.Batch = batch
@@ -117,7 +135,7 @@ func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Up
 	if err := e.batches.Add(ctx, batch, ids); err != nil {
 		return err
 	}
-	enqueued, queued, err := e.enqueueAll(ctx, todo)
+	enqueued, queued, err := e.enqueueAll(ctx, todo, small)
 	res.Enqueued += enqueued
 	res.Queued += len(queued)
 	for _, id := range queued {
@@ -130,7 +148,7 @@ func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Up
 
 // enqueueAll enqueues concurrently; it returns how many were enqueued and
 // the ids that asynq already had.
-func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []*Upload) (int, []string, error) {
+func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []*Upload, small bool) (int, []string, error) {
 	var (
 		mu       sync.Mutex
 		enqueued int
@@ -144,7 +162,7 @@ func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []*Upload) (int, []st
 		go func() {
 			defer wg.Done()
 			for u := range next {
-				err := e.enqueueOne(ctx, u)
+				err := e.enqueueOne(ctx, u, small)
 				mu.Lock()
 				switch {
 				case err == nil:
@@ -169,8 +187,12 @@ func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []*Upload) (int, []st
 	return enqueued, queued, nil
 }
 
-func (e *Enqueuer) enqueueOne(ctx context.Context, u *Upload) error {
-	t, err := NewTask(u, e.MaxRetry, e.Timeout)
+func (e *Enqueuer) enqueueOne(ctx context.Context, u *Upload, small bool) error {
+	queue := Queue(u.TokenRef)
+	if small {
+		queue = SmallQueue(u.TokenRef)
+	}
+	t, err := NewTask(u, queue, e.MaxRetry, e.Timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", u.Path, err)
 	}

@@ -179,6 +179,7 @@ func (w *Worker) newServer() *asynq.Server {
 	queues := map[string]int{}
 	for ref := range w.accounts {
 		queues[tasks.Queue(ref)] = 1
+		queues[tasks.SmallQueue(ref)] = tasks.SmallWeight
 	}
 	return asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
 		Concurrency:     w.cfg.Concurrency,

@@ -79,7 +79,7 @@ func TestManifestAndDirEnqueueOnceAndPrintOnlyTheBatch(t *testing.T) {
 	}
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
 	defer insp.Close()
-	pending, err := insp.ListPendingTasks(tasks.Queue("acme"))
+	pending, err := insp.ListPendingTasks(tasks.SmallQueue("acme"))
 	if err != nil || len(pending) != 1 || pending[0].Type != tasks.TypeRemoteUpload {
 		t.Fatalf("acme queue: %v %v", pending, err)
 	}
