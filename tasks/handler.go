@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -108,6 +109,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	u, err := DecodeUpload(t.Type(), t.Payload())
 	if err != nil {
 		log.Error().Err(err).Msg("bad payload")
+		h.markBadPayload(ctx, t.Payload(), taskID, queue, err)
 		return terminal(ClassInput, err.Error())
 	}
 	log = log.With().Str("batch", u.Batch).Str("file", u.Path).Logger()
@@ -201,6 +203,22 @@ func (h *Handler) finish(ctx context.Context, u *Upload, taskID, queue string, l
 		h.mark(ctx, u, taskID, Retrying, nil)
 		log.Warn().Str("class", class).Err(err).Msg("attempt failed, will retry")
 		return err
+	}
+}
+
+// markBadPayload records an invalid payload's failure on its batch, if the
+// payload names a usable one, so the producer sees why in enqueue status.
+func (h *Handler) markBadPayload(ctx context.Context, payload []byte, taskID, queue string, err error) {
+	var p struct {
+		Batch string `json:"batch"`
+		Path  string `json:"path"`
+	}
+	if json.Unmarshal(payload, &p) != nil || validateID("batch", p.Batch) != nil {
+		return
+	}
+	f := &Failure{Queue: queue, Path: p.Path, Class: ClassInput, Reason: err.Error(), At: time.Now().Unix()}
+	if err := h.batches.Set(context.WithoutCancel(ctx), p.Batch, taskID, Failed, f); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("batch record not updated")
 	}
 }
 

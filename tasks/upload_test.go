@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,5 +211,21 @@ func TestFoldersAreCreatedOnceUnderConcurrency(t *testing.T) {
 	}
 	if st := r.sim.Stats(); len(st.Folders) != 3 {
 		t.Errorf("%d folders after a rerun, want the 3 reused", len(st.Folders))
+	}
+}
+
+func TestBadPayloadIsArchivedAndRecordedOnItsBatch(t *testing.T) {
+	r := newRig(t)
+	bad := []byte(`{"v":2,"batch":"bb","token_ref":"default","parent_id":"p","path":"x.mov","file":"/x.mov"}`)
+	err := r.h.ProcessTask(context.Background(), asynq.NewTask(TypeUpload, bad))
+	if !errors.Is(err, asynq.SkipRetry) || !strings.Contains(err.Error(), "field v") {
+		t.Fatalf("error %v, want SkipRetry naming field v", err)
+	}
+	fails, _ := r.h.batches.Failures(context.Background(), "bb")
+	if len(fails) != 1 || fails[0].Class != ClassInput || fails[0].Path != "x.mov" {
+		t.Errorf("failures %+v", fails)
+	}
+	if r.sim.Stats().Calls != 0 {
+		t.Error("a bad payload made an API call")
 	}
 }
