@@ -28,6 +28,18 @@ type Config struct {
 	// RedisURL is where asynq queues and frameq's own keys live. Empty means
 	// "not configured"; the demo then embeds miniredis.
 	RedisURL string
+	// RedisClusterAddrs are host:port seed nodes of a Redis Cluster, used
+	// instead of RedisURL.
+	RedisClusterAddrs []string
+	// RedisSentinelAddrs are host:port addresses of Redis Sentinels watching
+	// RedisSentinelMaster, used instead of RedisURL.
+	RedisSentinelAddrs  []string
+	RedisSentinelMaster string
+	// RedisPassword authenticates to the Redis data nodes (any topology);
+	// RedisSentinelPassword to the Sentinels. Both come from the
+	// environment only.
+	RedisPassword         string
+	RedisSentinelPassword string
 	// LogFormat is "json" (default) or "console".
 	LogFormat string
 	// LogLevel is a zerolog level name: debug, info, warn, error.
@@ -172,6 +184,9 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, environ []string, groups 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if hasGroup(groups, Redis) {
+		c.RedisPassword, c.RedisSentinelPassword = env["FRAMEQ_REDIS_PASSWORD"], env["FRAMEQ_REDIS_SENTINEL_PASSWORD"]
+	}
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -201,6 +216,9 @@ func (c *Config) settings(groups []Group) []setting {
 	if hasGroup(groups, Redis) {
 		out = append(out,
 			setting{"FRAMEQ_REDIS_URL", "redis-url", "Redis URL (default " + DefaultRedisURL + ")", (*stringValue)(&c.RedisURL)},
+			setting{"FRAMEQ_REDIS_CLUSTER_ADDRS", "redis-cluster-addrs", "Redis Cluster seed nodes, host:port,host:port (instead of the URL)", (*addrList)(&c.RedisClusterAddrs)},
+			setting{"FRAMEQ_REDIS_SENTINEL_ADDRS", "redis-sentinel-addrs", "Redis Sentinels, host:port,host:port (instead of the URL)", (*addrList)(&c.RedisSentinelAddrs)},
+			setting{"FRAMEQ_REDIS_SENTINEL_MASTER", "redis-sentinel-master", "master name the Sentinels watch", (*stringValue)(&c.RedisSentinelMaster)},
 			setting{"FRAMEQ_LOG_FORMAT", "log-format", "log format: json or console", oneOf(&c.LogFormat, "json", "console")},
 			setting{"FRAMEQ_LOG_LEVEL", "log-level", "log level: debug, info, warn, error", oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
 		)
@@ -232,7 +250,7 @@ func (c *Config) validate() error {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
 		return fmt.Errorf("FRAMEQ_REDIS_URL / -redis-url: %q is not a redis://, rediss:// or unix:// URL", redact(c.RedisURL))
 	}
-	return nil
+	return c.validateTopology()
 }
 
 // loadTokens reads FRAMEQ_TOKENS_FILE, then FRAMEQ_TOKEN and
@@ -317,5 +335,14 @@ func redact(u string) string {
 	return u
 }
 
-// Redacted returns the Redis URL without its password, for logs.
-func (c *Config) Redacted() string { return redact(c.RedisURL) }
+// Redacted describes the Redis topology without its password, for logs:
+// the URL, or the cluster's or Sentinels' addresses.
+func (c *Config) Redacted() string {
+	switch {
+	case len(c.RedisClusterAddrs) > 0:
+		return "cluster " + strings.Join(c.RedisClusterAddrs, ",")
+	case len(c.RedisSentinelAddrs) > 0:
+		return "sentinel " + c.RedisSentinelMaster + "@" + strings.Join(c.RedisSentinelAddrs, ",")
+	}
+	return redact(c.RedisURL)
+}
