@@ -67,7 +67,7 @@ type Enqueuer struct {
 	// MaxRetry and Timeout are set on every task.
 	MaxRetry int
 	Timeout  time.Duration
-	// Concurrency is how many enqueue calls are in flight (default 32).
+	// Concurrency is how many enqueue calls are in flight (default 64).
 	Concurrency int
 	// SmallBatch is the largest batch sent to the small lane (SmallQueue).
 	SmallBatch int
@@ -76,11 +76,28 @@ type Enqueuer struct {
 // NewEnqueuer returns an Enqueuer on rdb.
 func NewEnqueuer(rdb redis.UniversalClient) *Enqueuer {
 	return &Enqueuer{
-		client:   asynq.NewClientFromRedisClient(rdb),
+		client:   asynq.NewClientFromRedisClient(autoPipelined(rdb)),
 		batches:  NewBatches(rdb),
 		progress: NewProgresses(rdb),
-		MaxRetry: 25, Timeout: 6 * time.Hour, Concurrency: 32, SmallBatch: DefaultSmallBatch,
+		MaxRetry: 25, Timeout: 6 * time.Hour, Concurrency: 64, SmallBatch: DefaultSmallBatch,
 	}
+}
+
+// autoPipelined returns rdb's autopipeliner, which sends the commands of
+// concurrent callers in shared pipelines: asynq enqueues with one script
+// call per task, and a round trip each made syscalls most of a large
+// enqueue's cost. It is closed with rdb. A client that cannot autopipeline
+// is returned as it is.
+func autoPipelined(rdb redis.UniversalClient) redis.UniversalClient {
+	c, ok := rdb.(*redis.Client)
+	if !ok {
+		return rdb
+	}
+	ap, err := c.AutoPipeline()
+	if err != nil {
+		return rdb
+	}
+	return ap
 }
 
 // Result counts what Enqueue did.
