@@ -127,8 +127,12 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // run does the upload, waiting out rate limits in process: the state
 // machine resumes where it stopped, so repeating it is safe.
 func (h *Handler) run(ctx context.Context, u *Upload, lastAttempt bool) error {
-	for waits := 0; ; waits++ {
+	for waits, outages := 0, 0; ; waits++ {
 		err := h.upload(ctx, u)
+		if err != nil && ctx.Err() == nil && outages < maxOutages && h.awaitRedis(ctx) {
+			outages++
+			continue
+		}
 		wait, isWait := delayOf(err)
 		if !isWait || ctx.Err() != nil {
 			return err
@@ -143,6 +147,37 @@ func (h *Handler) run(ctx context.Context, u *Upload, lastAttempt bool) error {
 			return err
 		}
 	}
+}
+
+// Redis outages an attempt rides out: up to maxOutages, each while Redis
+// answers again within outageWait. The wait stays under asynq's 30 s task
+// lease, so the task is still this worker's when Redis is back.
+const (
+	maxOutages = 3
+	outageWait = 20 * time.Second
+)
+
+// awaitRedis reports whether Redis was unreachable and is back. A failure
+// returned to asynq while Redis is down is lost (v0.26 retries the write
+// with a context it has already cancelled), leaving the task stuck until
+// lease recovery, one to two minutes later; waiting here avoids that.
+func (h *Handler) awaitRedis(ctx context.Context) bool {
+	rdb := h.progress.rdb
+	if rdb.Ping(ctx).Err() == nil {
+		return false
+	}
+	log := zerolog.Ctx(ctx)
+	log.Warn().Msg("redis unreachable: waiting for it before retrying")
+	for deadline := time.Now().Add(outageWait); time.Now().Before(deadline); {
+		if sleep(ctx, 500*time.Millisecond) != nil {
+			return false
+		}
+		if rdb.Ping(ctx).Err() == nil {
+			log.Info().Msg("redis is back: resuming")
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) upload(ctx context.Context, u *Upload) error {
