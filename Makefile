@@ -14,5 +14,6 @@ test:
 build:
 	go build -o bin/ ./cmd/...
 
+# Every benchmark row in one table (several minutes; -quick: about two).
 bench:
-	go run ./cmd/throttle-bench
+	go run ./cmd/frameq-bench

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/frameq/frameq/frameiosim"
+	"github.com/frameq/frameq/tasks"
+)
+
+// enqueueScen measures row 3: `enqueue manifest` of N remote uploads (the
+// whole process: start, parse, validate, enqueue) against the same tasks
+// from sequential asynq.Client.Enqueue calls, and, for reference, from 64
+// goroutines calling asynq.Client.Enqueue through the same autopipelined
+// connection with no frameq work at all: the ceiling for any enqueue built
+// on asynq. Each runs on its own fresh redis-server, alternating for
+// b.o.rounds rounds; each keeps its best.
+func (b *bench) enqueueScen(ctx context.Context) ([]line, error) {
+	n := b.o.enqueueTasks
+	manifest := filepath.Join(b.tmp, "manifest.jsonl")
+	if err := writeManifest(manifest, "root-folder", n); err != nil {
+		return nil, err
+	}
+	var ours, seq, ceil float64
+	for r := range b.o.rounds {
+		s, err := b.newStack(frameiosim.Config{})
+		if err != nil {
+			return nil, err
+		}
+		_, _, took, err := b.runEnqueue(ctx, s, "manifest", manifest)
+		s.close()
+		if err != nil {
+			return nil, err
+		}
+		sq, _, err := b.asynqEnqueue(ctx, n, 1)
+		if err != nil {
+			return nil, err
+		}
+		cl, _, err := b.asynqEnqueue(ctx, n, 64)
+		if err != nil {
+			return nil, err
+		}
+		o := float64(n) / took.Seconds()
+		b.progress("round %d: enqueue manifest %.0f/s, sequential %.0f/s, asynq ×64 %.0f/s", r+1, o, sq, cl)
+		ours, seq, ceil = max(ours, o), max(seq, sq), max(ceil, cl)
+	}
+	ok := ours >= 10_000 && ours >= 3*seq
+	return []line{
+		{row: 3, scenario: fmt.Sprintf("enqueue %s tasks", thousands(float64(n))), impl: "enqueue manifest (whole process)",
+			figures: []string{perSec(ours, "tasks"), fmt.Sprintf("%.2f s", float64(n)/ours), fmt.Sprintf("%.1f× sequential", ours/seq)},
+			target:  "≥ 10,000/s and ≥ 3× sequential", met: verdict(ok)},
+		{row: 3, impl: "sequential asynq.Client.Enqueue", figures: []string{perSec(seq, "tasks"),
+			fmt.Sprintf("%.2f s", float64(n)/seq)}},
+		{row: 3, impl: "asynq.Client.Enqueue ×64, autopipelined (ceiling)", figures: []string{perSec(ceil, "tasks"),
+			fmt.Sprintf("%.2f s", float64(n)/ceil), fmt.Sprintf("%.1f× sequential", ceil/seq)}},
+	}, nil
+}
+
+// memory measures row 6 on one stack: a worker's idle RSS, then
+// `enqueue manifest` of N remote uploads into its paused queue (Redis
+// bytes per task), then the worker's RSS working through that backlog at
+// the API's 5 creates/s, after one /metrics scrape. A fresh Redis takes
+// the same tasks from plain asynq.Client.Enqueue for comparison.
+func (b *bench) memory(ctx context.Context) ([]line, error) {
+	n := b.o.enqueueTasks
+	s, err := b.newStack(frameiosim.Config{Enforcement: frameiosim.SlidingWindow, CreateLimit: createLimit})
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	manifest := filepath.Join(b.tmp, "backlog.jsonl")
+	if err := writeManifest(manifest, s.folder, n); err != nil {
+		return nil, err
+	}
+	w, err := b.startWorker(ctx, "memory-worker", s.environ())
+	if err != nil {
+		return nil, err
+	}
+	defer w.stop()
+	time.Sleep(3 * time.Second) // past start-up allocations
+	idle, err := memStatus(w.cmd.Process.Pid, "VmRSS")
+	if err != nil {
+		return nil, err
+	}
+	queue := tasks.Queue("default")
+	insp := asynq.NewInspectorFromRedisClient(s.rdb)
+	if err := insp.PauseQueue(queue); err != nil {
+		return nil, err
+	}
+	before, err := s.usedMemory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, _, err := b.runEnqueue(ctx, s, "manifest", manifest); err != nil {
+		return nil, err
+	}
+	after, err := s.usedMemory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := insp.UnpauseQueue(queue); err != nil {
+		return nil, err
+	}
+	time.Sleep(5 * time.Second)
+	if err := scrape(w); err != nil { // a Prometheus scrape walks the queues
+		return nil, err
+	}
+	busy, err := memStatus(w.cmd.Process.Pid, "VmRSS")
+	if err != nil {
+		return nil, err
+	}
+	info, err := insp.GetQueueInfo(queue)
+	if err != nil {
+		return nil, err
+	}
+	_, plain, err := b.asynqEnqueue(ctx, n, 64)
+	if err != nil {
+		return nil, err
+	}
+	return []line{
+		{row: 6, scenario: "memory", impl: "frameq worker RSS",
+			figures: []string{"idle " + mib(idle), fmt.Sprintf("%s with %s queued", mib(busy), thousands(float64(info.Size)))}},
+		{row: 6, impl: "Redis used_memory per queued task",
+			figures: []string{fmt.Sprintf("frameq %.0f B", float64(after-before)/float64(n)), fmt.Sprintf("plain asynq task %.0f B", plain)}},
+	}, nil
+}
+
+// writeManifest writes n remote uploads, each its own asset in folder.
+func writeManifest(path, folder string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for i := range n {
+		fmt.Fprintf(w, `{"url":"https://media.example.com/shoot/clip-%07d.mov","parent_id":%q,"path":"clip-%07d.mov","size":1048576}`+"\n", i, folder, i)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// asynqEnqueue enqueues the tasks enqueue would make (same payloads, ids
+// and options) with asynq.Client alone, from conc goroutines, into a fresh
+// Redis; with conc > 1 through the autopipelined connection tasks.Enqueuer
+// uses. It returns tasks/s and Redis bytes per task.
+func (b *bench) asynqEnqueue(ctx context.Context, n, conc int) (float64, float64, error) {
+	s, err := b.newStack(frameiosim.Config{})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer s.close()
+	var rdb redis.UniversalClient = s.rdb
+	if conc > 1 {
+		if rdb, err = s.rdb.AutoPipeline(); err != nil {
+			return 0, 0, err
+		}
+	}
+	c := asynq.NewClientFromRedisClient(rdb)
+	before, err := s.usedMemory(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	batch := tasks.NewBatchID()
+	next := make(chan int)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	t0 := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for i := range next {
+				if err := enqueuePlain(ctx, c, batch, i); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	took := time.Since(t0)
+	if first != nil {
+		return 0, 0, first
+	}
+	after, err := s.usedMemory(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return float64(n) / took.Seconds(), float64(after-before) / float64(n), nil
+}
+
+// enqueuePlain enqueues line i of writeManifest as enqueue would.
+func enqueuePlain(ctx context.Context, c *asynq.Client, batch string, i int) error {
+	u := &tasks.Upload{V: tasks.PayloadVersion, Batch: batch, TokenRef: "default", ParentID: "root-folder",
+		Path: fmt.Sprintf("clip-%07d.mov", i), Size: 1 << 20,
+		SourceURL: fmt.Sprintf("https://media.example.com/shoot/clip-%07d.mov", i)}
+	payload, err := u.Encode()
+	if err != nil {
+		return err
+	}
+	t := asynq.NewTask(tasks.TypeRemoteUpload, payload, asynq.TaskID(tasks.TaskID(u)),
+		asynq.Queue(tasks.Queue(u.TokenRef)), asynq.MaxRetry(25), asynq.Timeout(6*time.Hour))
+	_, err = c.EnqueueContext(ctx, t)
+	return err
+}
+
+// scrape GETs the worker's /metrics once, as Prometheus would.
+func scrape(w *proc) error {
+	addr, err := w.httpAddr()
+	if err != nil {
+		return err
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return fmt.Errorf("scrape worker: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("scrape worker: %s", resp.Status)
+	}
+	return nil
+}

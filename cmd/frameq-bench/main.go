@@ -1,0 +1,116 @@
+// Command frameq-bench measures frameq against what a user would otherwise
+// use and prints one table, every row measured in the same run on this
+// machine:
+//
+//	go run ./cmd/frameq-bench          # the full run (several minutes)
+//	go run ./cmd/frameq-bench -quick   # smaller sizes, about two minutes
+//	go run ./cmd/frameq-bench -rows 3,4
+//
+// Rows:
+//  1. create-rate adherence: 4 real worker processes × 16 tasks at once
+//     against the simulator's strict 5 creates/s, next to the per-process
+//     x/time/rate pattern and redis_rate (measured by cmd/throttle-bench,
+//     which this program builds and runs);
+//  2. limiter cost: acquire latency and Redis commands per permit, ours vs
+//     redis_rate (cmd/throttle-bench);
+//  3. enqueue: `enqueue manifest` of N remote uploads vs sequential
+//     asynq.Client.Enqueue of the same tasks;
+//  4. per-task overhead: one worker process vs a bare asynq handler making
+//     the same two HTTP calls, limits raised out of the way;
+//  5. bytes: a large file uploaded in parts by a worker vs one raw PUT of
+//     the same bytes, and the worker's peak RSS;
+//  6. memory: worker RSS idle and with N queued tasks, Redis bytes per
+//     queued task.
+//
+// It starts its own redis-server processes (redistest) and simulators
+// (frameiosim) on loopback and builds worker, enqueue and throttle-bench
+// with `go build`, so it must run inside the frameq module.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// bareFlag marks a child process running the bare asynq handler of row 4;
+// its value is the JSON bareSpec.
+const bareFlag = "bare-worker"
+
+// options are the sizes of every scenario.
+type options struct {
+	quick  bool
+	rows   map[int]bool
+	worker string // a worker binary to use instead of building ./cmd/worker
+
+	adherenceFiles int           // row 1: files per frameq run
+	limiterRun     time.Duration // rows 1-2: throttle-bench -duration
+	limiterWait    time.Duration // row 2: throttle-bench -contended
+	limiterSamples int           // row 2: throttle-bench -samples
+	enqueueTasks   int           // rows 3, 6
+	overheadTasks  int           // row 4
+	rounds         int           // rows 3, 4, 5: alternating rounds, best kept
+	fileBytes      int64         // row 5
+}
+
+func defaults(quick bool) options {
+	if quick {
+		return options{quick: true, adherenceFiles: 30, limiterRun: 6 * time.Second,
+			limiterWait: 2 * time.Second, limiterSamples: 500, enqueueTasks: 20_000,
+			overheadTasks: 1000, fileBytes: 256 << 20, rounds: 2}
+	}
+	return options{adherenceFiles: 150, limiterRun: 30 * time.Second,
+		limiterWait: 10 * time.Second, limiterSamples: 2000, enqueueTasks: 100_000,
+		overheadTasks: 5000, fileBytes: 1 << 30, rounds: 3}
+}
+
+func main() {
+	quick := flag.Bool("quick", false, "small sizes: finishes in about two minutes")
+	rows := flag.String("rows", "1,2,3,4,5,6", "rows to measure, comma-separated")
+	rounds := flag.Int("rounds", 0, "alternating rounds of rows 3-5, best kept (default 3, -quick 2)")
+	worker := flag.String("worker", "", "use this worker binary instead of building ./cmd/worker (to profile a patched worker)")
+	bare := flag.String(bareFlag, "", "internal: run the bare asynq handler with this JSON spec")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *bare != "" {
+		if err := runBare(ctx, *bare); err != nil {
+			fmt.Fprintln(os.Stderr, "frameq-bench bare worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	o := defaults(*quick)
+	o.worker = *worker
+	if *rounds > 0 {
+		o.rounds = *rounds
+	}
+	var err error
+	if o.rows, err = parseRows(*rows); err != nil {
+		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
+		os.Exit(2)
+	}
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// parseRows reads "-rows 1,3,6".
+func parseRows(s string) (map[int]bool, error) {
+	out := map[int]bool{}
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 6 {
+			return nil, fmt.Errorf("-rows %q: want numbers from 1 to 6, comma-separated", s)
+		}
+		out[n] = true
+	}
+	return out, nil
+}

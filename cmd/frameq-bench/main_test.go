@@ -1,0 +1,140 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/frameq/frameq/manifest"
+)
+
+// A table as cmd/throttle-bench prints it (tabwriter, right-aligned).
+const throttleBenchOut = `limit 5 creates/s; 1 proc × 16 goroutines for 1s; 4 procs × 16 goroutines for 3s vs a strict sliding-window simulator; throttle Margin 0.02
+
+      limiter  acquire p50  acquire p99  wait p50  wait p99  wait max  cmds/acq 1 proc  cmds/acq multi  wait max multi  rate/s  % of limit  429s  sent max/1s  accepted max/1s
+     throttle      122.3µs        260µs  409.29ms  816.69ms  816.69ms             1.20            3.27           2.86s    5.00      100.0%     0            5                5
+   redis_rate      114.1µs      220.9µs  201.83ms  998.17ms  998.17ms            15.10           65.00           2.61s    4.67       93.3%     5            9                5
+  x/time/rate        500ns        1.1µs  400.62ms  800.09ms  800.09ms             0.00            0.00            2.8s    5.00      100.0%    45           22                5
+`
+
+func TestParseTableFindsColumnsByName(t *testing.T) {
+	tab, err := parseTable(throttleBenchOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ row, col, want string }{
+		{"throttle", "acquire p50", "122.3µs"},
+		{"throttle", "cmds/acq multi", "3.27"},
+		{"redis_rate", "cmds/acq 1 proc", "15.10"},
+		{"redis_rate", "% of limit", "93.3%"},
+		{"x/time/rate", "429s", "45"},
+		{"x/time/rate", "accepted max/1s", "5"},
+	}
+	for _, c := range checks {
+		if got := tab[c.row][c.col]; got != c.want {
+			t.Errorf("%s / %s = %q, want %q", c.row, c.col, got, c.want)
+		}
+	}
+	lines, err := limiterLines(tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 4 || lines[0].figures[2] != "45 × 429" || lines[2].figures[0] != "acquire p50 122.3µs" {
+		t.Errorf("lines = %+v", lines)
+	}
+}
+
+func TestParseTableRejectsDriftedOutput(t *testing.T) {
+	if _, err := parseTable("no table here\n"); err == nil {
+		t.Error("output without a header parsed")
+	}
+	renamed := strings.ReplaceAll(throttleBenchOut, "accepted max/1s", "accepted max/2s")
+	tab, err := parseTable(renamed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := limiterLines(tab); err == nil || !strings.Contains(err.Error(), "accepted max/1s") {
+		t.Errorf("renamed column: err = %v, want one naming it", err)
+	}
+	short := strings.Replace(throttleBenchOut, "    45           22", "    45", 1)
+	if _, err := parseTable(short); err == nil {
+		t.Error("a row with a missing cell parsed")
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	status := []byte("Name:\tworker\nVmHWM:\t   24812 kB\nVmRSS:\t   20100 kB\n")
+	if got, err := parseStatus(status, "VmHWM"); err != nil || got != 24812<<10 {
+		t.Errorf("VmHWM = %d, %v", got, err)
+	}
+	if _, err := parseStatus(status, "VmSwap"); err == nil {
+		t.Error("missing field read")
+	}
+	if _, err := parseStatus([]byte("VmRSS:\t12 MB\n"), "VmRSS"); err == nil {
+		t.Error("unexpected unit accepted")
+	}
+}
+
+func TestOwnProcessFigures(t *testing.T) {
+	if _, err := memStatus(os.Getpid(), "VmRSS"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cpuTime(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cpuTime(-1); err == nil {
+		t.Error("cpuTime of no process")
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for v, want := range map[float64]string{4.9: "4.90", 999: "999", 1000: "1,000", 45437.4: "45,437", 1234567: "1,234,567"} {
+		if got := thousands(v); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestParseRows(t *testing.T) {
+	rows, err := parseRows("1, 3,6")
+	if err != nil || !rows[1] || !rows[3] || !rows[6] || rows[2] {
+		t.Errorf("rows = %v, %v", rows, err)
+	}
+	for _, bad := range []string{"", "0", "7", "1,x"} {
+		if _, err := parseRows(bad); err == nil {
+			t.Errorf("-rows %q accepted", bad)
+		}
+	}
+}
+
+// The generated manifest is one enqueue manifest accepts, line for line.
+func TestWriteManifestIsValid(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.jsonl")
+	if err := writeManifest(path, "root-folder", 50); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	entries, err := manifest.Parse(f, manifest.JSONL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 50 || entries[49].Path != "clip-0000049.mov" || entries[0].URL == "" {
+		t.Errorf("entries: %d, last %+v", len(entries), entries[len(entries)-1])
+	}
+}
+
+func TestWriteBigHasTheSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.bin")
+	const size = 3<<20 + 17
+	if err := writeBig(path, size); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != size {
+		t.Fatalf("stat: %v, %v", st, err)
+	}
+}

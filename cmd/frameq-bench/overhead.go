@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/frameq/frameq/frameiosim"
+)
+
+// Row 4 raises every limit out of the way: the figure is our per-task cost.
+const (
+	noLimit        = 1_000_000
+	overheadFile   = 1024
+	overheadScen   = "per-task overhead, 1 proc × 16, no limits"
+	bareQueue      = "bare"
+	bareTaskType   = "bare:upload"
+	bareCounterKey = "bare:done"
+)
+
+func (b *bench) overheadStack() (*stack, string, error) {
+	s, err := b.newStack(frameiosim.Config{CallLimit: noLimit, CreateLimit: noLimit})
+	if err != nil {
+		return nil, "", err
+	}
+	dir := filepath.Join(s.root, "files")
+	if err := writeFiles(dir, b.o.overheadTasks, overheadFile); err != nil {
+		s.close()
+		return nil, "", err
+	}
+	return s, dir, nil
+}
+
+// overhead compares one worker process with a bare asynq handler process
+// making the same HTTP calls (create, one PUT) for the same files. Each
+// rate is tasks over the time from the first create to the moment the
+// last task was seen done (polled every 10ms). The two alternate for
+// b.o.rounds rounds and each keeps its best: other work on a shared
+// machine only ever slows a round down. The machine is CPU-bound here, so
+// each line also shows the CPU time per task (best round) of the process,
+// of redis-server and of this program (the simulator).
+func (b *bench) overhead(ctx context.Context) ([]line, error) {
+	var ours, bare throughput
+	for r := range b.o.rounds {
+		o, err := b.overheadFrameq(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("frameq: %w", err)
+		}
+		x, err := b.overheadBare(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("bare: %w", err)
+		}
+		b.progress("round %d: frameq %.0f tasks/s, bare %.0f tasks/s", r+1, o.rate, x.rate)
+		ours, bare = ours.best(o), bare.best(x)
+	}
+	p := 100 * ours.rate / bare.rate
+	return []line{
+		{row: 4, scenario: overheadScen, impl: "frameq worker (create + 1 PUT)",
+			figures: append([]string{perSec(ours.rate, "tasks"), pct(p, "bare")}, ours.cpuFigures()...),
+			target:  "≥ 80 % of bare", met: verdict(p >= 80)},
+		{row: 4, impl: "bare asynq handler, same HTTP calls",
+			figures: append([]string{perSec(bare.rate, "tasks"), ""}, bare.cpuFigures()...)},
+	}, nil
+}
+
+// throughput is a rate with the CPU time per task of each process.
+type throughput struct {
+	rate             float64
+	proc, redis, sim time.Duration
+}
+
+// best keeps the higher rate and the lower CPU times of t and u.
+func (t throughput) best(u throughput) throughput {
+	if t.rate == 0 {
+		return u
+	}
+	return throughput{rate: max(t.rate, u.rate), proc: min(t.proc, u.proc),
+		redis: min(t.redis, u.redis), sim: min(t.sim, u.sim)}
+}
+
+func (t throughput) cpuFigures() []string {
+	us := func(d time.Duration) int64 { return d.Microseconds() }
+	return []string{fmt.Sprintf("CPU/task %d µs", us(t.proc)),
+		fmt.Sprintf("+ Redis %d + sim %d µs", us(t.redis), us(t.sim))}
+}
+
+// cpuMeter takes CPU readings of redis-server and this process.
+type cpuMeter struct {
+	redis, self time.Duration
+}
+
+func (s *stack) cpuNow(ctx context.Context) cpuMeter {
+	return cpuMeter{redis: s.redisCPU(ctx), self: selfCPU()}
+}
+
+// measure turns a finished run into a throughput.
+func (s *stack) measure(ctx context.Context, n int, end time.Time, pid int, start cpuMeter) (throughput, error) {
+	now := s.cpuNow(ctx)
+	proc, err := cpuTime(pid)
+	if err != nil {
+		return throughput{}, err
+	}
+	rate, err := rateSinceFirstCreate(s, n, end)
+	per := func(d time.Duration) time.Duration { return d / time.Duration(n) }
+	return throughput{rate: rate, proc: per(proc), redis: per(now.redis - start.redis), sim: per(now.self - start.self)}, err
+}
+
+func (b *bench) overheadFrameq(ctx context.Context) (throughput, error) {
+	s, dir, err := b.overheadStack()
+	if err != nil {
+		return throughput{}, err
+	}
+	defer s.close()
+	n := b.o.overheadTasks
+	batch, _, _, err := b.runEnqueue(ctx, s, "dir", "--parent", s.folder, dir)
+	if err != nil {
+		return throughput{}, err
+	}
+	start := s.cpuNow(ctx)
+	w, err := b.startWorker(ctx, "overhead-worker", s.environ(
+		fmt.Sprintf("FRAMEQ_CREATE_RATE=%d/s", noLimit), fmt.Sprintf("FRAMEQ_CALL_RATE=%d/s", noLimit)))
+	if err != nil {
+		return throughput{}, err
+	}
+	defer w.stop()
+	end, err := s.waitBatch(ctx, batch, int64(n), 5*time.Minute)
+	if err != nil {
+		return throughput{}, err
+	}
+	return s.measure(ctx, n, end, w.cmd.Process.Pid, start)
+}
+
+func rateSinceFirstCreate(s *stack, n int, end time.Time) (float64, error) {
+	times := s.creates()
+	if len(times) != n {
+		return 0, fmt.Errorf("%d creates for %d tasks", len(times), n)
+	}
+	return float64(n) / end.Sub(times[0]).Seconds(), nil
+}
+
+func (b *bench) overheadBare(ctx context.Context) (throughput, error) {
+	s, dir, err := b.overheadStack()
+	if err != nil {
+		return throughput{}, err
+	}
+	defer s.close()
+	n := b.o.overheadTasks
+	c := asynq.NewClientFromRedisClient(s.rdb)
+	for i := range n {
+		p, _ := json.Marshal(barePayload{ParentID: s.folder, Name: fmt.Sprintf("f%06d.bin", i),
+			File: filepath.Join(dir, fmt.Sprintf("f%06d.bin", i)), Size: overheadFile, Filetype: "application/octet-stream"})
+		if _, err := c.EnqueueContext(ctx, asynq.NewTask(bareTaskType, p, asynq.Queue(bareQueue))); err != nil {
+			return throughput{}, err
+		}
+	}
+	start := s.cpuNow(ctx)
+	self, err := os.Executable()
+	if err != nil {
+		return throughput{}, err
+	}
+	spec, _ := json.Marshal(bareSpec{Redis: s.redis.Addr(), API: s.sim.URL(), Token: frameiosim.DefaultToken, Concurrency: workerConc})
+	p, err := b.start("overhead-bare", os.Environ(), self, "-"+bareFlag, string(spec))
+	if err != nil {
+		return throughput{}, err
+	}
+	defer p.stop()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		got, _ := s.rdb.Get(ctx, bareCounterKey).Int()
+		if got >= n {
+			return s.measure(ctx, n, time.Now(), p.cmd.Process.Pid, start)
+		}
+		if time.Now().After(deadline) || !p.alive() {
+			return throughput{}, fmt.Errorf("%d of %d done: %s", got, n, p.tail())
+		}
+		select {
+		case <-ctx.Done():
+			return throughput{}, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
