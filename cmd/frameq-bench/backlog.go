@@ -57,13 +57,13 @@ func (b *bench) enqueueScen(ctx context.Context) ([]line, error) {
 	}
 	ok := ours >= 10_000 && ours >= 3*seq
 	return []line{
-		{row: 3, scenario: fmt.Sprintf("enqueue %s tasks", thousands(float64(n))), impl: "enqueue manifest (whole process)",
-			figures: []string{perSec(ours, "tasks"), fmt.Sprintf("%.2f s", float64(n)/ours), fmt.Sprintf("%.1f× sequential", ours/seq)},
+		{row: 3, scenario: fmt.Sprintf("enqueue %s tasks", thousands(float64(n))), impl: "enqueue manifest",
+			figures: []string{perSec(ours, "tasks"), fmt.Sprintf("%.2f s", float64(n)/ours), fmt.Sprintf("%.1f× seq.", ours/seq)},
 			target:  "≥ 10,000/s and ≥ 3× sequential", met: verdict(ok)},
-		{row: 3, impl: "sequential asynq.Client.Enqueue", figures: []string{perSec(seq, "tasks"),
+		{row: 3, impl: "sequential Client.Enqueue", figures: []string{perSec(seq, "tasks"),
 			fmt.Sprintf("%.2f s", float64(n)/seq)}},
-		{row: 3, impl: "asynq.Client.Enqueue ×64, autopipelined (ceiling)", figures: []string{perSec(ceil, "tasks"),
-			fmt.Sprintf("%.2f s", float64(n)/ceil), fmt.Sprintf("%.1f× sequential", ceil/seq)}},
+		{row: 3, impl: "Client.Enqueue ×64 (asynq ceiling)", figures: []string{perSec(ceil, "tasks"),
+			fmt.Sprintf("%.2f s", float64(n)/ceil), fmt.Sprintf("%.1f× seq.", ceil/seq)}},
 	}, nil
 }
 
@@ -129,10 +129,10 @@ func (b *bench) memory(ctx context.Context) ([]line, error) {
 		return nil, err
 	}
 	return []line{
-		{row: 6, scenario: "memory", impl: "frameq worker RSS",
+		{row: 6, scenario: "memory", impl: "worker RSS",
 			figures: []string{"idle " + mib(idle), fmt.Sprintf("%s with %s queued", mib(busy), thousands(float64(info.Size)))}},
-		{row: 6, impl: "Redis used_memory per queued task",
-			figures: []string{fmt.Sprintf("frameq %.0f B", float64(after-before)/float64(n)), fmt.Sprintf("plain asynq task %.0f B", plain)}},
+		{row: 6, impl: "Redis per queued task",
+			figures: []string{fmt.Sprintf("frameq %.0f B", float64(after-before)/float64(n)), fmt.Sprintf("plain asynq %.0f B", plain)}},
 	}, nil
 }
 

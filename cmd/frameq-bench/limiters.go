@@ -67,18 +67,18 @@ func limiterLines(t map[string]map[string]string) ([]line, error) {
 	rateLine := func(impl, name string) line {
 		r := t[impl]
 		return line{row: 1, scenario: adherenceScenario, impl: name, figures: []string{
-			r[colRate] + " creates/s", r[colPct] + " of limit", r[col429] + " × 429",
-			"max " + r[colMaxAcc] + " creates in 1 s"}}
+			r[colRate] + " creates/s", strings.Replace(r[colPct], "%", " %", 1), r[col429] + " × 429",
+			"max " + r[colMaxAcc] + " in 1 s"}}
 	}
 	costLine := func(impl, name string) line {
 		r := t[impl]
-		return line{row: 2, scenario: "limiter cost per permit", impl: name, figures: []string{
-			"acquire p50 " + r[colAcqP50], "p99 " + r[colAcqP99],
-			r[colCmdsOne] + " Redis cmds (1 proc)", r[colCmdsMany] + " (4 procs)"}}
+		return line{row: 2, scenario: "limiter: acquire, Redis cmds", impl: name, figures: []string{
+			"p50 " + r[colAcqP50], "p99 " + r[colAcqP99],
+			r[colCmdsOne] + " cmds (1 proc)", r[colCmdsMany] + " cmds (4 procs)"}}
 	}
 	return []line{
-		rateLine(tbXRate, "x/time/rate per process (asynq wiki)"),
-		rateLine(tbRedisRate, "redis_rate, default burst (= rate)"),
+		rateLine(tbXRate, "x/time/rate per process"),
+		rateLine(tbRedisRate, "redis_rate, burst = rate"),
 		costLine(tbThrottle, "frameq throttle"),
 		costLine(tbRedisRate, "redis_rate"),
 	}, nil

@@ -40,7 +40,7 @@ func TestParseTableFindsColumnsByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lines) != 4 || lines[0].figures[2] != "45 × 429" || lines[2].figures[0] != "acquire p50 122.3µs" {
+	if len(lines) != 4 || lines[0].figures[2] != "45 × 429" || lines[2].figures[0] != "p50 122.3µs" {
 		t.Errorf("lines = %+v", lines)
 	}
 }

@@ -17,7 +17,7 @@ import (
 const (
 	noLimit        = 1_000_000
 	overheadFile   = 1024
-	overheadScen   = "per-task overhead, 1 proc × 16, no limits"
+	overheadScen   = "per task, 1 proc × 16, no limits"
 	bareQueue      = "bare"
 	bareTaskType   = "bare:upload"
 	bareCounterKey = "bare:done"
@@ -60,10 +60,10 @@ func (b *bench) overhead(ctx context.Context) ([]line, error) {
 	}
 	p := 100 * ours.rate / bare.rate
 	return []line{
-		{row: 4, scenario: overheadScen, impl: "frameq worker (create + 1 PUT)",
+		{row: 4, scenario: overheadScen, impl: "frameq worker",
 			figures: append([]string{perSec(ours.rate, "tasks"), pct(p, "bare")}, ours.cpuFigures()...),
 			target:  "≥ 80 % of bare", met: verdict(p >= 80)},
-		{row: 4, impl: "bare asynq handler, same HTTP calls",
+		{row: 4, impl: "bare asynq handler",
 			figures: append([]string{perSec(bare.rate, "tasks"), ""}, bare.cpuFigures()...)},
 	}, nil
 }
@@ -85,8 +85,8 @@ func (t throughput) best(u throughput) throughput {
 
 func (t throughput) cpuFigures() []string {
 	us := func(d time.Duration) int64 { return d.Microseconds() }
-	return []string{fmt.Sprintf("CPU/task %d µs", us(t.proc)),
-		fmt.Sprintf("+ Redis %d + sim %d µs", us(t.redis), us(t.sim))}
+	return []string{fmt.Sprintf("CPU %d µs/task", us(t.proc)),
+		fmt.Sprintf("+ Redis %d, sim %d", us(t.redis), us(t.sim))}
 }
 
 // cpuMeter takes CPU readings of redis-server and this process.

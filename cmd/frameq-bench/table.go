@@ -44,7 +44,7 @@ func printTable(w io.Writer, o options, lines []line, took time.Duration) {
 			if *l.met {
 				mark = "met"
 			}
-			target += " → " + mark
+			target += ": " + mark
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", row, scen, l.impl, strings.Join(cells, "\t"), target)
 	}
@@ -94,6 +94,14 @@ func perSec(v float64, unit string) string { return fmt.Sprintf("%s %s/s", thous
 func pct(v float64, of string) string { return fmt.Sprintf("%.1f %% of %s", v, of) }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// size is a whole number of MiB or GiB.
+func size(b int64) string {
+	if b >= 1<<30 && b%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", b>>30)
+	}
+	return fmt.Sprintf("%d MiB", b>>20)
+}
 
 // thousands formats v with commas when large, two decimals when small.
 func thousands(v float64) string {
