@@ -94,7 +94,7 @@ func (f *Folders) Ensure(ctx context.Context, api FolderAPI, scope, parentID, na
 // folder may exist from an earlier run, or from a create whose answer was
 // lost (that error is returned, and the next attempt finds the folder here).
 func (f *Folders) lookupOrCreate(ctx context.Context, api FolderAPI, key, token, parentID, name string) (string, error) {
-	defer unlock.Run(context.WithoutCancel(ctx), f.rdb, []string{key + ":lock"}, token)
+	defer f.unlock(key+":lock", token)
 	children, err := api.ListChildren(ctx, parentID)
 	if err != nil {
 		return "", fmt.Errorf("folder %q: list %s: %w", name, parentID, err)
@@ -111,6 +111,23 @@ func (f *Folders) lookupOrCreate(ctx context.Context, api FolderAPI, key, token,
 		return "", fmt.Errorf("folder %q: write map: %w", name, err)
 	}
 	return id, nil
+}
+
+// unlock releases a folder lock. If Redis is away, it keeps trying in the
+// background: a lock left behind would hold up every worker needing the
+// folder, this one's next attempt included, for the rest of lockTTL.
+func (f *Folders) unlock(key, token string) {
+	if unlock.Run(context.Background(), f.rdb, []string{key}, token).Err() == nil {
+		return
+	}
+	go func() {
+		for deadline := time.Now().Add(f.lockTTL); time.Now().Before(deadline); {
+			time.Sleep(5 * f.poll)
+			if unlock.Run(context.Background(), f.rdb, []string{key}, token).Err() == nil {
+				return
+			}
+		}
+	}()
 }
 
 // Forget drops a mapping, e.g. after Frame.io said the folder is gone.

@@ -263,7 +263,13 @@ func (h *Handler) mark(ctx context.Context, u *Upload, taskID, state string, f *
 	if f != nil {
 		f.At = time.Now().Unix()
 	}
-	if err := h.batches.Set(context.WithoutCancel(ctx), u.Batch, taskID, state, f); err != nil {
+	err := h.batches.Set(context.WithoutCancel(ctx), u.Batch, taskID, state, f)
+	if err != nil && h.awaitRedis(ctx) {
+		// Redis went away as the task ended: record the outcome now it is
+		// back, and only then hand it to asynq, whose write would be lost.
+		err = h.batches.Set(context.WithoutCancel(ctx), u.Batch, taskID, state, f)
+	}
+	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("state", state).Msg("batch record not updated")
 	}
 }
