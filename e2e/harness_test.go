@@ -17,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/redistest"
+	"github.com/frameq/frameq/tasks"
 )
 
 // The reliability tests (crash, outage, misbehave, soak, secrets, hostile)
@@ -88,13 +91,28 @@ func slowParts(h http.Handler, d time.Duration) http.Handler {
 type lineLog struct {
 	mu    sync.Mutex
 	lines []string
+	at    []time.Time
 }
 
 func (l *lineLog) printf(format string, args ...any) {
 	s := fmt.Sprintf(format, args...)
 	l.mu.Lock()
 	l.lines = append(l.lines, s)
+	l.at = append(l.at, time.Now())
 	l.mu.Unlock()
+}
+
+// between returns the lines logged in [from, to).
+func (l *lineLog) between(from, to time.Time) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for i, at := range l.at {
+		if !at.Before(from) && at.Before(to) {
+			out = append(out, l.lines[i])
+		}
+	}
+	return out
 }
 
 func (l *lineLog) text() string {
@@ -351,4 +369,18 @@ func alive(pid int) bool {
 	s := string(b)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// inQueues lists the tasks of both of a token's lanes with list (an
+// Inspector method such as ListActiveTasks); a lane never used is empty.
+func inQueues(ref string, list func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error)) ([]*asynq.TaskInfo, error) {
+	var all []*asynq.TaskInfo
+	for _, q := range tasks.Queues(ref) {
+		ts, err := list(q, asynq.PageSize(1000))
+		if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+			return nil, fmt.Errorf("queue %s: %w", q, err)
+		}
+		all = append(all, ts...)
+	}
+	return all, nil
 }
