@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 func resolveRoot(root string) (string, error) {
@@ -37,7 +38,9 @@ func openUnderRoot(root, file string) (*os.File, os.FileInfo, error) {
 	if !within(root, real) {
 		return nil, nil, terminal(ClassInput, fmt.Sprintf("file %s is outside upload root %s", file, root))
 	}
-	f, err := os.Open(real)
+	// O_NONBLOCK: opening a FIFO (or a device) for reading must not wait
+	// for a writer; the check below then refuses it. Regular files ignore it.
+	f, err := os.OpenFile(real, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, terminal(ClassInput, fmt.Sprintf("open %s: %v", file, err))
 	}
