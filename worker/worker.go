@@ -51,7 +51,7 @@ type Worker struct {
 	metrics  *metrics.Metrics
 	insp     *asynq.Inspector
 	dash     http.Handler
-	srv      *asynq.Server
+	srvs     []*asynq.Server // one per token: see newServers
 	ln       net.Listener
 	http     *http.Server
 
@@ -100,7 +100,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	if err := w.watch(); err != nil {
 		return nil, err
 	}
-	w.srv = w.newServer()
+	w.srvs = w.newServers()
 	if w.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("FRAMEQ_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
@@ -175,21 +175,38 @@ func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r 
 	}
 }
 
-func (w *Worker) newServer() *asynq.Server {
-	queues := map[string]int{}
-	for ref := range w.accounts {
-		queues[tasks.Queue(ref)] = 1
-		queues[tasks.SmallQueue(ref)] = tasks.SmallWeight
+// newServers gives each token its own asynq server with Concurrency slots.
+// A task holds its slot while it waits for its token's permits, and asynq
+// hands each free slot to a random non-empty queue: with one server for all
+// tokens, a token slowed by 429s gathers the slots and paces every other
+// token, and even at equal rates a token often has no task ready for its
+// next permit (e2e/scale_test.go). Idle tokens' slots cost nothing.
+func (w *Worker) newServers() []*asynq.Server {
+	refs := w.cfg.TokenRefs()
+	srvs := make([]*asynq.Server, 0, len(refs))
+	for _, ref := range refs {
+		srvs = append(srvs, asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
+			Concurrency:     w.cfg.Concurrency,
+			Queues:          map[string]int{tasks.Queue(ref): 1, tasks.SmallQueue(ref): tasks.SmallWeight},
+			IsFailure:       tasks.IsFailure,
+			RetryDelayFunc:  tasks.RetryDelay(w.cfg.RetryMaxDelay),
+			ShutdownTimeout: w.cfg.ShutdownTimeout,
+			Logger:          asynqLogger{w.log.With().Str("component", "asynq").Str("token_ref", ref).Logger()},
+			LogLevel:        asynq.WarnLevel,
+		}))
 	}
-	return asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
-		Concurrency:     w.cfg.Concurrency,
-		Queues:          queues,
-		IsFailure:       tasks.IsFailure,
-		RetryDelayFunc:  tasks.RetryDelay(w.cfg.RetryMaxDelay),
-		ShutdownTimeout: w.cfg.ShutdownTimeout,
-		Logger:          asynqLogger{w.log.With().Str("component", "asynq").Logger()},
-		LogLevel:        asynq.WarnLevel,
-	})
+	return srvs
+}
+
+// stopServers stops every token's server together, so that the grace
+// period is ShutdownTimeout in all, not per token.
+func (w *Worker) stopServers() {
+	var wg sync.WaitGroup
+	for _, srv := range w.srvs {
+		srv.Stop()
+		wg.Go(srv.Shutdown)
+	}
+	wg.Wait()
 }
 
 // Addr is the HTTP listener's address.
@@ -225,9 +242,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux.Handle(tasks.TypeRemoteUpload, w.handler)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- w.http.Serve(w.ln) }()
-	if err := w.srv.Start(mux); err != nil {
-		_ = w.http.Close()
-		return fmt.Errorf("start asynq server: %w", err)
+	for i, srv := range w.srvs {
+		if err := srv.Start(mux); err != nil {
+			for _, started := range w.srvs[:i] {
+				started.Shutdown()
+			}
+			_ = w.http.Close()
+			return fmt.Errorf("start asynq server: %w", err)
+		}
 	}
 	w.log.Info().Str("http", w.Addr()).Int("concurrency", w.cfg.Concurrency).Msg("worker started")
 	go w.followBreakers(ctx)
@@ -238,8 +260,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		err = fmt.Errorf("http listener: %w", err)
 	}
 	w.log.Info().Dur("grace", w.cfg.ShutdownTimeout).Msg("stopping: finishing active tasks")
-	w.srv.Stop()
-	w.srv.Shutdown()
+	w.stopServers()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = w.http.Shutdown(sctx)

@@ -47,7 +47,7 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		return 2
 	}
 	log := cfg.NewLogger(stderr)
-	rdb, err := cfg.RedisClient(2*cfg.Concurrency*(1+cfg.PartConcurrency) + 10)
+	rdb, err := cfg.RedisClient(len(cfg.Tokens)*2*cfg.Concurrency*(1+cfg.PartConcurrency) + 10)
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
 		return 2
