@@ -88,8 +88,16 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 // load parses the command's flags (already defined on fs) with the shared
 // settings. ok false means: return code.
 func (c *cli) load(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	if err := c.cfg.Load(fs, args, c.environ, config.Redis); err != nil {
+	// A bad flag is reported once, on one line; usage only for --help.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := c.cfg.Load(fs, args, c.environ, config.Redis)
+	fs.Usage = usage
+	fs.SetOutput(c.stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return exitOK, false
 		}
 		fmt.Fprintln(c.stderr, "enqueue:", err)

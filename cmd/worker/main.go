@@ -30,16 +30,21 @@ func main() {
 func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	cfg := config.Default()
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: worker [flags]\n\nUploads queued files into Frame.io. Tokens: FRAMEQ_TOKEN (ref \"default\"),\nFRAMEQ_TOKEN_<REF>, or FRAMEQ_TOKENS_FILE (lines ref=token). Flags:")
-		fs.PrintDefaults()
-	}
+	// A bad flag is reported once, on one line; usage only for --help.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := cfg.Load(fs, args, environ, config.Redis, config.Worker); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "usage: worker [flags]\n\nUploads queued files into Frame.io. Tokens: FRAMEQ_TOKEN (ref \"default\"),\nFRAMEQ_TOKEN_<REF>, or FRAMEQ_TOKENS_FILE (lines ref=token). Flags:")
+			fs.PrintDefaults()
 			return 0
 		}
 		fmt.Fprintln(stderr, "worker:", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "worker: unexpected argument %q: the worker takes only flags (see worker --help)\n", fs.Arg(0))
 		return 2
 	}
 	if cfg.UploadRoot == "" {
