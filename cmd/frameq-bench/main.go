@@ -55,7 +55,7 @@ type options struct {
 	limiterSamples int           // row 2: throttle-bench -samples
 	enqueueTasks   int           // rows 3, 6
 	overheadTasks  int           // row 4
-	rounds         int           // rows 3, 4, 5: alternating rounds, best kept
+	rounds         int           // rows 3, 4, 5: alternating rounds, median ratio shown
 	fileBytes      int64         // row 5
 }
 
@@ -63,17 +63,17 @@ func defaults(quick bool) options {
 	if quick {
 		return options{quick: true, adherenceFiles: 30, limiterRun: 6 * time.Second,
 			limiterWait: 2 * time.Second, limiterSamples: 500, enqueueTasks: 20_000,
-			overheadTasks: 1000, fileBytes: 256 << 20, rounds: 2}
+			overheadTasks: 1000, fileBytes: 256 << 20, rounds: 3}
 	}
 	return options{adherenceFiles: 150, limiterRun: 30 * time.Second,
 		limiterWait: 10 * time.Second, limiterSamples: 2000, enqueueTasks: 100_000,
-		overheadTasks: 5000, fileBytes: 1 << 30, rounds: 3}
+		overheadTasks: 4000, fileBytes: 1 << 30, rounds: 5}
 }
 
 func main() {
 	quick := flag.Bool("quick", false, "small sizes: finishes in about two minutes")
 	rows := flag.String("rows", "1,2,3,4,5,6", "rows to measure, comma-separated")
-	rounds := flag.Int("rounds", 0, "alternating rounds of rows 3-5, best kept (default 3, -quick 2)")
+	rounds := flag.Int("rounds", 0, "alternating rounds of rows 3-5, the median ratio shown (default 5, -quick 3)")
 	worker := flag.String("worker", "", "use this worker binary instead of building ./cmd/worker (to profile a patched worker)")
 	bare := flag.String(bareFlag, "", "internal: run the bare asynq handler with this JSON spec")
 	flag.Parse()

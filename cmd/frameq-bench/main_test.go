@@ -138,3 +138,15 @@ func TestWriteBigHasTheSize(t *testing.T) {
 		t.Fatalf("stat: %v, %v", st, err)
 	}
 }
+
+func TestMedianRoundPairsFiguresOfOneRound(t *testing.T) {
+	type r struct{ ours, theirs float64 }
+	rounds := []r{{100, 100}, {60, 100}, {90, 200}, {80, 100}}
+	got := medianRound(rounds, func(x r) float64 { return x.ours / x.theirs })
+	if got != (r{60, 100}) { // ratios .45 .6 .8 1: the lower middle
+		t.Errorf("median round = %+v", got)
+	}
+	if got := medianRound(rounds[:3], func(x r) float64 { return x.ours / x.theirs }); got != (r{60, 100}) {
+		t.Errorf("median of three = %+v", got)
+	}
+}

@@ -40,12 +40,12 @@ func (b *bench) overheadStack() (*stack, string, error) {
 // making the same HTTP calls (create, one PUT) for the same files. Each
 // rate is tasks over the time from the first create to the moment the
 // last task was seen done (polled every 10ms). The two alternate for
-// b.o.rounds rounds and each keeps its best: other work on a shared
-// machine only ever slows a round down. The machine is CPU-bound here, so
-// each line also shows the CPU time per task (best round) of the process,
-// of redis-server and of this program (the simulator).
+// b.o.rounds rounds and the table shows the round of median ratio. The
+// machine is CPU-bound here, so each line also shows the CPU time per task
+// of the process, of redis-server and of this program (the simulator).
 func (b *bench) overhead(ctx context.Context) ([]line, error) {
-	var ours, bare throughput
+	type round struct{ ours, bare throughput }
+	var rounds []round
 	for r := range b.o.rounds {
 		o, err := b.overheadFrameq(ctx)
 		if err != nil {
@@ -55,9 +55,12 @@ func (b *bench) overhead(ctx context.Context) ([]line, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bare: %w", err)
 		}
-		b.progress("round %d: frameq %.0f tasks/s, bare %.0f tasks/s", r+1, o.rate, x.rate)
-		ours, bare = ours.best(o), bare.best(x)
+		b.progress("round %d: frameq %.0f tasks/s (CPU %v/task, Redis %v), bare %.0f tasks/s (CPU %v/task, Redis %v)",
+			r+1, o.rate, o.proc, o.redis, x.rate, x.proc, x.redis)
+		rounds = append(rounds, round{o, x})
 	}
+	m := medianRound(rounds, func(r round) float64 { return r.ours.rate / r.bare.rate })
+	ours, bare := m.ours, m.bare
 	p := 100 * ours.rate / bare.rate
 	return []line{
 		{row: 4, scenario: overheadScen, impl: "frameq worker",
@@ -72,15 +75,6 @@ func (b *bench) overhead(ctx context.Context) ([]line, error) {
 type throughput struct {
 	rate             float64
 	proc, redis, sim time.Duration
-}
-
-// best keeps the higher rate and the lower CPU times of t and u.
-func (t throughput) best(u throughput) throughput {
-	if t.rate == 0 {
-		return u
-	}
-	return throughput{rate: max(t.rate, u.rate), proc: min(t.proc, u.proc),
-		redis: min(t.redis, u.redis), sim: min(t.sim, u.sim)}
 }
 
 func (t throughput) cpuFigures() []string {

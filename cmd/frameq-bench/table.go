@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,6 +87,17 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d CPUs (%s), %s %s/%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// medianRound returns the round whose ratio (frameq over what it is
+// compared with) is the median, the lower middle one for an even count.
+// Figures of one round were measured back to back, so their ratio cancels
+// most of the load that other work puts on a shared machine; the best of
+// each side, taken from different rounds, would not.
+func medianRound[T any](rounds []T, ratio func(T) float64) T {
+	s := slices.Clone(rounds)
+	slices.SortStableFunc(s, func(a, b T) int { return cmp.Compare(ratio(a), ratio(b)) })
+	return s[(len(s)-1)/2]
 }
 
 // Formatting helpers: every figure carries its unit.
