@@ -231,7 +231,10 @@ func (p *proc) cpu() time.Duration {
 // stdout, stderr and the exit code.
 func (r *rig) run(name string, extra []string, args ...string) (string, string, int) {
 	r.t.Helper()
-	cmd := exec.Command(filepath.Join(bin, name), args...)
+	// A command that should have refused its settings but runs is stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
 	cmd.Env = r.environ(extra...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
