@@ -53,6 +53,8 @@ type scaleOptions struct {
 	rig      rigOptions
 	partSize int64           // the simulator's part size; 0: its default
 	fileSize func(j int) int // size of each token's file j; nil: 1 to 7 bytes
+	// enforcement is the simulator's; "": the strict sliding window.
+	enforcement frameiosim.Enforcement
 }
 
 func newScaleRig(t *testing.T, o scaleOptions, tokens, files int) *scaleRig {
@@ -60,8 +62,11 @@ func newScaleRig(t *testing.T, o scaleOptions, tokens, files int) *scaleRig {
 	if o.fileSize == nil {
 		o.fileSize = func(j int) int { return 1 + j%7 }
 	}
+	if o.enforcement == "" {
+		o.enforcement = frameiosim.SlidingWindow
+	}
 	r := &scaleRig{tokens: tokens, want: map[string]string{}, rig: newRig(t, frameiosim.Config{
-		Tokens: manyTokens(tokens), CreateLimit: 5, CallLimit: 50, Enforcement: frameiosim.SlidingWindow, PartSize: o.partSize,
+		Tokens: manyTokens(tokens), CreateLimit: 5, CallLimit: 50, Enforcement: o.enforcement, PartSize: o.partSize,
 	}, o.rig)}
 	dirs := make([]string, tokens)
 	for i := range tokens {

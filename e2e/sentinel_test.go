@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,11 +22,29 @@ import (
 // expects nothing lost; what it sees (duplicates, orphans, recovery time) is
 // logged for the deployment guide rather than asserted.
 func TestSentinelFailoverMidRun(t *testing.T) {
+	failover(t, redistest.SentinelOptions{})
+}
+
+// TestSentinelFailoverSafeSettings is the same run with the settings
+// docs/deployment.md recommends: two replicas, min-replicas-to-write 1
+// (with one replica the promoted master would refuse every write until a
+// replica came back), AOF fsync every second. Slow scenarios run with
+// FRAMEQ_SOAK=1.
+func TestSentinelFailoverSafeSettings(t *testing.T) {
+	if os.Getenv("FRAMEQ_SOAK") != "1" {
+		t.Skip("set FRAMEQ_SOAK=1 to run")
+	}
+	failover(t, redistest.SentinelOptions{Replicas: 2, Data: redistest.Options{Args: []string{
+		"--min-replicas-to-write", "1", "--min-replicas-max-lag", "10", "--appendonly", "yes", "--appendfsync", "everysec",
+	}}})
+}
+
+func failover(t *testing.T, so redistest.SentinelOptions) {
 	const (
 		files    = 120
 		partSize = 16 << 10
 	)
-	s := redistest.StartSentinel(t, redistest.SentinelOptions{})
+	s := redistest.StartSentinel(t, so)
 	r := newTopoRig(t, frameiosim.Config{
 		CreateLimit: 10, CallLimit: 100, Enforcement: frameiosim.SlidingWindow, PartSize: partSize, Seed: 9,
 	}, rigOptions{partDelay: 50 * time.Millisecond, worker: []string{"FRAMEQ_CREATE_RATE=10/s", "FRAMEQ_CALL_RATE=100/s"}},
