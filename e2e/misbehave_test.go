@@ -15,6 +15,7 @@ import (
 // misbehaves is handled with zero duplicates and every file intact. Each
 // case checks that its fault really fired, so a pass proves something.
 func TestAPIMisbehaviour(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other slow scenarios
 	cases := []struct {
 		name   string
 		faults frameiosim.Faults

@@ -18,10 +18,11 @@ import (
 // landed), and finish every file exactly once afterwards, never over the
 // create limit.
 func TestRedisOutageMidRun(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other slow scenarios
 	const (
 		partSize = 64 << 10
 		outage   = 10 * time.Second
-		settle   = time.Second // for calls that already held a permit
+		settle   = 2 * time.Second // for calls that already held a permit
 		// A spinning worker burns a whole core (10 s over the outage); an
 		// idle one a few hundred ms with the race detector on.
 		maxCPU = 3 * time.Second

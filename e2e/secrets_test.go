@@ -35,6 +35,7 @@ const (
 // API), nor in any worker's command line. Presigned URLs are logged
 // without their query string: no X-Amz-* parameter anywhere.
 func TestNoSecretLeaks(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other slow scenarios
 	const partSize = 16 << 10
 	r := newRig(t, frameiosim.Config{
 		Tokens:      map[string]string{tokenEnv: "acct-env", tokenFile: "acct-file", tokenPaid: "acct-paid"},

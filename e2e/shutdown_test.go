@@ -18,6 +18,7 @@ import (
 // queue at once (not orphaned until lease recovery, no retry spent) and
 // resume elsewhere from their progress: nothing lost, nothing made twice.
 func TestGracefulStopMidRun(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other slow scenarios
 	const partSize = 16 << 10
 	const grace = 1500 * time.Millisecond
 	r := newRig(t, frameiosim.Config{

@@ -21,6 +21,7 @@ import (
 // is one we planted and carries its reason, every done file is in
 // Frame.io once and intact, nothing else is.
 func TestSoakBooksBalance(t *testing.T) {
+	t.Parallel() // mostly waiting: overlaps the other slow scenarios
 	n, timeout := 300, 4*time.Minute
 	if os.Getenv("FRAMEQ_SOAK") == "1" {
 		n, timeout = 3000, 20*time.Minute
