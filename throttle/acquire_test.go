@@ -284,8 +284,11 @@ func TestProcessesShareOneQueue(t *testing.T) {
 	}
 	perPermit := float64(cmds) / float64(total)
 	t.Logf("%d permits, shares %v, %.2f Redis calls per permit", total, share, perPermit)
-	if perPermit > 2.5 {
-		t.Errorf("%.2f Redis calls per permit with %d waiting processes, want <= 2.5", perPermit, procs)
+	// About 2 when the machine is quiet; a stalled waiter on a loaded CI
+	// machine adds a few. Polling, as redis_rate's callers do, costs 16+
+	// (cmd/throttle-bench), so 4 still tells the queue from polling.
+	if perPermit > 4 {
+		t.Errorf("%.2f Redis calls per permit with %d waiting processes, want <= 4", perPermit, procs)
 	}
 	for p, n := range share {
 		if n < total/procs/2 {
