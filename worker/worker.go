@@ -191,8 +191,11 @@ func (w *Worker) newServers() []*asynq.Server {
 			IsFailure:       tasks.IsFailure,
 			RetryDelayFunc:  tasks.RetryDelay(w.cfg.RetryMaxDelay),
 			ShutdownTimeout: w.cfg.ShutdownTimeout,
-			Logger:          asynqLogger{w.log.With().Str("component", "asynq").Str("token_ref", ref).Logger()},
-			LogLevel:        asynq.WarnLevel,
+			// Due retries and held jobs move to pending within a second,
+			// not asynq's default 5: most of our retries wait 1-2 s.
+			DelayedTaskCheckInterval: time.Second,
+			Logger:                   asynqLogger{w.log.With().Str("component", "asynq").Str("token_ref", ref).Logger()},
+			LogLevel:                 asynq.WarnLevel,
 		}))
 	}
 	return srvs
