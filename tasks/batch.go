@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -152,15 +153,43 @@ func (b *Batches) Remove(ctx context.Context, batch, taskID string) error {
 	return nil
 }
 
+// set queues Set's script on p, for callers that batch it with other writes.
+func (b *Batches) set(ctx context.Context, p redis.Pipeliner, batch, taskID, state string, f *Failure) {
+	setState.EvalSha(ctx, p, batchKeys(batch), taskID, state, failureRecord(taskID, f), "0", strconv.Itoa(int(batchTTL.Seconds())))
+}
+
+// pipelined runs fn's commands in one round trip. The scripts go by SHA;
+// on a Redis that has not seen them yet (NOSCRIPT) they are loaded and the
+// pipeline sent again, which is safe: every command in it is idempotent.
+func (b *Batches) pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
+	run := func() error {
+		_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error { fn(p); return nil })
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		return err
+	}
+	err := run()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err = setState.Load(ctx, b.rdb).Err(); err == nil {
+			err = run()
+		}
+	}
+	return err
+}
+
+func failureRecord(taskID string, f *Failure) string {
+	if f == nil {
+		return ""
+	}
+	f.TaskID = taskID
+	js, _ := json.Marshal(f)
+	return string(js)
+}
+
 // Set moves a task to state; f is recorded for Failed.
 func (b *Batches) Set(ctx context.Context, batch, taskID, state string, f *Failure) error {
-	rec := ""
-	if f != nil {
-		f.TaskID = taskID
-		js, _ := json.Marshal(f)
-		rec = string(js)
-	}
-	err := setState.Run(ctx, b.rdb, batchKeys(batch), taskID, state, rec, "0", strconv.Itoa(int(batchTTL.Seconds()))).Err()
+	err := setState.Run(ctx, b.rdb, batchKeys(batch), taskID, state, failureRecord(taskID, f), "0", strconv.Itoa(int(batchTTL.Seconds()))).Err()
 	if err != nil && err != redis.Nil {
 		return fmt.Errorf("batch %s: set %s %s: %w", batch, taskID, state, err)
 	}

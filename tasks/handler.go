@@ -114,37 +114,79 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	log = log.With().Str("batch", u.Batch).Str("file", u.Path).Logger()
 	ctx = log.WithContext(ctx)
-	h.mark(ctx, u, taskID, Active, nil)
+	key := IdempotencyKey(u)
+	pre := h.begin(ctx, u, taskID, key)
 
 	h.opts.Observer.InFlight(1)
 	defer h.opts.Observer.InFlight(-1)
 	start := time.Now()
 	lastAttempt := attempt >= maxRetry
-	err = h.run(ctx, u, lastAttempt)
+	assetID, err := h.run(ctx, u, pre, lastAttempt)
+	if err == nil {
+		err = h.complete(ctx, u, taskID, key, assetID)
+	}
 	return h.finish(ctx, u, taskID, queue, lastAttempt, err, time.Since(start))
 }
 
+// begin marks the task active and reads its progress in one round trip.
+// A nil Progress (Redis trouble) makes the upload read it itself.
+func (h *Handler) begin(ctx context.Context, u *Upload, taskID, key string) *Progress {
+	var read *redis.MapStringStringCmd
+	err := h.batches.pipelined(ctx, func(p redis.Pipeliner) {
+		h.batches.set(ctx, p, u.Batch, taskID, Active, nil)
+		read = p.HGetAll(ctx, progressKey(key))
+	})
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("batch record not updated")
+		return nil
+	}
+	return parseProgress(read.Val())
+}
+
+// complete records the file done and the batch's count in one round trip.
+// If that fails the upload is still safe: the next attempt finds the asset
+// complete and records it then.
+func (h *Handler) complete(ctx context.Context, u *Upload, taskID, key, assetID string) error {
+	ctx = context.WithoutCancel(ctx)
+	write := func() error {
+		return h.batches.pipelined(ctx, func(p redis.Pipeliner) {
+			h.progress.done(ctx, p, key, assetID)
+			h.batches.set(ctx, p, u.Batch, taskID, Done, nil)
+		})
+	}
+	err := write()
+	if err != nil && h.awaitRedis(ctx) {
+		err = write()
+	}
+	if err != nil {
+		return fmt.Errorf("record done: %w", err)
+	}
+	return nil
+}
+
 // run does the upload, waiting out rate limits in process: the state
-// machine resumes where it stopped, so repeating it is safe.
-func (h *Handler) run(ctx context.Context, u *Upload, lastAttempt bool) error {
+// machine resumes where it stopped, so repeating it is safe. pre is the
+// progress read by begin, used by the first try only.
+func (h *Handler) run(ctx context.Context, u *Upload, pre *Progress, lastAttempt bool) (string, error) {
 	for waits, outages := 0, 0; ; waits++ {
-		err := h.upload(ctx, u)
+		assetID, err := h.upload(ctx, u, pre)
+		pre = nil
 		if err != nil && ctx.Err() == nil && outages < maxOutages && h.awaitRedis(ctx) {
 			outages++
 			continue
 		}
 		wait, isWait := delayOf(err)
 		if !isWait || ctx.Err() != nil {
-			return err
+			return assetID, err
 		}
 		// Hand long waits back to the queue to free this slot, unless asynq
 		// would archive the task for it (it checks MaxRetry before IsFailure).
 		if !lastAttempt && (waits >= maxInProcessWaits || wait > 10*time.Second) {
-			return &waitError{wait: wait, cause: err}
+			return "", &waitError{wait: wait, cause: err}
 		}
 		zerolog.Ctx(ctx).Debug().Dur("wait", wait).Err(err).Msg("rate limited, waiting")
 		if err := sleep(ctx, wait); err != nil {
-			return err
+			return "", err
 		}
 	}
 }
@@ -180,18 +222,19 @@ func (h *Handler) awaitRedis(ctx context.Context) bool {
 	return false
 }
 
-func (h *Handler) upload(ctx context.Context, u *Upload) error {
+// upload returns the id of the completed asset; the caller records it.
+func (h *Handler) upload(ctx context.Context, u *Upload, pre *Progress) (string, error) {
 	acct, ok := h.opts.Accounts[u.TokenRef]
 	if !ok {
-		return terminal(ClassInput, fmt.Sprintf("unknown token ref %q: this worker has no FRAMEQ_TOKEN_%s", u.TokenRef, upper(u.TokenRef)))
+		return "", terminal(ClassInput, fmt.Sprintf("unknown token ref %q: this worker has no FRAMEQ_TOKEN_%s", u.TokenRef, upper(u.TokenRef)))
 	}
 	if h.opts.Breaker != nil && h.opts.Breaker.Open(ctx, u.TokenRef) {
-		return errHeld
+		return "", errHeld
 	}
 	if u.SourceURL != "" {
-		return h.uploadRemote(ctx, acct, u)
+		return h.uploadRemote(ctx, acct, u, pre)
 	}
-	return h.uploadFile(ctx, acct, u)
+	return h.uploadFile(ctx, acct, u, pre)
 }
 
 // finish maps the outcome to asynq's vocabulary and the batch record.
@@ -212,9 +255,8 @@ func (h *Handler) finish(ctx context.Context, u *Upload, taskID, queue string, l
 	case errors.Is(err, errHeld):
 		h.mark(ctx, u, taskID, Held, nil)
 		return err
-	case err == nil:
+	case err == nil: // complete recorded the batch's count
 		h.opts.Observer.FileFinished(u.typeName(), apierr.OK.String())
-		h.mark(ctx, u, taskID, Done, nil)
 		log.Info().Dur("took", took).Int64("bytes", u.Size).Msg("uploaded")
 		return nil
 	case errors.As(err, &w):

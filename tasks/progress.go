@@ -57,6 +57,10 @@ func (s *Progresses) Get(ctx context.Context, idemKey string) (*Progress, error)
 	if err != nil {
 		return nil, fmt.Errorf("read progress: %w", err)
 	}
+	return parseProgress(m), nil
+}
+
+func parseProgress(m map[string]string) *Progress {
 	p := &Progress{State: m["state"], AssetID: m["asset_id"], PartsDone: map[int]bool{}}
 	if ms, err := strconv.ParseInt(m["create_started_ms"], 10, 64); err == nil {
 		p.CreateStarted = time.UnixMilli(ms)
@@ -68,7 +72,7 @@ func (s *Progresses) Get(ctx context.Context, idemKey string) (*Progress, error)
 			}
 		}
 	}
-	return p, nil
+	return p
 }
 
 // Creating records that a create is about to be sent.
@@ -109,17 +113,22 @@ func (s *Progresses) PartDone(ctx context.Context, idemKey string, part int) err
 
 // Done records completion; it is kept for doneTTL.
 func (s *Progresses) Done(ctx context.Context, idemKey, assetID string) error {
-	key := progressKey(idemKey)
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, key)
-		p.HSet(ctx, key, "state", StateDone, "asset_id", assetID)
-		p.Expire(ctx, key, doneTTL)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		s.done(ctx, p, idemKey, assetID)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record done: %w", err)
 	}
 	return nil
+}
+
+// done queues Done's commands on p. One HSET makes the record done
+// atomically; leftover part fields go with the TTL.
+func (s *Progresses) done(ctx context.Context, p redis.Pipeliner, idemKey, assetID string) {
+	key := progressKey(idemKey)
+	p.HSet(ctx, key, "state", StateDone, "asset_id", assetID)
+	p.Expire(ctx, key, doneTTL)
 }
 
 // Reset forgets a record, so the next attempt starts from scratch.

@@ -10,38 +10,41 @@ import (
 
 // uploadRemote creates an asset that Frame.io fills from SourceURL itself,
 // with the same exactly-once bookkeeping as a local file.
-func (h *Handler) uploadRemote(ctx context.Context, acct *Account, u *Upload) error {
+func (h *Handler) uploadRemote(ctx context.Context, acct *Account, u *Upload, p *Progress) (string, error) {
 	key := IdempotencyKey(u)
-	p, err := h.progress.Get(ctx, key)
-	if err != nil {
-		return err
+	var err error
+	if p == nil {
+		if p, err = h.progress.Get(ctx, key); err != nil {
+			return "", err
+		}
 	}
-	if p.State == StateDone {
+	switch p.State {
+	case StateDone:
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
-		return nil
+		return p.AssetID, nil
+	case StateUploading: // created; Frame.io fetches the bytes itself
+		return p.AssetID, nil
 	}
 	parentID, err := h.folders.EnsureChain(ctx, acct.Client, acct.Scope, u.ParentID, u.Folders())
 	if err != nil {
-		return err
+		return "", err
 	}
 	if p.State == StateCreating {
 		a, err := h.adopt(ctx, acct.Client, key, parentID, u, p.CreateStarted)
-		if err != nil {
-			return err
+		if err != nil || a != nil {
+			return assetID(a), err
 		}
-		if a != nil {
-			return h.progress.Done(ctx, key, a.ID)
-		}
-	}
-	if p.State == StateUploading {
-		return h.progress.Done(ctx, key, p.AssetID)
 	}
 	a, err := h.create(ctx, acct.Client, key, parentID, u, frameio.CreateAsset{
 		Type: "file", Name: u.Name(), Filetype: filetype(u), Filesize: u.Size,
 		Source: &frameio.Source{URL: u.SourceURL},
 	})
-	if err != nil {
-		return err
+	return assetID(a), err
+}
+
+func assetID(a *frameio.Asset) string {
+	if a == nil {
+		return ""
 	}
-	return h.progress.Done(ctx, key, a.ID)
+	return a.ID
 }

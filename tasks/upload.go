@@ -20,36 +20,37 @@ import (
 // create counts as ours, for clock differences between us and Frame.io.
 const createdSkew = 2 * time.Minute
 
-func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload) error {
+func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload, p *Progress) (string, error) {
 	f, info, err := openUnderRoot(h.root, u.File)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
 	if info.Size() != u.Size || (u.MtimeNS != 0 && info.ModTime().UnixNano() != u.MtimeNS) {
-		return terminal(ClassInput, fmt.Sprintf("file %s changed since it was enqueued (size %d, enqueued %d): enqueue it again", u.File, info.Size(), u.Size))
+		return "", terminal(ClassInput, fmt.Sprintf("file %s changed since it was enqueued (size %d, enqueued %d): enqueue it again", u.File, info.Size(), u.Size))
 	}
 	key := IdempotencyKey(u)
-	p, err := h.progress.Get(ctx, key)
-	if err != nil {
-		return err
+	if p == nil {
+		if p, err = h.progress.Get(ctx, key); err != nil {
+			return "", err
+		}
 	}
 	if p.State == StateDone {
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
-		return nil
+		return p.AssetID, nil
 	}
 	parentID, err := h.folders.EnsureChain(ctx, acct.Client, acct.Scope, u.ParentID, u.Folders())
 	if err != nil {
-		return err
+		return "", err
 	}
 	asset, done, err := h.asset(ctx, acct.Client, key, p, parentID, u)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := h.putParts(ctx, acct.Client, key, asset, f, u, done); err != nil {
-		return err
+		return "", err
 	}
-	return h.progress.Done(ctx, key, asset.ID)
+	return asset.ID, nil
 }
 
 // asset returns the asset to PUT parts to, with the parts already done:
@@ -214,6 +215,9 @@ func (h *Handler) putPart(ctx context.Context, c *frameio.Client, key string, a 
 		err = c.UploadPart(ctx, a.UploadURLs[p.Index], a.Filetype, f, p.Offset, p.Size)
 		if err == nil {
 			h.opts.Observer.BytesUploaded(p.Size)
+			if len(a.UploadURLs) == 1 {
+				return nil // the done record follows at once; a crash before it re-PUTs one part
+			}
 			return h.progress.PartDone(ctx, key, p.Index)
 		}
 		if apierr.Classify(err) != apierr.Retryable {
