@@ -130,11 +130,6 @@ func (f *Folders) unlock(key, token string) {
 	}()
 }
 
-// Forget drops a mapping, e.g. after Frame.io said the folder is gone.
-func (f *Folders) Forget(ctx context.Context, scope, parentID, name string) error {
-	return f.rdb.Del(ctx, folderKey(scope, parentID, name)).Err()
-}
-
 // oldestFolder picks a deterministic folder when several share a name.
 func oldestFolder(children []frameio.Asset, name string) string {
 	var best *frameio.Asset

@@ -56,5 +56,3 @@ func within(root, path string) bool {
 	rel, err := filepath.Rel(root, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
-
-func statFollow(p string) (os.FileInfo, error) { return os.Stat(p) }

@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -32,7 +33,7 @@ func FromDir(dir, parentID, tokenRef string, force bool) ([]*Upload, error) {
 		}
 		info, err := d.Info()
 		if d.Type()&fs.ModeSymlink != 0 {
-			info, err = statFollow(p)
+			info, err = os.Stat(p)
 		}
 		if err != nil {
 			return fmt.Errorf("stat %s: %w", p, err)
