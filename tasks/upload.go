@@ -39,11 +39,7 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload, p *P
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
 		return p.AssetID, nil
 	}
-	parentID, err := h.folders.EnsureChain(ctx, acct.Client, acct.Scope, u.ParentID, u.Folders())
-	if err != nil {
-		return "", err
-	}
-	asset, done, err := h.asset(ctx, acct.Client, key, p, parentID, u)
+	asset, done, err := h.placeAsset(ctx, acct, key, p, u)
 	if err != nil {
 		return "", err
 	}
@@ -51,6 +47,51 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload, p *P
 		return "", err
 	}
 	return asset.ID, nil
+}
+
+// placeAsset makes the file's folders and returns its asset with the parts
+// already done. A 404 under a folder frameq made means someone deleted it
+// in Frame.io: the folder map is healed once per attempt (the chain's top
+// entry and everything below it dropped) and the chain found or made anew;
+// a second 404 takes the normal course. A 404 on the target folder itself
+// (not frameq's) is terminal.
+func (h *Handler) placeAsset(ctx context.Context, acct *Account, key string, p *Progress, u *Upload) (*frameio.Asset, map[int]bool, error) {
+	names := u.Folders()
+	for healed := false; ; healed = true {
+		ids, err := h.folders.chain(ctx, acct.Client, acct.Scope, u.ParentID, names)
+		var (
+			a    *frameio.Asset
+			done map[int]bool
+		)
+		if err == nil {
+			a, done, err = h.asset(ctx, acct.Client, key, p, leaf(u.ParentID, ids), u)
+		}
+		switch {
+		case !notFound(err):
+			return a, done, err
+		case len(ids) == 0: // the 404 was on u.ParentID
+			return nil, nil, terminal(apierr.Terminal.String(), fmt.Sprintf(
+				"target folder %s (parent_id / --parent) is gone from Frame.io, deleted or out of this token's reach: %v", u.ParentID, err))
+		case healed:
+			return nil, nil, err
+		}
+		if p, err = h.heal(ctx, acct, key, u, ids[0], err); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// heal drops the folder map entries of a chain a 404 showed stale, and
+// returns the file's progress as the failed create or look-up left it.
+func (h *Handler) heal(ctx context.Context, acct *Account, key string, u *Upload, topID string, cause error) (*Progress, error) {
+	names := u.Folders()
+	n, err := h.folders.Drop(ctx, acct.Scope, u.ParentID, names[0], topID)
+	if err != nil {
+		return nil, errors.Join(cause, err)
+	}
+	zerolog.Ctx(ctx).Warn().Err(cause).Str("folder", names[0]).Str("folder_id", topID).Int("entries_dropped", n).
+		Msg("folder deleted in Frame.io: forgetting it and what was below it, making it anew")
+	return h.progress.Get(ctx, key)
 }
 
 // asset returns the asset to PUT parts to, with the parts already done:
