@@ -157,3 +157,27 @@ func (s *Progresses) IsDone(ctx context.Context, idemKeys []string) ([]bool, err
 	}
 	return out, nil
 }
+
+// DoneAssets returns, for each key, the asset id its done record names, or
+// "" where the file is not recorded done; one round trip. It serves
+// enqueue --recheck, which asks Frame.io whether those assets still exist.
+func (s *Progresses) DoneAssets(ctx context.Context, idemKeys []string) ([]string, error) {
+	cmds := make([]*redis.SliceCmd, len(idemKeys))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range idemKeys {
+			cmds[i] = p.HMGet(ctx, progressKey(k), "state", "asset_id")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read progress: %w", err)
+	}
+	out := make([]string, len(idemKeys))
+	for i, c := range cmds {
+		v := c.Val()
+		if len(v) == 2 && v[0] == StateDone {
+			out[i], _ = v[1].(string)
+		}
+	}
+	return out, nil
+}

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/frameq/frameq/manifest"
 	"github.com/frameq/frameq/tasks"
@@ -18,6 +21,7 @@ type addFlags struct {
 	tokenRef string
 	dryRun   bool
 	force    bool
+	recheck  bool
 	maxRetry int
 	timeout  time.Duration
 }
@@ -26,6 +30,7 @@ func (a *addFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&a.tokenRef, "token-ref", "default", "token reference the workers resolve (FRAMEQ_TOKEN_<REF>); never the token itself")
 	fs.BoolVar(&a.dryRun, "dry-run", false, "validate and list what would be enqueued, enqueue nothing")
 	fs.BoolVar(&a.force, "force", false, "upload again files that were uploaded before")
+	fs.BoolVar(&a.recheck, "recheck", false, "ask Frame.io (at FRAMEQ_CALL_RATE, with the workers' FRAMEQ_TOKEN*) whether files uploaded before still exist, and upload again those deleted since")
 	fs.IntVar(&a.maxRetry, "max-retry", 25, "failed attempts per file before it is archived (rate-limit waits do not count)")
 	fs.DurationVar(&a.timeout, "task-timeout", 6*time.Hour, "time limit of one attempt of one file")
 }
@@ -155,6 +160,9 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 	if len(uploads) == 0 {
 		return c.fail(exitUsage, "nothing to enqueue: no files found")
 	}
+	if a.recheck && a.force {
+		return c.fail(exitUsage, "--recheck and --force: --force uploads everything again already")
+	}
 	if a.dryRun {
 		enc := json.NewEncoder(c.stderr)
 		for _, u := range uploads {
@@ -168,6 +176,11 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 		return c.fail(exitUsage, "%v", err)
 	}
 	defer rdb.Close()
+	if a.recheck {
+		if code, ok := c.recheck(ctx, rdb, uploads); !ok {
+			return code
+		}
+	}
 	e := tasks.NewEnqueuer(rdb)
 	e.MaxRetry, e.Timeout = a.maxRetry, a.timeout
 	start := time.Now()
@@ -180,4 +193,22 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 	}
 	fmt.Fprintln(c.stdout, batch)
 	return exitOK
+}
+
+// recheck forgets the done records whose assets were deleted in Frame.io
+// since, so that enqueue uploads those files again. ok false means: return code.
+func (c *cli) recheck(ctx context.Context, rdb redis.UniversalClient, uploads []*tasks.Upload) (code int, ok bool) {
+	r, err := c.newRechecker(rdb)
+	if err != nil {
+		return c.fail(exitUsage, "%v", err), false
+	}
+	n, err := r.run(ctx, tasks.NewProgresses(rdb), uploads)
+	if errors.Is(err, errNoToken) {
+		return c.fail(exitUsage, "%v", err), false
+	}
+	if err != nil {
+		return c.fail(exitFailed, "recheck: %v (nothing enqueued; %d records of deleted assets reset)", err, n), false
+	}
+	fmt.Fprintf(c.stderr, "recheck: %d uploaded files are gone from Frame.io and will be uploaded again\n", n)
+	return 0, true
 }
