@@ -13,6 +13,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -20,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/frameq/frameq/ident"
 )
 
 // Config is every setting of every frameq command. Each command binds the
@@ -304,15 +307,12 @@ func (c *Config) readTokensFile(path string) error {
 	return nil
 }
 
-// ValidateRef checks a token reference: 1 to 64 of a-z, 0-9, '-' and '_'.
+// ValidateRef checks a token reference by package ident's rule, the one
+// every payload is held to: 1 to 64 of a-z, 0-9, '-' and '_'.
 func ValidateRef(ref string) error {
-	if ref == "" || len(ref) > 64 {
-		return fmt.Errorf("token ref %q: want 1 to 64 characters", ref)
-	}
-	for _, r := range ref {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return fmt.Errorf("token ref %q: only a-z, 0-9, '-' and '_' are allowed", ref)
-		}
+	var e *ident.Error
+	if err := ident.TokenRef(ref); errors.As(err, &e) {
+		return fmt.Errorf("token ref %q: %s", ref, e.Reason)
 	}
 	return nil
 }

@@ -6,10 +6,13 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/frameq/frameq/ident"
 )
 
 // Task types of frameq's upload payloads, as in package tasks. They are
-// repeated here so the dashboard depends on nothing but the payload's JSON.
+// repeated here so the dashboard depends on nothing but the payload's JSON
+// and package ident's rules for its fields.
 const (
 	typeUpload       = "frameio:asset.upload"
 	typeRemoteUpload = "frameio:asset.remote_upload"
@@ -77,7 +80,8 @@ func decodeUpload(taskType string, payload []byte) (*upload, bool) {
 	if err := json.Unmarshal(payload, &u); err != nil || u.V != 1 {
 		return nil, false
 	}
-	if !isID(u.Batch) || !isID(u.TokenRef) || !isID(u.ParentID) || u.Path == "" || u.Size < 0 {
+	if ident.ID("batch", u.Batch) != nil || ident.TokenRef(u.TokenRef) != nil ||
+		ident.ID("parent_id", u.ParentID) != nil || ident.Path(u.Path) != nil || u.Size < 0 {
 		return nil, false
 	}
 	switch taskType {
@@ -87,19 +91,6 @@ func decodeUpload(taskType string, payload []byte) (*upload, bool) {
 		return &u, u.File == "" && redactURL(u.SourceURL) != ""
 	}
 	return nil, false
-}
-
-// isID accepts what tasks.Upload accepts for batch, token_ref and parent_id.
-func isID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // redactURL keeps scheme, host and path. User info, query and fragment can

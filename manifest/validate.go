@@ -8,15 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/frameq/frameq/ident"
 )
 
-// Limits of the id-like fields, from the Entry contract.
-const (
-	maxParentID = 128
-	maxTokenRef = 64
-	maxFiletype = 255
-)
+// maxFiletype bounds a MIME type; the id and path rules are package ident's.
+const maxFiletype = 255
 
 // check validates one line's fields and, if they are all good, adds the
 // entry. Every problem is reported, not just the first.
@@ -156,58 +153,22 @@ func checkFile(s string) string {
 	return ""
 }
 
-// checkPath checks an asset path: relative, slash-separated, no empty, "."
-// or ".." elements, and no control characters, which no asset name needs.
-func checkPath(s string) string {
-	if !utf8.ValidString(s) {
-		return "not valid UTF-8"
-	}
-	for _, r := range s {
-		if r == 0 {
-			return "contains a NUL byte"
-		}
-		if unicode.IsControl(r) {
-			return fmt.Sprintf("contains control character %U", r)
-		}
-	}
-	if strings.HasPrefix(s, "/") {
-		return "must be relative (starts with /)"
-	}
-	for elem := range strings.SplitSeq(s, "/") {
-		switch elem {
-		case "":
-			return "has an empty element (// or a trailing /)"
-		case ".", "..":
-			return fmt.Sprintf("has a %q element", elem)
-		}
-	}
-	return ""
-}
+// checkPath, checkParentID and checkTokenRef apply package ident's rules,
+// the ones the payload, the worker's config and the schema use, so a
+// manifest line that passes is a task a worker can serve.
+func checkPath(s string) string     { return reason(ident.Path(s)) }
+func checkParentID(s string) string { return reason(ident.ID("parent_id", s)) }
+func checkTokenRef(s string) string { return reason(ident.TokenRef(s)) }
 
-func checkParentID(s string) string {
-	return checkID(s, maxParentID, func(r rune) bool {
-		return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' ||
-			r == '-' || r == '_' || r == '.'
-	}, "A-Z a-z 0-9 - _ .")
-}
-
-func checkTokenRef(s string) string {
-	return checkID(s, maxTokenRef, func(r rune) bool {
-		return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_'
-	}, "a-z 0-9 - _")
-}
-
-func checkID(s string, max int, ok func(rune) bool, allowed string) string {
-	if s == "" {
-		return "missing"
+// reason is the message of an ident error without its field name, which a
+// LineError carries separately.
+func reason(err error) string {
+	var e *ident.Error
+	if errors.As(err, &e) {
+		return e.Reason
 	}
-	if len(s) > max {
-		return fmt.Sprintf("longer than %d characters", max)
-	}
-	for _, r := range s {
-		if !ok(r) {
-			return fmt.Sprintf("invalid character %q; want %s", r, allowed)
-		}
+	if err != nil {
+		return err.Error()
 	}
 	return ""
 }

@@ -42,10 +42,7 @@ func NewBatchID() string {
 // NewTask wraps an upload in an asynq task with its deterministic id,
 // queue (one of Queues(u.TokenRef)) and retry settings.
 func NewTask(u *Upload, queue string, maxRetry int, timeout time.Duration) (*asynq.Task, error) {
-	typ := TypeUpload
-	if u.SourceURL != "" {
-		typ = TypeRemoteUpload
-	}
+	typ := u.taskType()
 	if err := u.Validate(typ); err != nil {
 		return nil, err
 	}
@@ -56,6 +53,14 @@ func NewTask(u *Upload, queue string, maxRetry int, timeout time.Duration) (*asy
 	return asynq.NewTask(typ, b,
 		asynq.TaskID(TaskID(u)), asynq.Queue(queue),
 		asynq.MaxRetry(maxRetry), asynq.Timeout(timeout)), nil
+}
+
+// taskType is the task type an upload is enqueued as.
+func (u *Upload) taskType() string {
+	if u.SourceURL != "" {
+		return TypeRemoteUpload
+	}
+	return TypeUpload
 }
 
 // Enqueuer puts uploads into Redis: fast (concurrent, pipelined batch
@@ -132,6 +137,11 @@ func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Up
 	keys := make([]string, len(uploads))
 	for i, u := range uploads {
 		u.Batch = batch
+		// Before the batch records the task: a refused payload must not
+		// leave the batch waiting for a task that never was.
+		if err := u.Validate(u.taskType()); err != nil {
+			return err
+		}
 		keys[i] = IdempotencyKey(u)
 	}
 	done, err := e.progress.IsDone(ctx, keys)

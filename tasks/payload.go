@@ -8,7 +8,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/frameq/frameq/ident"
 )
 
 // Task type names. A non-Go producer pushes asynq tasks of these types with
@@ -98,14 +99,14 @@ func (u *Upload) Validate(taskType string) error {
 	if err := validateID("batch", u.Batch); err != nil {
 		return err
 	}
-	if err := validateID("token_ref", u.TokenRef); err != nil {
-		return err
+	if err := ident.TokenRef(u.TokenRef); err != nil {
+		return fmt.Errorf("payload field %w", err)
 	}
 	if err := validateID("parent_id", u.ParentID); err != nil {
 		return err
 	}
 	if err := ValidatePath(u.Path); err != nil {
-		return fmt.Errorf("payload field path: %w", err)
+		return fmt.Errorf("payload field %w", err)
 	}
 	if u.Size < 0 || u.Size > MaxFileSize {
 		return fmt.Errorf("payload field size: %d is outside 0..%d", u.Size, MaxFileSize)
@@ -132,34 +133,15 @@ func (u *Upload) Validate(taskType string) error {
 	return nil
 }
 
+// validateID checks a batch or parent_id by the rule in package ident.
 func validateID(field, v string) error {
-	if v == "" || len(v) > 128 {
-		return fmt.Errorf("payload field %s: want 1 to 128 characters", field)
-	}
-	for _, r := range v {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return fmt.Errorf("payload field %s: %q has a character outside A-Z a-z 0-9 - _ .", field, v)
-		}
+	if err := ident.ID(field, v); err != nil {
+		return fmt.Errorf("payload field %w", err)
 	}
 	return nil
 }
 
-// ValidatePath checks an asset path: relative, slash-separated, no empty,
-// "." or ".." elements, valid UTF-8.
-func ValidatePath(p string) error {
-	if p == "" {
-		return errors.New("empty")
-	}
-	if !utf8.ValidString(p) {
-		return errors.New("not valid UTF-8")
-	}
-	if strings.HasPrefix(p, "/") {
-		return fmt.Errorf("%q: must be relative", p)
-	}
-	for _, el := range strings.Split(p, "/") {
-		if el == "" || el == "." || el == ".." {
-			return fmt.Errorf("%q: empty, \".\" or \"..\" element", p)
-		}
-	}
-	return nil
-}
+// ValidatePath checks an asset path by the rule in package ident: relative,
+// slash-separated, no empty, "." or ".." elements, no control characters,
+// valid UTF-8. The error starts with the field name, "path: ".
+func ValidatePath(p string) error { return ident.Path(p) }

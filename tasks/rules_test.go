@@ -1,0 +1,67 @@
+package tasks
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/frameq/frameq/redistest"
+)
+
+// Payloads no worker could ever serve, each with the field its error must
+// name. "Acme" passed before package ident: config lower-cases
+// FRAMEQ_TOKEN_ACME to "acme", so no worker can hold a token "Acme".
+var unservable = []struct {
+	name, field string
+	edit        func(*Upload)
+}{
+	{"upper-case token_ref", "token_ref", func(u *Upload) { u.TokenRef = "Acme" }},
+	{"dotted token_ref", "token_ref", func(u *Upload) { u.TokenRef = "a.b" }},
+	{"token_ref over 64", "token_ref", func(u *Upload) { u.TokenRef = strings.Repeat("r", 65) }},
+	{"newline in path", "path", func(u *Upload) { u.Path = "a/b\nforged log line.mov" }},
+	{"escape in path", "path", func(u *Upload) { u.Path = "a\x1b[2Jb.mov" }},
+	{"C1 control in path", "path", func(u *Upload) { u.Path = "a\u0085b.mov" }},
+}
+
+func TestUnservablePayloadIsRefusedNamingTheField(t *testing.T) {
+	for _, c := range unservable {
+		u := validUpload()
+		c.edit(u)
+		want := "payload field " + c.field + ":"
+		if err := u.Validate(TypeUpload); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: Validate = %v, want an error containing %q", c.name, err, want)
+		}
+		if _, err := NewTask(u, Queue(u.TokenRef), 1, 0); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: NewTask = %v, want an error containing %q", c.name, err, want)
+		}
+	}
+}
+
+// The Enqueuer refuses them against a real Redis, and leaves no task there.
+func TestEnqueuerRefusesUnservablePayload(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	ctx := context.Background()
+	for _, c := range unservable {
+		u := validUpload()
+		c.edit(u)
+		_, err := NewEnqueuer(rdb).Enqueue(ctx, "b1", []*Upload{u})
+		if err == nil || !strings.Contains(err.Error(), "payload field "+c.field+":") {
+			t.Errorf("%s: Enqueue = %v, want an error naming %s", c.name, err, c.field)
+		}
+	}
+	keys, err := rdb.Keys(ctx, "asynq:*:t:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("tasks in Redis after refused enqueues: %v", keys)
+	}
+	// Nor a batch counting a task that never was.
+	st, err := NewBatches(rdb).Status(ctx, "b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Total(); n != 0 {
+		t.Errorf("batch b1 counts %d tasks after refused enqueues: %v", n, st.Counts)
+	}
+}
