@@ -1,7 +1,9 @@
-package tasks
+package upload
 
 import (
 	"context"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 
 	"github.com/rs/zerolog"
 
@@ -10,8 +12,8 @@ import (
 
 // uploadRemote creates an asset that Frame.io fills from SourceURL itself,
 // with the same exactly-once bookkeeping as a local file.
-func (h *Handler) uploadRemote(ctx context.Context, acct *Account, u *Upload, p *Progress) (string, error) {
-	key := IdempotencyKey(u)
+func (h *Handler) uploadRemote(ctx context.Context, acct *Account, u *job.Upload, p *records.Progress) (string, error) {
+	key := job.IdempotencyKey(u)
 	var err error
 	if p == nil {
 		if p, err = h.progress.Get(ctx, key); err != nil {
@@ -19,17 +21,17 @@ func (h *Handler) uploadRemote(ctx context.Context, acct *Account, u *Upload, p 
 		}
 	}
 	switch p.State {
-	case StateDone:
+	case records.StateDone:
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
 		return p.AssetID, nil
-	case StateUploading: // created; Frame.io fetches the bytes itself
+	case records.StateUploading: // created; Frame.io fetches the bytes itself
 		return p.AssetID, nil
 	}
 	parentID, err := h.folders.EnsureChain(ctx, acct.Client, acct.Scope, u.ParentID, u.Folders())
 	if err != nil {
 		return "", err
 	}
-	if p.State == StateCreating {
+	if p.State == records.StateCreating {
 		a, err := h.adopt(ctx, acct.Client, key, parentID, u, p.CreateStarted)
 		if err != nil || a != nil {
 			return assetID(a), err

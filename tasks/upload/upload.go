@@ -1,9 +1,11 @@
-package tasks
+package upload
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 	"mime"
 	"os"
 	"path"
@@ -20,7 +22,7 @@ import (
 // create counts as ours, for clock differences between us and Frame.io.
 const createdSkew = 2 * time.Minute
 
-func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload, p *Progress) (string, error) {
+func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *job.Upload, p *records.Progress) (string, error) {
 	f, info, err := openUnderRoot(h.root, u.File)
 	if err != nil {
 		return "", err
@@ -29,13 +31,13 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload, p *P
 	if info.Size() != u.Size || (u.MtimeNS != 0 && info.ModTime().UnixNano() != u.MtimeNS) {
 		return "", terminal(ClassInput, fmt.Sprintf("file %s changed since it was enqueued (size %d, enqueued %d): enqueue it again", u.File, info.Size(), u.Size))
 	}
-	key := IdempotencyKey(u)
+	key := job.IdempotencyKey(u)
 	if p == nil {
 		if p, err = h.progress.Get(ctx, key); err != nil {
 			return "", err
 		}
 	}
-	if p.State == StateDone {
+	if p.State == records.StateDone {
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
 		return p.AssetID, nil
 	}
@@ -55,14 +57,14 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload, p *P
 
 // asset returns the asset to PUT parts to, with the parts already done:
 // the one recorded, one an uncertain create made, or a new one.
-func (h *Handler) asset(ctx context.Context, c *frameio.Client, key string, p *Progress, parentID string, u *Upload) (*frameio.Asset, map[int]bool, error) {
+func (h *Handler) asset(ctx context.Context, c *frameio.Client, key string, p *records.Progress, parentID string, u *job.Upload) (*frameio.Asset, map[int]bool, error) {
 	switch p.State {
-	case StateUploading:
+	case records.StateUploading:
 		a, err := h.resume(ctx, c, key, p.AssetID)
 		if a != nil || err != nil {
 			return a, p.PartsDone, err
 		}
-	case StateCreating:
+	case records.StateCreating:
 		a, err := h.adopt(ctx, c, key, parentID, u, p.CreateStarted)
 		if a != nil || err != nil {
 			return a, map[int]bool{}, err
@@ -95,7 +97,7 @@ func (h *Handler) resume(ctx context.Context, c *frameio.Client, key, assetID st
 // adopt looks for the asset an uncertain create may have made: same name,
 // type and size, made after that create was sent, not yet complete. One is
 // adopted, any others (from earlier lost answers) are deleted.
-func (h *Handler) adopt(ctx context.Context, c *frameio.Client, key, parentID string, u *Upload, started time.Time) (*frameio.Asset, error) {
+func (h *Handler) adopt(ctx context.Context, c *frameio.Client, key, parentID string, u *job.Upload, started time.Time) (*frameio.Asset, error) {
 	children, err := c.ListChildren(ctx, parentID)
 	if err != nil {
 		return nil, fmt.Errorf("look for asset %q after an uncertain create: %w", u.Name(), err)
@@ -129,7 +131,7 @@ func (h *Handler) adopt(ctx context.Context, c *frameio.Client, key, parentID st
 }
 
 // create sends a create, recording first that it may take effect unseen.
-func (h *Handler) create(ctx context.Context, c *frameio.Client, key, parentID string, u *Upload, in frameio.CreateAsset) (*frameio.Asset, error) {
+func (h *Handler) create(ctx context.Context, c *frameio.Client, key, parentID string, u *job.Upload, in frameio.CreateAsset) (*frameio.Asset, error) {
 	if err := h.progress.Creating(ctx, key, time.Now()); err != nil {
 		return nil, err
 	}
@@ -160,7 +162,7 @@ func (h *Handler) discard(ctx context.Context, c *frameio.Client, key, assetID s
 // putParts uploads the parts not yet done, PartConcurrency at a time, each
 // retried on its own. Every finished part is recorded, so a later attempt
 // PUTs only what is missing.
-func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a *frameio.Asset, f *os.File, u *Upload, done map[int]bool) error {
+func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a *frameio.Asset, f *os.File, u *job.Upload, done map[int]bool) error {
 	if a.UploadCompletedAt != nil {
 		return nil
 	}
@@ -249,7 +251,7 @@ type errRetry struct{ err error }
 func (e errRetry) Error() string { return e.err.Error() }
 
 // filetype is the payload's MIME type, else one guessed from the name.
-func filetype(u *Upload) string {
+func filetype(u *job.Upload) string {
 	if u.Filetype != "" {
 		return u.Filetype
 	}

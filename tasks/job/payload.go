@@ -1,4 +1,4 @@
-package tasks
+package job
 
 import (
 	"bytes"
@@ -95,13 +95,13 @@ func (u *Upload) Validate(taskType string) error {
 	if u.V != PayloadVersion {
 		return fmt.Errorf("payload field v: version %d is not supported (want %d)", u.V, PayloadVersion)
 	}
-	if err := validateID("batch", u.Batch); err != nil {
+	if err := ValidateID("batch", u.Batch); err != nil {
 		return err
 	}
-	if err := validateID("token_ref", u.TokenRef); err != nil {
+	if err := ValidateID("token_ref", u.TokenRef); err != nil {
 		return err
 	}
-	if err := validateID("parent_id", u.ParentID); err != nil {
+	if err := ValidateID("parent_id", u.ParentID); err != nil {
 		return err
 	}
 	if err := ValidatePath(u.Path); err != nil {
@@ -132,7 +132,9 @@ func (u *Upload) Validate(taskType string) error {
 	return nil
 }
 
-func validateID(field, v string) error {
+// ValidateID checks an id field (batch, token ref, parent id): 1 to 128
+// characters of A-Z a-z 0-9 - _ .; the error names the field.
+func ValidateID(field, v string) error {
 	if v == "" || len(v) > 128 {
 		return fmt.Errorf("payload field %s: want 1 to 128 characters", field)
 	}
