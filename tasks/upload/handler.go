@@ -22,8 +22,18 @@ type Account struct {
 	// Client talks to Frame.io with the token; it waits for the shared
 	// limiter before every API call.
 	Client *frameio.Client
+	// API, if set, is what the state machine drives instead of V2 over Client.
+	API FrameIO
 	// Scope is the limiter scope, used to keep folder maps per account.
 	Scope string
+}
+
+// frameIO is the API the state machine drives for this account.
+func (a *Account) frameIO() FrameIO {
+	if a.API != nil {
+		return a.API
+	}
+	return NewV2(a.Client)
 }
 
 // Options configures a Handler.

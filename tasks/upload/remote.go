@@ -6,8 +6,6 @@ import (
 	"github.com/frameq/frameq/tasks/records"
 
 	"github.com/rs/zerolog"
-
-	"github.com/frameq/frameq/frameio"
 )
 
 // uploadRemote creates an asset that Frame.io fills from SourceURL itself,
@@ -32,19 +30,19 @@ func (h *Handler) uploadRemote(ctx context.Context, acct *Account, u *job.Upload
 		return "", err
 	}
 	if p.State == records.StateCreating {
-		a, err := h.adopt(ctx, acct.Client, key, parentID, u, p.CreateStarted)
+		a, err := h.adopt(ctx, acct.frameIO(), key, parentID, u, p.CreateStarted)
 		if err != nil || a != nil {
 			return assetID(a), err
 		}
 	}
-	a, err := h.create(ctx, acct.Client, key, parentID, u, frameio.CreateAsset{
-		Type: "file", Name: u.Name(), Filetype: filetype(u), Filesize: u.Size,
-		Source: &frameio.Source{URL: u.SourceURL},
+	c := acct.frameIO()
+	a, err := h.create(ctx, key, u, func() (*File, error) {
+		return c.CreateRemoteFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u), SourceURL: u.SourceURL})
 	})
 	return assetID(a), err
 }
 
-func assetID(a *frameio.Asset) string {
+func assetID(a *File) string {
 	if a == nil {
 		return ""
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/frameq/frameq/apierr"
-	"github.com/frameq/frameq/frameio"
 )
 
 // createdSkew widens the window in which an asset found after an uncertain
@@ -45,11 +44,11 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *job.Upload, 
 	if err != nil {
 		return "", err
 	}
-	asset, done, err := h.asset(ctx, acct.Client, key, p, parentID, u)
+	asset, done, err := h.asset(ctx, acct.frameIO(), key, p, parentID, u)
 	if err != nil {
 		return "", err
 	}
-	if err := h.putParts(ctx, acct.Client, key, asset, f, u, done); err != nil {
+	if err := h.putParts(ctx, acct.frameIO(), key, asset, f, done); err != nil {
 		return "", err
 	}
 	return asset.ID, nil
@@ -57,7 +56,7 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *job.Upload, 
 
 // asset returns the asset to PUT parts to, with the parts already done:
 // the one recorded, one an uncertain create made, or a new one.
-func (h *Handler) asset(ctx context.Context, c *frameio.Client, key string, p *records.Progress, parentID string, u *job.Upload) (*frameio.Asset, map[int]bool, error) {
+func (h *Handler) asset(ctx context.Context, c FrameIO, key string, p *records.Progress, parentID string, u *job.Upload) (*File, map[int]bool, error) {
 	switch p.State {
 	case records.StateUploading:
 		a, err := h.resume(ctx, c, key, p.AssetID)
@@ -70,16 +69,16 @@ func (h *Handler) asset(ctx context.Context, c *frameio.Client, key string, p *r
 			return a, map[int]bool{}, err
 		}
 	}
-	a, err := h.create(ctx, c, key, parentID, u, frameio.CreateAsset{
-		Type: "file", Name: u.Name(), Filetype: filetype(u), Filesize: u.Size,
+	a, err := h.create(ctx, key, u, func() (*File, error) {
+		return c.CreateFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u)})
 	})
 	return a, map[int]bool{}, err
 }
 
 // resume fetches a recorded asset. It returns nil (start over) when the
 // asset is gone or can no longer take parts; a stale one is deleted.
-func (h *Handler) resume(ctx context.Context, c *frameio.Client, key, assetID string) (*frameio.Asset, error) {
-	a, err := c.GetAsset(ctx, assetID)
+func (h *Handler) resume(ctx context.Context, c FrameIO, key, assetID string) (*File, error) {
+	a, err := c.GetFile(ctx, assetID)
 	if apierr.Classify(err) == apierr.Terminal {
 		zerolog.Ctx(ctx).Warn().Str("asset_id", assetID).Err(err).Msg("recorded asset is gone; creating anew")
 		return nil, h.progress.Reset(ctx, key)
@@ -87,7 +86,7 @@ func (h *Handler) resume(ctx context.Context, c *frameio.Client, key, assetID st
 	if err != nil {
 		return nil, fmt.Errorf("resume asset %s: %w", assetID, err)
 	}
-	if a.UploadCompletedAt != nil || len(a.UploadURLs) > 0 {
+	if a.Completed || len(a.Parts) > 0 {
 		return a, nil
 	}
 	zerolog.Ctx(ctx).Warn().Str("asset_id", assetID).Msg("recorded asset has no upload URLs left; deleting it and creating anew")
@@ -97,15 +96,14 @@ func (h *Handler) resume(ctx context.Context, c *frameio.Client, key, assetID st
 // adopt looks for the asset an uncertain create may have made: same name,
 // type and size, made after that create was sent, not yet complete. One is
 // adopted, any others (from earlier lost answers) are deleted.
-func (h *Handler) adopt(ctx context.Context, c *frameio.Client, key, parentID string, u *job.Upload, started time.Time) (*frameio.Asset, error) {
-	children, err := c.ListChildren(ctx, parentID)
+func (h *Handler) adopt(ctx context.Context, c FrameIO, key, parentID string, u *job.Upload, started time.Time) (*File, error) {
+	children, err := c.FindFiles(ctx, parentID, u.Name())
 	if err != nil {
 		return nil, fmt.Errorf("look for asset %q after an uncertain create: %w", u.Name(), err)
 	}
-	var found []frameio.Asset
+	var found []File
 	for _, a := range children {
-		if a.Type == "file" && a.Name == u.Name() && a.Filesize == u.Size && !a.InsertedAt.Before(started.Add(-createdSkew)) &&
-			(a.UploadCompletedAt == nil || u.SourceURL != "") {
+		if a.Size == u.Size && !a.CreatedAt.Before(started.Add(-createdSkew)) && (!a.Completed || u.SourceURL != "") {
 			found = append(found, a)
 		}
 	}
@@ -116,7 +114,7 @@ func (h *Handler) adopt(ctx context.Context, c *frameio.Client, key, parentID st
 	}
 	for _, extra := range found[1:] {
 		log.Warn().Str("asset_id", extra.ID).Msg("deleting duplicate left by a lost create answer")
-		if err := c.DeleteAsset(ctx, extra.ID); err != nil && apierr.Classify(err) != apierr.Terminal {
+		if err := c.DeleteFile(ctx, extra.ID); err != nil && apierr.Classify(err) != apierr.Terminal {
 			return nil, fmt.Errorf("delete duplicate %s: %w", extra.ID, err)
 		}
 	}
@@ -131,11 +129,11 @@ func (h *Handler) adopt(ctx context.Context, c *frameio.Client, key, parentID st
 }
 
 // create sends a create, recording first that it may take effect unseen.
-func (h *Handler) create(ctx context.Context, c *frameio.Client, key, parentID string, u *job.Upload, in frameio.CreateAsset) (*frameio.Asset, error) {
+func (h *Handler) create(ctx context.Context, key string, u *job.Upload, send func() (*File, error)) (*File, error) {
 	if err := h.progress.Creating(ctx, key, time.Now()); err != nil {
 		return nil, err
 	}
-	a, err := c.CreateAsset(ctx, parentID, in)
+	a, err := send()
 	if err != nil {
 		if !apierr.Ambiguous(err) {
 			// Nothing was made: the next attempt need not look for it.
@@ -152,8 +150,8 @@ func (h *Handler) create(ctx context.Context, c *frameio.Client, key, parentID s
 }
 
 // discard deletes an asset we can no longer complete and forgets it.
-func (h *Handler) discard(ctx context.Context, c *frameio.Client, key, assetID string) error {
-	if err := c.DeleteAsset(ctx, assetID); err != nil && apierr.Classify(err) != apierr.Terminal {
+func (h *Handler) discard(ctx context.Context, c FrameIO, key, assetID string) error {
+	if err := c.DeleteFile(ctx, assetID); err != nil && apierr.Classify(err) != apierr.Terminal {
 		return fmt.Errorf("delete orphan %s: %w", assetID, err)
 	}
 	return h.progress.Reset(ctx, key)
@@ -162,11 +160,10 @@ func (h *Handler) discard(ctx context.Context, c *frameio.Client, key, assetID s
 // putParts uploads the parts not yet done, PartConcurrency at a time, each
 // retried on its own. Every finished part is recorded, so a later attempt
 // PUTs only what is missing.
-func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a *frameio.Asset, f *os.File, u *job.Upload, done map[int]bool) error {
-	if a.UploadCompletedAt != nil {
+func (h *Handler) putParts(ctx context.Context, c FrameIO, key string, a *File, f *os.File, done map[int]bool) error {
+	if a.Completed {
 		return nil
 	}
-	parts := frameio.Parts(u.Size, len(a.UploadURLs))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, h.opts.PartConcurrency)
@@ -175,8 +172,8 @@ func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a
 		mu       sync.Mutex
 		firstErr error
 	)
-	for _, part := range parts {
-		if done[part.Index] {
+	for _, part := range a.Parts {
+		if done[part.Number] {
 			continue
 		}
 		select {
@@ -206,7 +203,7 @@ func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a
 	return ctx.Err()
 }
 
-func (h *Handler) putPart(ctx context.Context, c *frameio.Client, key string, a *frameio.Asset, f *os.File, p frameio.Part) error {
+func (h *Handler) putPart(ctx context.Context, c FrameIO, key string, a *File, f *os.File, p Part) error {
 	var err error
 	for try := 0; try < h.opts.PartRetries; try++ {
 		if try > 0 {
@@ -214,27 +211,27 @@ func (h *Handler) putPart(ctx context.Context, c *frameio.Client, key string, a 
 				return err
 			}
 		}
-		err = c.UploadPart(ctx, a.UploadURLs[p.Index], a.Filetype, f, p.Offset, p.Size)
+		err = c.PutPart(ctx, a, p, f)
 		if err == nil {
 			h.opts.Observer.BytesUploaded(p.Size)
-			if len(a.UploadURLs) == 1 {
+			if len(a.Parts) == 1 {
 				return nil // the done record follows at once; a crash before it re-PUTs one part
 			}
-			return h.progress.PartDone(ctx, key, p.Index)
+			return h.progress.PartDone(ctx, key, p.Number)
 		}
 		if apierr.Classify(err) != apierr.Retryable {
 			break
 		}
 		h.opts.Observer.PartRetry()
-		zerolog.Ctx(ctx).Debug().Int("part", p.Index).Err(err).Msg("part failed, retrying")
+		zerolog.Ctx(ctx).Debug().Int("part", p.Number).Err(err).Msg("part failed, retrying")
 	}
-	return fmt.Errorf("part %d of %d: %w", p.Index+1, len(a.UploadURLs), err)
+	return fmt.Errorf("part %d of %d: %w", p.Number+1, len(a.Parts), err)
 }
 
 // partFailed handles a part that will not go in. A rejected presigned URL
 // (expired, or refused by storage) cannot be refreshed in API v2: the
 // asset is deleted and the next attempt creates a new one.
-func (h *Handler) partFailed(ctx context.Context, c *frameio.Client, key, assetID string, err error) error {
+func (h *Handler) partFailed(ctx context.Context, c FrameIO, key, assetID string, err error) error {
 	if apierr.Classify(err) == apierr.Retryable {
 		return err
 	}
