@@ -239,13 +239,8 @@ func (h *Handler) partFailed(ctx context.Context, c FrameIO, key, assetID string
 	if derr := h.discard(ctx, c, key, assetID); derr != nil {
 		return errors.Join(err, derr)
 	}
-	return fmt.Errorf("upload URLs refused, asset deleted, retrying with a new one: %w", errRetry{err})
+	return fmt.Errorf("upload URLs refused, asset deleted, retrying with a new one: %w", &RetryError{Cause: err})
 }
-
-// errRetry makes a terminal-looking error retryable.
-type errRetry struct{ err error }
-
-func (e errRetry) Error() string { return e.err.Error() }
 
 // filetype is the payload's MIME type, else one guessed from the name.
 func filetype(u *job.Upload) string {
