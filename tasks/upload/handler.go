@@ -114,10 +114,10 @@ const maxInProcessWaits = 20
 // ProcessTask implements asynq.Handler.
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	taskID, _ := asynq.GetTaskID(ctx)
-	attempt, _ := asynq.GetRetryCount(ctx)
+	try, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	queue, _ := asynq.GetQueueName(ctx)
-	log := h.opts.Log.With().Str("task_id", taskID).Int("attempt", attempt+1).Logger()
+	log := h.opts.Log.With().Str("task_id", taskID).Int("attempt", try+1).Logger()
 
 	u, err := job.DecodeUpload(t.Type(), t.Payload())
 	if err != nil {
@@ -127,27 +127,37 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	log = log.With().Str("batch", u.Batch).Str("file", u.Path).Logger()
 	ctx = log.WithContext(ctx)
-	key := job.IdempotencyKey(u)
-	pre := h.begin(ctx, u, taskID, key)
+	at := &attempt{u: u, taskID: taskID, queue: queue, key: job.IdempotencyKey(u), last: try >= maxRetry}
+	pre := h.begin(ctx, at)
 
 	h.opts.Observer.InFlight(1)
 	defer h.opts.Observer.InFlight(-1)
 	start := time.Now()
-	lastAttempt := attempt >= maxRetry
-	assetID, err := h.run(ctx, u, pre, lastAttempt)
+	assetID, err := h.run(ctx, at, pre)
 	if err == nil {
-		err = h.complete(ctx, u, taskID, key, assetID)
+		err = h.complete(ctx, at, assetID)
 	}
-	return h.finish(ctx, u, taskID, queue, lastAttempt, err, time.Since(start))
+	return h.finish(ctx, at, err, time.Since(start))
+}
+
+// attempt is what one try of one task carries through the state machine.
+type attempt struct {
+	u      *job.Upload
+	taskID string
+	queue  string
+	key    string // u's idempotency key, hashed once per attempt
+	last   bool   // asynq archives the task if this try fails
+	acct   *Account
+	api    FrameIO // acct's, set once the token ref is known
 }
 
 // begin marks the task active and reads its progress in one round trip.
 // A nil Progress (Redis trouble) makes the upload read it itself.
-func (h *Handler) begin(ctx context.Context, u *job.Upload, taskID, key string) *records.Progress {
+func (h *Handler) begin(ctx context.Context, at *attempt) *records.Progress {
 	var read *redis.MapStringStringCmd
 	err := h.batches.Pipelined(ctx, func(p redis.Pipeliner) {
-		h.batches.Stage(ctx, p, u.Batch, taskID, records.Active, nil)
-		read = p.HGetAll(ctx, records.ProgressKey(key))
+		h.batches.Stage(ctx, p, at.u.Batch, at.taskID, records.Active, nil)
+		read = p.HGetAll(ctx, records.ProgressKey(at.key))
 	})
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("batch record not updated")
@@ -159,12 +169,12 @@ func (h *Handler) begin(ctx context.Context, u *job.Upload, taskID, key string) 
 // complete records the file done and the batch's count in one round trip.
 // If that fails the upload is still safe: the next attempt finds the asset
 // complete and records it then.
-func (h *Handler) complete(ctx context.Context, u *job.Upload, taskID, key, assetID string) error {
+func (h *Handler) complete(ctx context.Context, at *attempt, assetID string) error {
 	ctx = context.WithoutCancel(ctx)
 	write := func() error {
 		return h.batches.Pipelined(ctx, func(p redis.Pipeliner) {
-			h.progress.StageDone(ctx, p, key, assetID)
-			h.batches.Stage(ctx, p, u.Batch, taskID, records.Done, nil)
+			h.progress.StageDone(ctx, p, at.key, assetID)
+			h.batches.Stage(ctx, p, at.u.Batch, at.taskID, records.Done, nil)
 		})
 	}
 	err := write()
@@ -180,9 +190,9 @@ func (h *Handler) complete(ctx context.Context, u *job.Upload, taskID, key, asse
 // run does the upload, waiting out rate limits in process: the state
 // machine resumes where it stopped, so repeating it is safe. pre is the
 // progress read by begin, used by the first try only.
-func (h *Handler) run(ctx context.Context, u *job.Upload, pre *records.Progress, lastAttempt bool) (string, error) {
+func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (string, error) {
 	for waits, outages := 0, 0; ; waits++ {
-		assetID, err := h.upload(ctx, u, pre)
+		assetID, err := h.upload(ctx, at, pre)
 		pre = nil
 		if err != nil && ctx.Err() == nil && outages < maxOutages && h.awaitRedis(ctx) {
 			outages++
@@ -194,7 +204,7 @@ func (h *Handler) run(ctx context.Context, u *job.Upload, pre *records.Progress,
 		}
 		// Hand long waits back to the queue to free this slot, unless asynq
 		// would archive the task for it (it checks MaxRetry before IsFailure).
-		if !lastAttempt && (waits >= maxInProcessWaits || wait > 10*time.Second) {
+		if !at.last && (waits >= maxInProcessWaits || wait > 10*time.Second) {
 			return "", &waitError{wait: wait, cause: err}
 		}
 		zerolog.Ctx(ctx).Debug().Dur("wait", wait).Err(err).Msg("rate limited, waiting")
@@ -236,7 +246,8 @@ func (h *Handler) awaitRedis(ctx context.Context) bool {
 }
 
 // upload returns the id of the completed asset; the caller records it.
-func (h *Handler) upload(ctx context.Context, u *job.Upload, pre *records.Progress) (string, error) {
+func (h *Handler) upload(ctx context.Context, at *attempt, pre *records.Progress) (string, error) {
+	u := at.u
 	acct, ok := h.opts.Accounts[u.TokenRef]
 	if !ok {
 		return "", terminal(ClassInput, fmt.Sprintf("unknown token ref %q: this worker has no FRAMEQ_TOKEN_%s", u.TokenRef, upper(u.TokenRef)))
@@ -244,14 +255,16 @@ func (h *Handler) upload(ctx context.Context, u *job.Upload, pre *records.Progre
 	if h.opts.Breaker != nil && h.opts.Breaker.Open(ctx, u.TokenRef) {
 		return "", errHeld
 	}
+	at.acct, at.api = acct, acct.frameIO()
 	if u.SourceURL != "" {
-		return h.uploadRemote(ctx, acct, u, pre)
+		return h.uploadRemote(ctx, at, pre)
 	}
-	return h.uploadFile(ctx, acct, u, pre)
+	return h.uploadFile(ctx, at, pre)
 }
 
 // finish maps the outcome to asynq's vocabulary and the batch record.
-func (h *Handler) finish(ctx context.Context, u *job.Upload, taskID, queue string, lastAttempt bool, err error, took time.Duration) error {
+func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.Duration) error {
+	u, taskID, queue := at.u, at.taskID, at.queue
 	log := zerolog.Ctx(ctx)
 	class := classOf(err)
 	if class == apierr.TokenRejected.String() && h.opts.Breaker != nil {
@@ -284,7 +297,7 @@ func (h *Handler) finish(ctx context.Context, u *job.Upload, taskID, queue strin
 			return err
 		}
 		return terminal(class, err.Error())
-	case lastAttempt:
+	case at.last:
 		h.opts.Observer.FileFinished(typeName(u), ClassExhausted)
 		h.mark(ctx, u, taskID, records.Failed, &records.Failure{Queue: queue, Path: u.Path, Class: ClassExhausted, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: retries exhausted")

@@ -2,7 +2,6 @@ package upload
 
 import (
 	"context"
-	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
 
 	"github.com/rs/zerolog"
@@ -10,11 +9,11 @@ import (
 
 // uploadRemote creates an asset that Frame.io fills from SourceURL itself,
 // with the same exactly-once bookkeeping as a local file.
-func (h *Handler) uploadRemote(ctx context.Context, acct *Account, u *job.Upload, p *records.Progress) (string, error) {
-	key := job.IdempotencyKey(u)
+func (h *Handler) uploadRemote(ctx context.Context, at *attempt, p *records.Progress) (string, error) {
+	u := at.u
 	var err error
 	if p == nil {
-		if p, err = h.progress.Get(ctx, key); err != nil {
+		if p, err = h.progress.Get(ctx, at.key); err != nil {
 			return "", err
 		}
 	}
@@ -25,19 +24,18 @@ func (h *Handler) uploadRemote(ctx context.Context, acct *Account, u *job.Upload
 	case records.StateUploading: // created; Frame.io fetches the bytes itself
 		return p.AssetID, nil
 	}
-	parentID, err := h.folders.EnsureChain(ctx, acct.Client, acct.Scope, u.ParentID, u.Folders())
+	parentID, err := h.folders.EnsureChain(ctx, at.acct.Client, at.acct.Scope, u.ParentID, u.Folders())
 	if err != nil {
 		return "", err
 	}
 	if p.State == records.StateCreating {
-		a, err := h.adopt(ctx, acct.frameIO(), key, parentID, u, p.CreateStarted)
+		a, err := h.adopt(ctx, at, parentID, p.CreateStarted)
 		if err != nil || a != nil {
 			return assetID(a), err
 		}
 	}
-	c := acct.frameIO()
-	a, err := h.create(ctx, key, u, func() (*File, error) {
-		return c.CreateRemoteFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u), SourceURL: u.SourceURL})
+	a, err := h.create(ctx, at, func() (*File, error) {
+		return at.api.CreateRemoteFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u), SourceURL: u.SourceURL})
 	})
 	return assetID(a), err
 }

@@ -21,7 +21,8 @@ import (
 // create counts as ours, for clock differences between us and Frame.io.
 const createdSkew = 2 * time.Minute
 
-func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *job.Upload, p *records.Progress) (string, error) {
+func (h *Handler) uploadFile(ctx context.Context, at *attempt, p *records.Progress) (string, error) {
+	u := at.u
 	f, info, err := openUnderRoot(h.root, u.File)
 	if err != nil {
 		return "", err
@@ -30,9 +31,8 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *job.Upload, 
 	if info.Size() != u.Size || (u.MtimeNS != 0 && info.ModTime().UnixNano() != u.MtimeNS) {
 		return "", terminal(ClassInput, fmt.Sprintf("file %s changed since it was enqueued (size %d, enqueued %d): enqueue it again", u.File, info.Size(), u.Size))
 	}
-	key := job.IdempotencyKey(u)
 	if p == nil {
-		if p, err = h.progress.Get(ctx, key); err != nil {
+		if p, err = h.progress.Get(ctx, at.key); err != nil {
 			return "", err
 		}
 	}
@@ -40,15 +40,15 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *job.Upload, 
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
 		return p.AssetID, nil
 	}
-	parentID, err := h.folders.EnsureChain(ctx, acct.Client, acct.Scope, u.ParentID, u.Folders())
+	parentID, err := h.folders.EnsureChain(ctx, at.acct.Client, at.acct.Scope, u.ParentID, u.Folders())
 	if err != nil {
 		return "", err
 	}
-	asset, done, err := h.asset(ctx, acct.frameIO(), key, p, parentID, u)
+	asset, done, err := h.asset(ctx, at, p, parentID)
 	if err != nil {
 		return "", err
 	}
-	if err := h.putParts(ctx, acct.frameIO(), key, asset, f, done); err != nil {
+	if err := h.putParts(ctx, at, asset, f, done); err != nil {
 		return "", err
 	}
 	return asset.ID, nil
@@ -56,32 +56,33 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *job.Upload, 
 
 // asset returns the asset to PUT parts to, with the parts already done:
 // the one recorded, one an uncertain create made, or a new one.
-func (h *Handler) asset(ctx context.Context, c FrameIO, key string, p *records.Progress, parentID string, u *job.Upload) (*File, map[int]bool, error) {
+func (h *Handler) asset(ctx context.Context, at *attempt, p *records.Progress, parentID string) (*File, map[int]bool, error) {
+	u := at.u
 	switch p.State {
 	case records.StateUploading:
-		a, err := h.resume(ctx, c, key, p.AssetID)
+		a, err := h.resume(ctx, at, p.AssetID)
 		if a != nil || err != nil {
 			return a, p.PartsDone, err
 		}
 	case records.StateCreating:
-		a, err := h.adopt(ctx, c, key, parentID, u, p.CreateStarted)
+		a, err := h.adopt(ctx, at, parentID, p.CreateStarted)
 		if a != nil || err != nil {
 			return a, map[int]bool{}, err
 		}
 	}
-	a, err := h.create(ctx, key, u, func() (*File, error) {
-		return c.CreateFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u)})
+	a, err := h.create(ctx, at, func() (*File, error) {
+		return at.api.CreateFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u)})
 	})
 	return a, map[int]bool{}, err
 }
 
 // resume fetches a recorded asset. It returns nil (start over) when the
 // asset is gone or can no longer take parts; a stale one is deleted.
-func (h *Handler) resume(ctx context.Context, c FrameIO, key, assetID string) (*File, error) {
-	a, err := c.GetFile(ctx, assetID)
+func (h *Handler) resume(ctx context.Context, at *attempt, assetID string) (*File, error) {
+	a, err := at.api.GetFile(ctx, assetID)
 	if apierr.Classify(err) == apierr.Terminal {
 		zerolog.Ctx(ctx).Warn().Str("asset_id", assetID).Err(err).Msg("recorded asset is gone; creating anew")
-		return nil, h.progress.Reset(ctx, key)
+		return nil, h.progress.Reset(ctx, at.key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("resume asset %s: %w", assetID, err)
@@ -90,14 +91,15 @@ func (h *Handler) resume(ctx context.Context, c FrameIO, key, assetID string) (*
 		return a, nil
 	}
 	zerolog.Ctx(ctx).Warn().Str("asset_id", assetID).Msg("recorded asset has no upload URLs left; deleting it and creating anew")
-	return nil, h.discard(ctx, c, key, assetID)
+	return nil, h.discard(ctx, at, assetID)
 }
 
 // adopt looks for the asset an uncertain create may have made: same name,
 // type and size, made after that create was sent, not yet complete. One is
 // adopted, any others (from earlier lost answers) are deleted.
-func (h *Handler) adopt(ctx context.Context, c FrameIO, key, parentID string, u *job.Upload, started time.Time) (*File, error) {
-	children, err := c.FindFiles(ctx, parentID, u.Name())
+func (h *Handler) adopt(ctx context.Context, at *attempt, parentID string, started time.Time) (*File, error) {
+	u := at.u
+	children, err := at.api.FindFiles(ctx, parentID, u.Name())
 	if err != nil {
 		return nil, fmt.Errorf("look for asset %q after an uncertain create: %w", u.Name(), err)
 	}
@@ -114,53 +116,53 @@ func (h *Handler) adopt(ctx context.Context, c FrameIO, key, parentID string, u 
 	}
 	for _, extra := range found[1:] {
 		log.Warn().Str("asset_id", extra.ID).Msg("deleting duplicate left by a lost create answer")
-		if err := c.DeleteFile(ctx, extra.ID); err != nil && apierr.Classify(err) != apierr.Terminal {
+		if err := at.api.DeleteFile(ctx, extra.ID); err != nil && apierr.Classify(err) != apierr.Terminal {
 			return nil, fmt.Errorf("delete duplicate %s: %w", extra.ID, err)
 		}
 	}
 	log.Info().Str("asset_id", found[0].ID).Msg("adopting the asset an uncertain create made")
-	if err := h.progress.Created(ctx, key, found[0].ID); err != nil {
+	if err := h.progress.Created(ctx, at.key, found[0].ID); err != nil {
 		return nil, err
 	}
 	if u.SourceURL != "" {
 		return &found[0], nil
 	}
-	return h.resume(ctx, c, key, found[0].ID)
+	return h.resume(ctx, at, found[0].ID)
 }
 
 // create sends a create, recording first that it may take effect unseen.
-func (h *Handler) create(ctx context.Context, key string, u *job.Upload, send func() (*File, error)) (*File, error) {
-	if err := h.progress.Creating(ctx, key, time.Now()); err != nil {
+func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, error)) (*File, error) {
+	if err := h.progress.Creating(ctx, at.key, time.Now()); err != nil {
 		return nil, err
 	}
 	a, err := send()
 	if err != nil {
 		if !apierr.Ambiguous(err) {
 			// Nothing was made: the next attempt need not look for it.
-			if rerr := h.progress.Reset(context.WithoutCancel(ctx), key); rerr != nil {
+			if rerr := h.progress.Reset(context.WithoutCancel(ctx), at.key); rerr != nil {
 				zerolog.Ctx(ctx).Warn().Err(rerr).Msg("progress not reset")
 			}
 		}
 		return nil, err
 	}
-	if err := h.progress.Created(ctx, key, a.ID); err != nil {
+	if err := h.progress.Created(ctx, at.key, a.ID); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
 // discard deletes an asset we can no longer complete and forgets it.
-func (h *Handler) discard(ctx context.Context, c FrameIO, key, assetID string) error {
-	if err := c.DeleteFile(ctx, assetID); err != nil && apierr.Classify(err) != apierr.Terminal {
+func (h *Handler) discard(ctx context.Context, at *attempt, assetID string) error {
+	if err := at.api.DeleteFile(ctx, assetID); err != nil && apierr.Classify(err) != apierr.Terminal {
 		return fmt.Errorf("delete orphan %s: %w", assetID, err)
 	}
-	return h.progress.Reset(ctx, key)
+	return h.progress.Reset(ctx, at.key)
 }
 
 // putParts uploads the parts not yet done, PartConcurrency at a time, each
 // retried on its own. Every finished part is recorded, so a later attempt
 // PUTs only what is missing.
-func (h *Handler) putParts(ctx context.Context, c FrameIO, key string, a *File, f *os.File, done map[int]bool) error {
+func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File, done map[int]bool) error {
 	if a.Completed {
 		return nil
 	}
@@ -186,7 +188,7 @@ func (h *Handler) putParts(ctx context.Context, c FrameIO, key string, a *File, 
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := h.putPart(ctx, c, key, a, f, part); err != nil {
+			if err := h.putPart(ctx, at, a, f, part); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
@@ -198,12 +200,12 @@ func (h *Handler) putParts(ctx context.Context, c FrameIO, key string, a *File, 
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return h.partFailed(ctx, c, key, a.ID, firstErr)
+		return h.partFailed(ctx, at, a.ID, firstErr)
 	}
 	return ctx.Err()
 }
 
-func (h *Handler) putPart(ctx context.Context, c FrameIO, key string, a *File, f *os.File, p Part) error {
+func (h *Handler) putPart(ctx context.Context, at *attempt, a *File, f *os.File, p Part) error {
 	var err error
 	for try := 0; try < h.opts.PartRetries; try++ {
 		if try > 0 {
@@ -211,13 +213,13 @@ func (h *Handler) putPart(ctx context.Context, c FrameIO, key string, a *File, f
 				return err
 			}
 		}
-		err = c.PutPart(ctx, a, p, f)
+		err = at.api.PutPart(ctx, a, p, f)
 		if err == nil {
 			h.opts.Observer.BytesUploaded(p.Size)
 			if len(a.Parts) == 1 {
 				return nil // the done record follows at once; a crash before it re-PUTs one part
 			}
-			return h.progress.PartDone(ctx, key, p.Number)
+			return h.progress.PartDone(ctx, at.key, p.Number)
 		}
 		if apierr.Classify(err) != apierr.Retryable {
 			break
@@ -231,12 +233,12 @@ func (h *Handler) putPart(ctx context.Context, c FrameIO, key string, a *File, f
 // partFailed handles a part that will not go in. A rejected presigned URL
 // (expired, or refused by storage) cannot be refreshed in API v2: the
 // asset is deleted and the next attempt creates a new one.
-func (h *Handler) partFailed(ctx context.Context, c FrameIO, key, assetID string, err error) error {
+func (h *Handler) partFailed(ctx context.Context, at *attempt, assetID string, err error) error {
 	if apierr.Classify(err) == apierr.Retryable {
 		return err
 	}
 	zerolog.Ctx(ctx).Warn().Err(err).Str("asset_id", assetID).Msg("upload URL refused; deleting the asset to start over")
-	if derr := h.discard(ctx, c, key, assetID); derr != nil {
+	if derr := h.discard(ctx, at, assetID); derr != nil {
 		return errors.Join(err, derr)
 	}
 	return fmt.Errorf("upload URLs refused, asset deleted, retrying with a new one: %w", &RetryError{Cause: err})
