@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/frameq/frameq/tasks/job"
-	"github.com/frameq/frameq/tasks/records"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/frameio"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // Account is what a token ref resolves to on a worker.

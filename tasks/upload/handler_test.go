@@ -3,7 +3,6 @@ package upload
 import (
 	"context"
 	"errors"
-	"github.com/frameq/frameq/tasks/job"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // TestHostilePayloadsAreArchivedUnread: a payload pushed into Redis by

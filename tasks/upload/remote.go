@@ -2,9 +2,10 @@ package upload
 
 import (
 	"context"
-	"github.com/frameq/frameq/tasks/records"
 
 	"github.com/rs/zerolog"
+
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // uploadRemote creates an asset that Frame.io fills from SourceURL itself,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/frameq/frameq/tasks/job"
-	"github.com/frameq/frameq/tasks/records"
 	"mime"
 	"os"
 	"path"
@@ -15,6 +13,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/frameq/frameq/apierr"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // createdSkew widens the window in which an asset found after an uncertain

@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"github.com/frameq/frameq/tasks/job"
-	"github.com/frameq/frameq/tasks/records"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +19,8 @@ import (
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/redistest"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // rig is a handler over a real Redis and the simulator, with no limiter:
