@@ -15,7 +15,8 @@ import (
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/redistest"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -76,7 +77,7 @@ func TestRedisPathsOnCluster(t *testing.T) {
 	})
 
 	t.Run("batches", func(t *testing.T) {
-		b := tasks.NewBatches(rdb)
+		b := records.NewBatches(rdb)
 		for _, batch := range []string{"b1", "b2", "b3", "b4"} {
 			ids := []string{"up-1", "up-2", "up-3"}
 			// The first Add meets a node without the script (NOSCRIPT in a pipeline).
@@ -85,8 +86,8 @@ func TestRedisPathsOnCluster(t *testing.T) {
 			}
 			steps := []struct {
 				id, state string
-				f         *tasks.Failure
-			}{{"up-1", tasks.Active, nil}, {"up-1", tasks.Done, nil}, {"up-2", tasks.Failed, &tasks.Failure{Class: "input", Reason: "x"}}}
+				f         *records.Failure
+			}{{"up-1", records.Active, nil}, {"up-1", records.Done, nil}, {"up-2", records.Failed, &records.Failure{Class: "input", Reason: "x"}}}
 			for _, s := range steps {
 				if err := b.Set(ctx, batch, s.id, s.state, s.f); err != nil {
 					t.Fatalf("Set: %v", err)
@@ -96,7 +97,7 @@ func TestRedisPathsOnCluster(t *testing.T) {
 				t.Fatalf("Remove: %v", err)
 			}
 			st, err := b.Status(ctx, batch)
-			if err != nil || st.Counts[tasks.Done] != 1 || st.Counts[tasks.Failed] != 1 || st.Total() != 2 {
+			if err != nil || st.Counts[records.Done] != 1 || st.Counts[records.Failed] != 1 || st.Total() != 2 {
 				t.Errorf("%s: status %v, %v", batch, st.Counts, err)
 			}
 			if fs, err := b.Failures(ctx, batch); err != nil || len(fs) != 1 {
@@ -109,7 +110,7 @@ func TestRedisPathsOnCluster(t *testing.T) {
 	})
 
 	t.Run("progress", func(t *testing.T) {
-		p := tasks.NewProgresses(rdb)
+		p := records.NewProgresses(rdb)
 		var keys []string
 		for i := range 20 {
 			k := fmt.Sprintf("key%02d", i)
@@ -149,7 +150,7 @@ func TestRedisPathsOnCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := tasks.NewFolders(rdb)
+		f := records.NewFolders(rdb)
 		root := sim.RootFolder(frameiosim.DefaultToken)
 		ids := make(chan string, 8)
 		var wg sync.WaitGroup
@@ -180,20 +181,20 @@ func TestRedisPathsOnCluster(t *testing.T) {
 		for i := range 5 {
 			writeFile(t, filepath.Join(dir, fmt.Sprintf("f%d.bin", i)), 10+i)
 		}
-		uploads, err := tasks.FromDir(dir, "parent", "acme", false)
+		uploads, err := job.FromDir(dir, "parent", "acme", false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := tasks.NewEnqueuer(rdb).Enqueue(ctx, "eb", uploads)
+		res, err := job.NewEnqueuer(rdb).Enqueue(ctx, "eb", uploads)
 		if err != nil || res.Enqueued != 5 {
 			t.Fatalf("Enqueue: %+v, %v", res, err)
 		}
-		br := tasks.NewBreaker(rdb)
+		br := job.NewBreaker(rdb)
 		if err := br.Trip(ctx, "acme", "401 from GET /me"); err != nil {
 			t.Fatalf("Trip: %v", err)
 		}
 		insp := asynq.NewInspectorFromRedisClient(rdb)
-		q, err := insp.GetQueueInfo(tasks.SmallQueue("acme"))
+		q, err := insp.GetQueueInfo(job.SmallQueue("acme"))
 		if err != nil || !q.Paused || q.Size != 5 {
 			t.Errorf("small lane after Trip: %+v, %v; want 5 tasks, paused", q, err)
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/frameq/frameq/frameiosim"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // TestWorkerKilledMidUpload: a worker dies (SIGKILL) with several uploads
@@ -64,7 +64,7 @@ func TestWorkerKilledMidUpload(t *testing.T) {
 	}
 	r.spawn("replacement") // as restart: unless-stopped would
 
-	batches := tasks.NewBatches(r.redis.Client(t))
+	batches := records.NewBatches(r.redis.Client(t))
 	// Watch the orphans: active with no live worker, until recovered.
 	var orphans int
 	var orphanedAt time.Duration

@@ -18,7 +18,7 @@ import (
 
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/redistest"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // bin holds the binaries built once by TestMain.
@@ -220,7 +220,7 @@ func TestBulkUploadUnderFaults(t *testing.T) {
 	}
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: e.redis.Addr()})
 	defer insp.Close()
-	archived, err := insp.ListArchivedTasks(tasks.SmallQueue("default")) // a 2-file batch takes the small lane
+	archived, err := insp.ListArchivedTasks(job.SmallQueue("default")) // a 2-file batch takes the small lane
 	if err != nil {
 		t.Fatal(err)
 	}

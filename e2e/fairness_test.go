@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/frameq/frameq/frameiosim"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // TestSmallBatchIsNotStarvedByABigOne: ten files enqueued behind a thousand
@@ -31,10 +31,10 @@ func TestSmallBatchIsNotStarvedByABigOne(t *testing.T) {
 	}
 	big := strings.TrimSpace(out)
 	rdb := e.redis.Client(t)
-	batches := tasks.NewBatches(rdb)
+	batches := records.NewBatches(rdb)
 	waitFor(t, time.Minute, "the big batch under way", func() bool {
 		st, _ := batches.Status(t.Context(), big)
-		return st.Counts[tasks.Done] >= 50
+		return st.Counts[records.Done] >= 50
 	})
 	out, stderr, code = e.enqueue("dir", "--parent", root, filepath.Join(e.root, "small"))
 	if code != 0 {
@@ -47,7 +47,7 @@ func TestSmallBatchIsNotStarvedByABigOne(t *testing.T) {
 	}
 	took := time.Since(start)
 	st, _ := batches.Status(t.Context(), big)
-	left := st.Total() - st.Counts[tasks.Done]
+	left := st.Total() - st.Counts[records.Done]
 	t.Logf("small batch done in %s with %d of the big batch's 1000 files still to go", took.Round(time.Millisecond), left)
 	if left < 500 {
 		t.Errorf("the small batch finished only after the big one was mostly done (%d left): it waited its turn", left)

@@ -21,7 +21,7 @@ import (
 
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/redistest"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // The reliability tests (crash, outage, misbehave, soak, secrets, hostile)
@@ -385,7 +385,7 @@ func alive(pid int) bool {
 // Inspector method such as ListActiveTasks); a lane never used is empty.
 func inQueues(ref string, list func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error)) ([]*asynq.TaskInfo, error) {
 	var all []*asynq.TaskInfo
-	for _, q := range tasks.Queues(ref) {
+	for _, q := range job.Queues(ref) {
 		ts, err := list(q, asynq.PageSize(1000))
 		if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
 			return nil, fmt.Errorf("queue %s: %w", q, err)

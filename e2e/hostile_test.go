@@ -12,7 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/frameq/frameq/frameiosim"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // TestBadSettingsOneLineExit2: a bad flag, argument or FRAMEQ_* value stops
@@ -121,7 +121,7 @@ func TestPushedJobConfinedToUploadRoot(t *testing.T) {
 			"v": 1, "batch": "pushed", "token_ref": "default", "parent_id": root,
 			"path": "x" + string(rune('0'+i)) + ".bin", "file": file, "size": 10,
 		})
-		if _, err := client.Enqueue(asynq.NewTask(tasks.TypeUpload, payload), asynq.Queue(tasks.Queue("default")), asynq.MaxRetry(5)); err != nil {
+		if _, err := client.Enqueue(asynq.NewTask(job.TypeUpload, payload), asynq.Queue(job.Queue("default")), asynq.MaxRetry(5)); err != nil {
 			t.Fatal(err)
 		}
 	}

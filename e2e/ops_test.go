@@ -14,7 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/frameq/frameq/frameiosim"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 func freeAddr(t *testing.T) string {
@@ -70,7 +70,7 @@ func TestTokenBreakerHoldsJobsUntilResumed(t *testing.T) {
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: e.redis.Addr()})
 	defer insp.Close()
 	waitFor(t, 30*time.Second, "queue paused", func() bool {
-		q, err := insp.GetQueueInfo(tasks.Queue("default"))
+		q, err := insp.GetQueueInfo(job.Queue("default"))
 		return err == nil && q.Paused
 	})
 	time.Sleep(3 * time.Second) // let anything in flight land
@@ -123,7 +123,7 @@ func TestOperatorSurfaces(t *testing.T) {
 	if code, body := get(t, base+"/monitoring/"); code != 200 || !strings.Contains(body, "<html") {
 		t.Errorf("dashboard: %d", code)
 	}
-	r, err := http.Post(base+"/monitoring/api/queues/"+tasks.Queue("default")+":pause", "application/json", nil)
+	r, err := http.Post(base+"/monitoring/api/queues/"+job.Queue("default")+":pause", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 // listActive lists a token's active tasks in both of its lanes.
 func listActive(insp *asynq.Inspector, ref string) ([]*asynq.TaskInfo, error) {
 	var all []*asynq.TaskInfo
-	for _, q := range tasks.Queues(ref) {
+	for _, q := range job.Queues(ref) {
 		active, err := insp.ListActiveTasks(q)
 		if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
 			return nil, err

@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/frameq/frameq/frameiosim"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // Distinctive tokens: a hit anywhere is a leak, never a coincidence.
@@ -79,7 +79,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: r.redis.Addr()})
 	defer insp.Close()
 	if !pollUntil(context.Background(), time.Minute, 100*time.Millisecond, func() bool {
-		q, err := insp.GetQueueInfo(tasks.SmallQueue("paid"))
+		q, err := insp.GetQueueInfo(job.SmallQueue("paid"))
 		return err == nil && q.Paused
 	}) {
 		t.Error("the 402 did not trip the paid token's breaker")
@@ -187,7 +187,7 @@ func scrapeWorker(t *testing.T, w *proc, refs []string) string {
 	paths := []string{"/healthz", "/readyz", "/metrics", "/monitoring/",
 		"/monitoring/api/queues", "/monitoring/api/queue_stats", "/monitoring/api/servers", "/monitoring/api/redis_info"}
 	for _, ref := range refs {
-		for _, q := range tasks.Queues(ref) {
+		for _, q := range job.Queues(ref) {
 			for _, state := range []string{"active", "pending", "scheduled", "retry", "archived", "completed"} {
 				paths = append(paths, "/monitoring/api/queues/"+q+"/"+state+"_tasks")
 			}

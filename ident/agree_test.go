@@ -13,7 +13,7 @@ import (
 	"github.com/frameq/frameq/dashboard"
 	"github.com/frameq/frameq/ident"
 	"github.com/frameq/frameq/manifest"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // Every entry point that takes a token ref or a path gives the same verdict
@@ -22,12 +22,12 @@ import (
 // payload and failed config and manifest; "a\nb" failed manifest only.
 
 func payloadOK(t *testing.T, ref, path string) bool {
-	u := &tasks.Upload{V: tasks.PayloadVersion, Batch: "b", TokenRef: ref, ParentID: "p", Path: path, File: "/m/a.mov"}
+	u := &job.Upload{V: job.PayloadVersion, Batch: "b", TokenRef: ref, ParentID: "p", Path: path, File: "/m/a.mov"}
 	b, err := u.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = tasks.DecodeUpload(tasks.TypeUpload, b)
+	_, err = job.DecodeUpload(job.TypeUpload, b)
 	return err == nil
 }
 
@@ -42,7 +42,7 @@ func manifestOK(t *testing.T, ref, path string) bool {
 
 func dashboardOK(ref, path string) bool {
 	b, _ := json.Marshal(map[string]any{"v": 1, "batch": "b", "token_ref": ref, "parent_id": "p", "path": path, "file": "/m/a.mov", "size": 1})
-	return !strings.HasPrefix(dashboard.FormatPayload(tasks.TypeUpload, b), "unreadable")
+	return !strings.HasPrefix(dashboard.FormatPayload(job.TypeUpload, b), "unreadable")
 }
 
 // configOK loads a worker config whose tokens file names ref.

@@ -13,13 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // Status prints a batch's counts and failure reasons.
-func Status(w io.Writer, st tasks.Status, fails []tasks.Failure) {
+func Status(w io.Writer, st records.Status, fails []records.Failure) {
 	fmt.Fprintf(w, "batch %s: %d files\n", st.Batch, st.Total())
-	for _, s := range tasks.States {
+	for _, s := range records.States {
 		fmt.Fprintf(w, "  %-9s %d\n", s, st.Counts[s])
 	}
 	if len(fails) > 0 {
@@ -49,11 +49,11 @@ func NewProgress(w io.Writer) *Progress {
 }
 
 // Show draws st if it changed.
-func (p *Progress) Show(st tasks.Status) {
+func (p *Progress) Show(st records.Status) {
 	total := st.Total()
-	finished := st.Counts[tasks.Done] + st.Counts[tasks.Failed]
+	finished := st.Counts[records.Done] + st.Counts[records.Failed]
 	line := fmt.Sprintf("%d/%d done, %d failed, %d active, %d retrying, %d pending",
-		st.Counts[tasks.Done], total, st.Counts[tasks.Failed], st.Counts[tasks.Active], st.Counts[tasks.Retrying], st.Counts[tasks.Pending])
+		st.Counts[records.Done], total, st.Counts[records.Failed], st.Counts[records.Active], st.Counts[records.Retrying], st.Counts[records.Pending])
 	if line == p.last {
 		return
 	}

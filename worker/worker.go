@@ -26,7 +26,9 @@ import (
 	"github.com/frameq/frameq/dashboard"
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/metrics"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
+	"github.com/frameq/frameq/tasks/upload"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -45,9 +47,9 @@ type Worker struct {
 	rdb      redis.UniversalClient
 	log      zerolog.Logger
 	limiter  *throttle.Limiter
-	accounts map[string]*tasks.Account
-	handler  *tasks.Handler
-	breaker  *tasks.Breaker
+	accounts map[string]*upload.Account
+	handler  *upload.Handler
+	breaker  *job.Breaker
 	metrics  *metrics.Metrics
 	insp     *asynq.Inspector
 	dash     http.Handler
@@ -79,9 +81,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	w := &Worker{
 		cfg: cfg, rdb: rdb, log: log, limiter: lim, metrics: metrics.New(),
 		insp:     asynq.NewInspectorFromRedisClient(rdb),
-		accounts: map[string]*tasks.Account{}, observed: map[string]frameio.RateLimit{},
+		accounts: map[string]*upload.Account{}, observed: map[string]frameio.RateLimit{},
 	}
-	w.breaker = tasks.NewBreaker(rdb)
+	w.breaker = job.NewBreaker(rdb)
 	w.breaker.OnChange = w.breakerChanged
 	for _, ref := range cfg.TokenRefs() {
 		acct, err := w.newAccount(ref, cfg.Tokens[ref])
@@ -90,7 +92,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		}
 		w.accounts[ref] = acct
 	}
-	if w.handler, err = tasks.NewHandler(rdb, tasks.Options{
+	if w.handler, err = upload.NewHandler(rdb, upload.Options{
 		Accounts: w.accounts, UploadRoot: cfg.UploadRoot,
 		PartConcurrency: cfg.PartConcurrency, Log: log,
 		Breaker: w.breaker, Observer: w.metrics,
@@ -108,8 +110,8 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	return w, nil
 }
 
-func (w *Worker) newAccount(ref, token string) (*tasks.Account, error) {
-	acct := &tasks.Account{Scope: "token:" + ref}
+func (w *Worker) newAccount(ref, token string) (*upload.Account, error) {
+	acct := &upload.Account{Scope: "token:" + ref}
 	c, err := frameio.New(frameio.Options{
 		BaseURL:    w.cfg.APIURL,
 		Token:      token,
@@ -187,9 +189,9 @@ func (w *Worker) newServers() []*asynq.Server {
 	for _, ref := range refs {
 		srvs = append(srvs, asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
 			Concurrency:     w.cfg.Concurrency,
-			Queues:          map[string]int{tasks.Queue(ref): 1, tasks.SmallQueue(ref): tasks.SmallWeight},
-			IsFailure:       tasks.IsFailure,
-			RetryDelayFunc:  tasks.RetryDelay(w.cfg.RetryMaxDelay),
+			Queues:          map[string]int{job.Queue(ref): 1, job.SmallQueue(ref): job.SmallWeight},
+			IsFailure:       upload.IsFailure,
+			RetryDelayFunc:  upload.RetryDelay(w.cfg.RetryMaxDelay),
 			ShutdownTimeout: w.cfg.ShutdownTimeout,
 			// Due retries and held jobs move to pending within a second,
 			// not asynq's default 5: most of our retries wait 1-2 s.
@@ -241,8 +243,8 @@ func (w *Worker) CheckTokens(ctx context.Context) error {
 // tasks, lets active ones finish for ShutdownTimeout and requeues the rest.
 func (w *Worker) Run(ctx context.Context) error {
 	mux := asynq.NewServeMux()
-	mux.Handle(tasks.TypeUpload, w.handler)
-	mux.Handle(tasks.TypeRemoteUpload, w.handler)
+	mux.Handle(job.TypeUpload, w.handler)
+	mux.Handle(job.TypeRemoteUpload, w.handler)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- w.http.Serve(w.ln) }()
 	for i, srv := range w.srvs {
@@ -279,7 +281,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // breaker state, and the dashboard.
 func (w *Worker) watch() error {
 	w.metrics.WatchQueues(w.insp)
-	batches := tasks.NewBatches(w.rdb)
+	batches := records.NewBatches(w.rdb)
 	w.metrics.WatchBatches(func(ctx context.Context) (map[string]map[string]int64, error) {
 		return batches.Recent(ctx, 24*time.Hour, 50)
 	})

@@ -13,7 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/frameq/frameq/manifest"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // addFlags are the flags of the commands that enqueue.
@@ -52,14 +53,14 @@ func cmdDir(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 	if *parent == "" {
 		return c.fail(exitUsage, "dir: --parent is required (the Frame.io folder asset id)")
 	}
-	uploads, err := tasks.FromDir(fs.Arg(0), *parent, a.tokenRef, a.force)
+	uploads, err := job.FromDir(fs.Arg(0), *parent, a.tokenRef, a.force)
 	if err != nil {
 		return c.fail(exitUsage, "dir: %v", err)
 	}
-	batch := tasks.NewBatchID()
+	batch := job.NewBatchID()
 	for _, u := range uploads {
 		u.Batch = batch
-		if err := u.Validate(tasks.TypeUpload); err != nil {
+		if err := u.Validate(job.TypeUpload); err != nil {
 			return c.fail(exitUsage, "dir: %s: %v", u.File, err)
 		}
 	}
@@ -79,7 +80,7 @@ func cmdManifest(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) i
 	if fs.NArg() != 1 {
 		return c.fail(exitUsage, "manifest: want exactly one file, got %d", fs.NArg())
 	}
-	batch := tasks.NewBatchID()
+	batch := job.NewBatchID()
 	uploads, err := readManifest(fs.Arg(0), batch, a)
 	if err != nil {
 		return c.fail(exitUsage, "manifest %s:\n%v", fs.Arg(0), err)
@@ -89,7 +90,7 @@ func cmdManifest(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) i
 
 // readManifest parses and validates a whole manifest into uploads; local
 // files are resolved against the manifest's folder and stat'ed now.
-func readManifest(path, batch string, a addFlags) ([]*tasks.Upload, error) {
+func readManifest(path, batch string, a addFlags) ([]*job.Upload, error) {
 	format, err := manifest.FormatOf(path)
 	if err != nil {
 		return nil, err
@@ -100,7 +101,7 @@ func readManifest(path, batch string, a addFlags) ([]*tasks.Upload, error) {
 	}
 	defer f.Close()
 	base := filepath.Dir(path)
-	uploads := make([]*tasks.Upload, 0, 1024)
+	uploads := make([]*job.Upload, 0, 1024)
 	// Converting (stat'ing the file) inside the check reports a missing
 	// file by its line, together with every other bad line.
 	_, err = manifest.ParseChecked(f, format, func(e manifest.Entry) error {
@@ -116,19 +117,19 @@ func readManifest(path, batch string, a addFlags) ([]*tasks.Upload, error) {
 	return uploads, nil
 }
 
-func toUpload(e manifest.Entry, base, batch string, a addFlags) (*tasks.Upload, error) {
-	u := &tasks.Upload{
-		V: tasks.PayloadVersion, Batch: batch, TokenRef: a.tokenRef, ParentID: e.ParentID,
+func toUpload(e manifest.Entry, base, batch string, a addFlags) (*job.Upload, error) {
+	u := &job.Upload{
+		V: job.PayloadVersion, Batch: batch, TokenRef: a.tokenRef, ParentID: e.ParentID,
 		Path: e.Path, Size: e.Size, Filetype: e.Filetype, Force: a.force,
 	}
 	if e.TokenRef != manifest.DefaultTokenRef { // a line naming a ref wins over --token-ref
 		u.TokenRef = e.TokenRef
 	}
-	typ := tasks.TypeRemoteUpload
+	typ := job.TypeRemoteUpload
 	if e.URL != "" {
 		u.SourceURL = e.URL
 	} else {
-		typ = tasks.TypeUpload
+		typ = job.TypeUpload
 		file := e.File
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(base, file)
@@ -156,7 +157,7 @@ func toUpload(e manifest.Entry, base, batch string, a addFlags) (*tasks.Upload, 
 }
 
 // enqueue puts uploads into a new batch and prints the batch id on stdout.
-func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*tasks.Upload) int {
+func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*job.Upload) int {
 	if len(uploads) == 0 {
 		return c.fail(exitUsage, "nothing to enqueue: no files found")
 	}
@@ -181,7 +182,7 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 			return code
 		}
 	}
-	e := tasks.NewEnqueuer(rdb)
+	e := job.NewEnqueuer(rdb)
 	e.MaxRetry, e.Timeout = a.maxRetry, a.timeout
 	start := time.Now()
 	res, err := e.Enqueue(ctx, batch, uploads)
@@ -197,12 +198,12 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 
 // recheck forgets the done records whose assets were deleted in Frame.io
 // since, so that enqueue uploads those files again. ok false means: return code.
-func (c *cli) recheck(ctx context.Context, rdb redis.UniversalClient, uploads []*tasks.Upload) (code int, ok bool) {
+func (c *cli) recheck(ctx context.Context, rdb redis.UniversalClient, uploads []*job.Upload) (code int, ok bool) {
 	r, err := c.newRechecker(rdb)
 	if err != nil {
 		return c.fail(exitUsage, "%v", err), false
 	}
-	n, err := r.run(ctx, tasks.NewProgresses(rdb), uploads)
+	n, err := r.run(ctx, records.NewProgresses(rdb), uploads)
 	if errors.Is(err, errNoToken) {
 		return c.fail(exitUsage, "%v", err), false
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/frameq/frameq/redistest"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 func runCLI(t *testing.T, redisURL string, args ...string) (string, string, int) {
@@ -79,8 +79,8 @@ func TestManifestAndDirEnqueueOnceAndPrintOnlyTheBatch(t *testing.T) {
 	}
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
 	defer insp.Close()
-	pending, err := insp.ListPendingTasks(tasks.SmallQueue("acme"))
-	if err != nil || len(pending) != 1 || pending[0].Type != tasks.TypeRemoteUpload {
+	pending, err := insp.ListPendingTasks(job.SmallQueue("acme"))
+	if err != nil || len(pending) != 1 || pending[0].Type != job.TypeRemoteUpload {
 		t.Fatalf("acme queue: %v %v", pending, err)
 	}
 }

@@ -8,7 +8,8 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 func cmdFailed(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
@@ -28,7 +29,7 @@ func cmdFailed(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int
 		return c.fail(exitUsage, "%v", err)
 	}
 	defer rdb.Close()
-	fails, err := tasks.NewBatches(rdb).Failures(ctx, fs.Arg(0))
+	fails, err := records.NewBatches(rdb).Failures(ctx, fs.Arg(0))
 	if err != nil {
 		return c.fail(exitFailed, "%v", err)
 	}
@@ -61,7 +62,7 @@ func cmdRetry(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int 
 		return c.fail(exitUsage, "%v", err)
 	}
 	defer rdb.Close()
-	batches := tasks.NewBatches(rdb)
+	batches := records.NewBatches(rdb)
 	fails, err := batches.Failures(ctx, fs.Arg(0))
 	if err != nil {
 		return c.fail(exitFailed, "%v", err)
@@ -77,7 +78,7 @@ func cmdRetry(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int 
 			gone++
 			continue
 		}
-		if err := batches.Set(ctx, fs.Arg(0), f.TaskID, tasks.Pending, nil); err != nil {
+		if err := batches.Set(ctx, fs.Arg(0), f.TaskID, records.Pending, nil); err != nil {
 			return c.fail(exitFailed, "%v", err)
 		}
 		queued++
@@ -106,7 +107,7 @@ func cmdResume(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int
 		return c.fail(exitUsage, "%v", err)
 	}
 	defer rdb.Close()
-	b := tasks.NewBreaker(rdb)
+	b := job.NewBreaker(rdb)
 	reason, err := b.Reason(ctx, *ref)
 	if err != nil {
 		return c.fail(exitFailed, "%v", err)

@@ -15,7 +15,8 @@ import (
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/config"
 	"github.com/frameq/frameq/frameio"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -98,10 +99,10 @@ func (r *rechecker) wait(ctx context.Context, scope string) error {
 // run resets the done record of every upload whose asset is gone from
 // Frame.io, so Enqueue queues it again, and returns how many it reset. Any
 // other error stops it, naming the file.
-func (r *rechecker) run(ctx context.Context, p *tasks.Progresses, uploads []*tasks.Upload) (int, error) {
+func (r *rechecker) run(ctx context.Context, p *records.Progresses, uploads []*job.Upload) (int, error) {
 	keys := make([]string, len(uploads))
 	for i, u := range uploads {
-		keys[i] = tasks.IdempotencyKey(u)
+		keys[i] = job.IdempotencyKey(u)
 	}
 	assets, err := p.DoneAssets(ctx, keys)
 	if err != nil {
@@ -162,7 +163,7 @@ feed:
 
 // gone looks up one recorded asset and, if Frame.io says 404, forgets the
 // done record.
-func (r *rechecker) gone(ctx context.Context, p *tasks.Progresses, u *tasks.Upload, key, assetID string) (bool, error) {
+func (r *rechecker) gone(ctx context.Context, p *records.Progresses, u *job.Upload, key, assetID string) (bool, error) {
 	c, _ := r.client(u.TokenRef) // made in run
 	_, err := c.GetAsset(ctx, assetID)
 	var e *apierr.Error

@@ -14,7 +14,8 @@ import (
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/redistest"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/upload"
 )
 
 // uploadPending runs every pending task of the default token through a real
@@ -26,8 +27,8 @@ func uploadPending(t *testing.T, srv *redistest.Server, sim *frameiosim.Server, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := tasks.NewHandler(srv.Client(t), tasks.Options{
-		Accounts:   map[string]*tasks.Account{"default": {Client: c, Scope: "token:default"}},
+	h, err := upload.NewHandler(srv.Client(t), upload.Options{
+		Accounts:   map[string]*upload.Account{"default": {Client: c, Scope: "token:default"}},
 		UploadRoot: root, Log: zerolog.Nop(),
 	})
 	if err != nil {
@@ -36,7 +37,7 @@ func uploadPending(t *testing.T, srv *redistest.Server, sim *frameiosim.Server, 
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
 	defer insp.Close()
 	n := 0
-	for _, q := range tasks.Queues("default") {
+	for _, q := range job.Queues("default") {
 		pending, _ := insp.ListPendingTasks(q)
 		for _, ti := range pending {
 			if err := h.ProcessTask(context.Background(), asynq.NewTask(ti.Type, ti.Payload)); err != nil {

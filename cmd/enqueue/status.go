@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/frameq/frameq/report"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 func cmdStatus(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
@@ -28,7 +28,7 @@ func cmdStatus(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int
 		return c.fail(exitUsage, "%v", err)
 	}
 	defer rdb.Close()
-	b := tasks.NewBatches(rdb)
+	b := records.NewBatches(rdb)
 	st, err := b.Status(ctx, fs.Arg(0))
 	if err != nil {
 		return c.fail(exitFailed, "%v", err)
@@ -71,7 +71,7 @@ func cmdWait(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	b := tasks.NewBatches(rdb)
+	b := records.NewBatches(rdb)
 	bar := report.NewProgress(c.stderr)
 	tick := time.NewTicker(*every)
 	defer tick.Stop()
@@ -94,10 +94,10 @@ func cmdWait(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 	}
 }
 
-func (c *cli) finishWait(ctx context.Context, b *tasks.Batches, st tasks.Status) int {
+func (c *cli) finishWait(ctx context.Context, b *records.Batches, st records.Status) int {
 	fails, _ := b.Failures(ctx, st.Batch)
 	report.Status(c.stderr, st, fails)
-	if st.Counts[tasks.Failed] > 0 {
+	if st.Counts[records.Failed] > 0 {
 		return exitFailed
 	}
 	return exitOK

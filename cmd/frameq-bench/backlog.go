@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/frameq/frameq/frameiosim"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // enqueueScen measures row 3: `enqueue manifest` of N remote uploads (the
@@ -96,7 +96,7 @@ func (b *bench) memory(ctx context.Context) ([]line, error) {
 	if err != nil {
 		return nil, err
 	}
-	queue := tasks.Queue("default")
+	queue := job.Queue("default")
 	insp := asynq.NewInspectorFromRedisClient(s.rdb)
 	if err := insp.PauseQueue(queue); err != nil {
 		return nil, err
@@ -158,7 +158,7 @@ func writeManifest(path, folder string, n int) error {
 
 // asynqEnqueue enqueues the tasks enqueue would make (same payloads, ids
 // and options) with asynq.Client alone, from conc goroutines, into a fresh
-// Redis; with conc > 1 through the autopipelined connection tasks.Enqueuer
+// Redis; with conc > 1 through the autopipelined connection job.Enqueuer
 // uses. It returns tasks/s and Redis bytes per task.
 func (b *bench) asynqEnqueue(ctx context.Context, n, conc int) (float64, float64, error) {
 	s, err := b.newStack(frameiosim.Config{})
@@ -177,7 +177,7 @@ func (b *bench) asynqEnqueue(ctx context.Context, n, conc int) (float64, float64
 	if err != nil {
 		return 0, 0, err
 	}
-	batch := tasks.NewBatchID()
+	batch := job.NewBatchID()
 	next := make(chan int)
 	var (
 		wg    sync.WaitGroup
@@ -214,15 +214,15 @@ func (b *bench) asynqEnqueue(ctx context.Context, n, conc int) (float64, float64
 
 // enqueuePlain enqueues line i of writeManifest as enqueue would.
 func enqueuePlain(ctx context.Context, c *asynq.Client, batch string, i int) error {
-	u := &tasks.Upload{V: tasks.PayloadVersion, Batch: batch, TokenRef: "default", ParentID: "root-folder",
+	u := &job.Upload{V: job.PayloadVersion, Batch: batch, TokenRef: "default", ParentID: "root-folder",
 		Path: fmt.Sprintf("clip-%07d.mov", i), Size: 1 << 20,
 		SourceURL: fmt.Sprintf("https://media.example.com/shoot/clip-%07d.mov", i)}
 	payload, err := u.Encode()
 	if err != nil {
 		return err
 	}
-	t := asynq.NewTask(tasks.TypeRemoteUpload, payload, asynq.TaskID(tasks.TaskID(u)),
-		asynq.Queue(tasks.Queue(u.TokenRef)), asynq.MaxRetry(25), asynq.Timeout(6*time.Hour))
+	t := asynq.NewTask(job.TypeRemoteUpload, payload, asynq.TaskID(job.TaskID(u)),
+		asynq.Queue(job.Queue(u.TokenRef)), asynq.MaxRetry(25), asynq.Timeout(6*time.Hour))
 	_, err = c.EnqueueContext(ctx, t)
 	return err
 }

@@ -20,7 +20,7 @@ import (
 
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/redistest"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // bench is one run: its binaries, scratch directory and progress log.
@@ -121,18 +121,18 @@ func (s *stack) usedMemory(ctx context.Context) (int64, error) {
 func (s *stack) waitBatch(ctx context.Context, batch string, n int64, timeout time.Duration) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	bs := tasks.NewBatches(s.rdb)
+	bs := records.NewBatches(s.rdb)
 	for {
 		st, err := bs.Status(ctx, batch)
-		if err == nil && st.Counts[tasks.Failed] > 0 {
-			return time.Time{}, fmt.Errorf("batch %s: %d failed", batch, st.Counts[tasks.Failed])
+		if err == nil && st.Counts[records.Failed] > 0 {
+			return time.Time{}, fmt.Errorf("batch %s: %d failed", batch, st.Counts[records.Failed])
 		}
-		if err == nil && st.Counts[tasks.Done] >= n {
+		if err == nil && st.Counts[records.Done] >= n {
 			return time.Now(), nil
 		}
 		select {
 		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("batch %s: %d of %d done: %w", batch, st.Counts[tasks.Done], n, ctx.Err())
+			return time.Time{}, fmt.Errorf("batch %s: %d of %d done: %w", batch, st.Counts[records.Done], n, ctx.Err())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

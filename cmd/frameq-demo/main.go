@@ -28,7 +28,8 @@ import (
 	"github.com/frameq/frameq/config"
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/report"
-	"github.com/frameq/frameq/tasks"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/worker"
 )
 
@@ -116,17 +117,17 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	defer func() { stopWorkers(); <-done }()
 	fmt.Fprintf(out, "%d workers started\n", o.workers)
 
-	uploads, err := tasks.FromDir(dir, root, "default", false)
+	uploads, err := job.FromDir(dir, root, "default", false)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	res, err := tasks.NewEnqueuer(rdb).Enqueue(ctx, tasks.NewBatchID(), uploads)
+	res, err := job.NewEnqueuer(rdb).Enqueue(ctx, job.NewBatchID(), uploads)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "batch %s: %d files enqueued\n", res.Batch, res.Enqueued)
-	st, err := waitBatch(ctx, tasks.NewBatches(rdb), res.Batch, out)
+	st, err := waitBatch(ctx, records.NewBatches(rdb), res.Batch, out)
 	if err != nil {
 		return err
 	}
@@ -192,7 +193,7 @@ func startWorkers(ctx context.Context, n int, cfg config.Config, rdb redis.Unive
 	return done, nil
 }
 
-func waitBatch(ctx context.Context, b *tasks.Batches, batch string, out io.Writer) (tasks.Status, error) {
+func waitBatch(ctx context.Context, b *records.Batches, batch string, out io.Writer) (records.Status, error) {
 	bar := report.NewProgress(out)
 	for {
 		st, err := b.Status(ctx, batch)
@@ -213,7 +214,7 @@ func waitBatch(ctx context.Context, b *tasks.Batches, batch string, out io.Write
 	}
 }
 
-func summary(out io.Writer, sim *frameiosim.Server, st tasks.Status, sums map[string]string, size int64, took time.Duration, limit int) error {
+func summary(out io.Writer, sim *frameiosim.Server, st records.Status, sums map[string]string, size int64, took time.Duration, limit int) error {
 	stats := sim.Stats()
 	intact := 0
 	for _, f := range stats.Files {
@@ -228,7 +229,7 @@ func summary(out io.Writer, sim *frameiosim.Server, st tasks.Status, sums map[st
 		busy = float64(n-1) / creates[n-1].Sub(creates[0]).Seconds()
 	}
 	fmt.Fprintf(out, "\nsummary\n")
-	fmt.Fprintf(out, "  files        %d done, %d failed, %d of %d arrived with identical SHA-256\n", st.Counts[tasks.Done], st.Counts[tasks.Failed], intact, len(sums))
+	fmt.Fprintf(out, "  files        %d done, %d failed, %d of %d arrived with identical SHA-256\n", st.Counts[records.Done], st.Counts[records.Failed], intact, len(sums))
 	fmt.Fprintf(out, "  bytes        %s\n", mib(size))
 	fmt.Fprintf(out, "  elapsed      %s\n", took.Round(time.Millisecond))
 	fmt.Fprintf(out, "  create rate  %.2f/s while creating vs a limit of %d/s (%.0f%%); %.2f/s over the whole run\n", busy, limit, 100*busy/float64(limit), float64(len(creates))/took.Seconds())
@@ -236,7 +237,7 @@ func summary(out io.Writer, sim *frameiosim.Server, st tasks.Status, sums map[st
 	fmt.Fprintf(out, "  retries      %d creates retried after a 500, %d lost create answers resolved by adopting the asset, %d part PUTs retried\n", stats.FailedCreates, stats.LostCreates, stats.PartsFailed)
 	fmt.Fprintf(out, "  429s         %d\n", stats.RateLimited)
 	fmt.Fprintf(out, "  duplicates   %d (orphans deleted: %d)\n", len(stats.Duplicates), stats.Deleted)
-	if intact != len(sums) || len(stats.Duplicates) > 0 || st.Counts[tasks.Failed] > 0 {
+	if intact != len(sums) || len(stats.Duplicates) > 0 || st.Counts[records.Failed] > 0 {
 		return errors.New("the upload was not exact: see the summary")
 	}
 	return nil

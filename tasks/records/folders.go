@@ -1,4 +1,4 @@
-package tasks
+package records
 
 import (
 	"context"
@@ -6,12 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/frameio"
 )
 
@@ -74,16 +72,16 @@ const maxDrop = 100000
 // EnsureChain returns the id of the folder at names below parentID,
 // creating each missing folder once.
 func (f *Folders) EnsureChain(ctx context.Context, api FolderAPI, scope, parentID string, names []string) (string, error) {
-	ids, err := f.chain(ctx, api, scope, parentID, names)
+	ids, err := f.Chain(ctx, api, scope, parentID, names)
 	if err != nil {
 		return "", err
 	}
-	return leaf(parentID, ids), nil
+	return Leaf(parentID, ids), nil
 }
 
-// chain is EnsureChain returning the id of every folder of the chain, in
+// Chain is EnsureChain returning the id of every folder of the chain, in
 // order. On error it returns the ids found before the failing level.
-func (f *Folders) chain(ctx context.Context, api FolderAPI, scope, parentID string, names []string) ([]string, error) {
+func (f *Folders) Chain(ctx context.Context, api FolderAPI, scope, parentID string, names []string) ([]string, error) {
 	ids := make([]string, 0, len(names))
 	id := parentID
 	for _, name := range names {
@@ -97,8 +95,8 @@ func (f *Folders) chain(ctx context.Context, api FolderAPI, scope, parentID stri
 	return ids, nil
 }
 
-// leaf is the last id of a chain below parentID.
-func leaf(parentID string, ids []string) string {
+// Leaf is the last id of a chain below parentID.
+func Leaf(parentID string, ids []string) string {
 	if len(ids) == 0 {
 		return parentID
 	}
@@ -156,13 +154,6 @@ func (f *Folders) dropBelow(ctx context.Context, scope, staleID string) (int, er
 		}
 	}
 	return dropped, nil
-}
-
-// notFound reports whether err is Frame.io's 404: the asset named in the
-// request is gone (deleted, or moved where the token cannot see it).
-func notFound(err error) bool {
-	var e *apierr.Error
-	return errors.As(err, &e) && e.Status == http.StatusNotFound
 }
 
 // Ensure returns the id of folder name in parentID. One caller at a time

@@ -1,4 +1,4 @@
-package tasks
+package job
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/frameq/frameq/redistest"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // Payloads no worker could ever serve, each with the field its error must
@@ -57,7 +58,7 @@ func TestEnqueuerRefusesUnservablePayload(t *testing.T) {
 		t.Errorf("tasks in Redis after refused enqueues: %v", keys)
 	}
 	// Nor a batch counting a task that never was.
-	st, err := NewBatches(rdb).Status(ctx, "b1")
+	st, err := records.NewBatches(rdb).Status(ctx, "b1")
 	if err != nil {
 		t.Fatal(err)
 	}

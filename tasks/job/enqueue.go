@@ -1,4 +1,4 @@
-package tasks
+package job
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/frameq/frameq/tasks/records"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
@@ -67,8 +68,8 @@ func (u *Upload) taskType() string {
 // records) and idempotent (a file already queued or done is skipped).
 type Enqueuer struct {
 	client   *asynq.Client
-	batches  *Batches
-	progress *Progresses
+	batches  *records.Batches
+	progress *records.Progresses
 	// MaxRetry and Timeout are set on every task.
 	MaxRetry int
 	Timeout  time.Duration
@@ -82,8 +83,8 @@ type Enqueuer struct {
 func NewEnqueuer(rdb redis.UniversalClient) *Enqueuer {
 	return &Enqueuer{
 		client:   asynq.NewClientFromRedisClient(autoPipelined(rdb)),
-		batches:  NewBatches(rdb),
-		progress: NewProgresses(rdb),
+		batches:  records.NewBatches(rdb),
+		progress: records.NewProgresses(rdb),
 		MaxRetry: 25, Timeout: 6 * time.Hour, Concurrency: 64, SmallBatch: DefaultSmallBatch,
 	}
 }

@@ -1,4 +1,4 @@
-package tasks
+package upload
 
 import (
 	"context"
@@ -92,11 +92,27 @@ func ceilSecond(d time.Duration) time.Duration {
 	return (d + time.Second - 1).Truncate(time.Second)
 }
 
+// RetryError asks for another attempt whatever its cause says: the cause
+// (say a refused presigned URL, terminal for the part) was dealt with, and
+// a new attempt will not meet it again. The cause stays reachable with
+// errors.As for logs; the failure class is Retryable, and the attempt is
+// handed back to the queue rather than waited out in process.
+type RetryError struct{ Cause error }
+
+func (e *RetryError) Error() string { return e.Cause.Error() }
+
+// Unwrap returns the cause.
+func (e *RetryError) Unwrap() error { return e.Cause }
+
 // classOf names the failure class of err for batch records and metrics.
 func classOf(err error) string {
 	var t *terminalError
 	if errors.As(err, &t) {
 		return t.class
+	}
+	var r *RetryError
+	if errors.As(err, &r) {
+		return apierr.Retryable.String()
 	}
 	return apierr.Classify(err).String()
 }
@@ -104,6 +120,10 @@ func classOf(err error) string {
 // delayOf reports whether err asks to wait (a 429, or a limiter wait longer
 // than it will sleep), and for how long.
 func delayOf(err error) (time.Duration, bool) {
+	var r *RetryError
+	if errors.As(err, &r) {
+		return 0, false
+	}
 	var d *throttle.DelayError
 	if errors.As(err, &d) {
 		return d.Wait, true

@@ -1,10 +1,11 @@
-package tasks
+package upload
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"mime"
+	"net/http"
 	"os"
 	"path"
 	"sync"
@@ -13,14 +14,16 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/frameq/frameq/apierr"
-	"github.com/frameq/frameq/frameio"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // createdSkew widens the window in which an asset found after an uncertain
 // create counts as ours, for clock differences between us and Frame.io.
 const createdSkew = 2 * time.Minute
 
-func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload, p *Progress) (string, error) {
+func (h *Handler) uploadFile(ctx context.Context, at *attempt, p *records.Progress) (string, error) {
+	u := at.u
 	f, info, err := openUnderRoot(h.root, u.File)
 	if err != nil {
 		return "", err
@@ -29,21 +32,20 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload, p *P
 	if info.Size() != u.Size || (u.MtimeNS != 0 && info.ModTime().UnixNano() != u.MtimeNS) {
 		return "", terminal(ClassInput, fmt.Sprintf("file %s changed since it was enqueued (size %d, enqueued %d): enqueue it again", u.File, info.Size(), u.Size))
 	}
-	key := IdempotencyKey(u)
 	if p == nil {
-		if p, err = h.progress.Get(ctx, key); err != nil {
+		if p, err = h.progress.Get(ctx, at.key); err != nil {
 			return "", err
 		}
 	}
-	if p.State == StateDone {
+	if p.State == records.StateDone {
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
 		return p.AssetID, nil
 	}
-	asset, done, err := h.placeAsset(ctx, acct, key, p, u)
+	asset, done, err := h.placeAsset(ctx, at, p)
 	if err != nil {
 		return "", err
 	}
-	if err := h.putParts(ctx, acct.Client, key, asset, f, u, done); err != nil {
+	if err := h.putParts(ctx, at, asset, f, done); err != nil {
 		return "", err
 	}
 	return asset.ID, nil
@@ -55,16 +57,16 @@ func (h *Handler) uploadFile(ctx context.Context, acct *Account, u *Upload, p *P
 // entry and everything below it dropped) and the chain found or made anew;
 // a second 404 takes the normal course. A 404 on the target folder itself
 // (not frameq's) is terminal.
-func (h *Handler) placeAsset(ctx context.Context, acct *Account, key string, p *Progress, u *Upload) (*frameio.Asset, map[int]bool, error) {
-	names := u.Folders()
+func (h *Handler) placeAsset(ctx context.Context, at *attempt, p *records.Progress) (*File, map[int]bool, error) {
+	u := at.u
 	for healed := false; ; healed = true {
-		ids, err := h.folders.chain(ctx, acct.Client, acct.Scope, u.ParentID, names)
+		ids, err := h.folders.Chain(ctx, at.acct.Client, at.acct.Scope, u.ParentID, u.Folders())
 		var (
-			a    *frameio.Asset
+			a    *File
 			done map[int]bool
 		)
 		if err == nil {
-			a, done, err = h.asset(ctx, acct.Client, key, p, leaf(u.ParentID, ids), u)
+			a, done, err = h.asset(ctx, at, p, records.Leaf(u.ParentID, ids))
 		}
 		switch {
 		case !notFound(err):
@@ -75,7 +77,7 @@ func (h *Handler) placeAsset(ctx context.Context, acct *Account, key string, p *
 		case healed:
 			return nil, nil, err
 		}
-		if p, err = h.heal(ctx, acct, key, u, ids[0], err); err != nil {
+		if p, err = h.heal(ctx, at, ids[0], err); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -83,68 +85,76 @@ func (h *Handler) placeAsset(ctx context.Context, acct *Account, key string, p *
 
 // heal drops the folder map entries of a chain a 404 showed stale, and
 // returns the file's progress as the failed create or look-up left it.
-func (h *Handler) heal(ctx context.Context, acct *Account, key string, u *Upload, topID string, cause error) (*Progress, error) {
-	names := u.Folders()
-	n, err := h.folders.Drop(ctx, acct.Scope, u.ParentID, names[0], topID)
+func (h *Handler) heal(ctx context.Context, at *attempt, topID string, cause error) (*records.Progress, error) {
+	names := at.u.Folders()
+	n, err := h.folders.Drop(ctx, at.acct.Scope, at.u.ParentID, names[0], topID)
 	if err != nil {
 		return nil, errors.Join(cause, err)
 	}
 	zerolog.Ctx(ctx).Warn().Err(cause).Str("folder", names[0]).Str("folder_id", topID).Int("entries_dropped", n).
 		Msg("folder deleted in Frame.io: forgetting it and what was below it, making it anew")
-	return h.progress.Get(ctx, key)
+	return h.progress.Get(ctx, at.key)
+}
+
+// notFound reports whether err is Frame.io's 404: the asset named in the
+// request is gone (deleted, or moved where the token cannot see it).
+func notFound(err error) bool {
+	var e *apierr.Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
 }
 
 // asset returns the asset to PUT parts to, with the parts already done:
 // the one recorded, one an uncertain create made, or a new one.
-func (h *Handler) asset(ctx context.Context, c *frameio.Client, key string, p *Progress, parentID string, u *Upload) (*frameio.Asset, map[int]bool, error) {
+func (h *Handler) asset(ctx context.Context, at *attempt, p *records.Progress, parentID string) (*File, map[int]bool, error) {
+	u := at.u
 	switch p.State {
-	case StateUploading:
-		a, err := h.resume(ctx, c, key, p.AssetID)
+	case records.StateUploading:
+		a, err := h.resume(ctx, at, p.AssetID)
 		if a != nil || err != nil {
 			return a, p.PartsDone, err
 		}
-	case StateCreating:
-		a, err := h.adopt(ctx, c, key, parentID, u, p.CreateStarted)
+	case records.StateCreating:
+		a, err := h.adopt(ctx, at, parentID, p.CreateStarted)
 		if a != nil || err != nil {
 			return a, map[int]bool{}, err
 		}
 	}
-	a, err := h.create(ctx, c, key, parentID, u, frameio.CreateAsset{
-		Type: "file", Name: u.Name(), Filetype: filetype(u), Filesize: u.Size,
+	a, err := h.create(ctx, at, func() (*File, error) {
+		return at.api.CreateFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u)})
 	})
 	return a, map[int]bool{}, err
 }
 
 // resume fetches a recorded asset. It returns nil (start over) when the
 // asset is gone or can no longer take parts; a stale one is deleted.
-func (h *Handler) resume(ctx context.Context, c *frameio.Client, key, assetID string) (*frameio.Asset, error) {
-	a, err := c.GetAsset(ctx, assetID)
+func (h *Handler) resume(ctx context.Context, at *attempt, assetID string) (*File, error) {
+	a, err := at.api.GetFile(ctx, assetID)
 	if apierr.Classify(err) == apierr.Terminal {
 		zerolog.Ctx(ctx).Warn().Str("asset_id", assetID).Err(err).Msg("recorded asset is gone; creating anew")
-		return nil, h.progress.Reset(ctx, key)
+		return nil, h.progress.Reset(ctx, at.key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("resume asset %s: %w", assetID, err)
 	}
-	if a.UploadCompletedAt != nil || len(a.UploadURLs) > 0 {
+	if a.Completed || len(a.Parts) > 0 {
 		return a, nil
 	}
 	zerolog.Ctx(ctx).Warn().Str("asset_id", assetID).Msg("recorded asset has no upload URLs left; deleting it and creating anew")
-	return nil, h.discard(ctx, c, key, assetID)
+	return nil, h.discard(ctx, at, assetID)
 }
 
 // adopt looks for the asset an uncertain create may have made: same name,
 // type and size, made after that create was sent, not yet complete. One is
 // adopted, any others (from earlier lost answers) are deleted.
-func (h *Handler) adopt(ctx context.Context, c *frameio.Client, key, parentID string, u *Upload, started time.Time) (*frameio.Asset, error) {
-	children, err := c.ListChildren(ctx, parentID)
+func (h *Handler) adopt(ctx context.Context, at *attempt, parentID string, started time.Time) (*File, error) {
+	u := at.u
+	children, err := at.api.FindFiles(ctx, parentID, u.Name())
 	if err != nil {
 		return nil, fmt.Errorf("look for asset %q after an uncertain create: %w", u.Name(), err)
 	}
-	var found []frameio.Asset
+	var found []File
 	for _, a := range children {
-		if a.Type == "file" && a.Name == u.Name() && a.Filesize == u.Size && !a.InsertedAt.Before(started.Add(-createdSkew)) &&
-			(a.UploadCompletedAt == nil || u.SourceURL != "") {
+		if a.Size == u.Size && !a.CreatedAt.Before(started.Add(-createdSkew)) && (!a.Completed || u.SourceURL != "") {
 			found = append(found, a)
 		}
 	}
@@ -155,57 +165,56 @@ func (h *Handler) adopt(ctx context.Context, c *frameio.Client, key, parentID st
 	}
 	for _, extra := range found[1:] {
 		log.Warn().Str("asset_id", extra.ID).Msg("deleting duplicate left by a lost create answer")
-		if err := c.DeleteAsset(ctx, extra.ID); err != nil && apierr.Classify(err) != apierr.Terminal {
+		if err := at.api.DeleteFile(ctx, extra.ID); err != nil && apierr.Classify(err) != apierr.Terminal {
 			return nil, fmt.Errorf("delete duplicate %s: %w", extra.ID, err)
 		}
 	}
 	log.Info().Str("asset_id", found[0].ID).Msg("adopting the asset an uncertain create made")
-	if err := h.progress.Created(ctx, key, found[0].ID); err != nil {
+	if err := h.progress.Created(ctx, at.key, found[0].ID); err != nil {
 		return nil, err
 	}
 	if u.SourceURL != "" {
 		return &found[0], nil
 	}
-	return h.resume(ctx, c, key, found[0].ID)
+	return h.resume(ctx, at, found[0].ID)
 }
 
 // create sends a create, recording first that it may take effect unseen.
-func (h *Handler) create(ctx context.Context, c *frameio.Client, key, parentID string, u *Upload, in frameio.CreateAsset) (*frameio.Asset, error) {
-	if err := h.progress.Creating(ctx, key, time.Now()); err != nil {
+func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, error)) (*File, error) {
+	if err := h.progress.Creating(ctx, at.key, time.Now()); err != nil {
 		return nil, err
 	}
-	a, err := c.CreateAsset(ctx, parentID, in)
+	a, err := send()
 	if err != nil {
 		if !apierr.Ambiguous(err) {
 			// Nothing was made: the next attempt need not look for it.
-			if rerr := h.progress.Reset(context.WithoutCancel(ctx), key); rerr != nil {
+			if rerr := h.progress.Reset(context.WithoutCancel(ctx), at.key); rerr != nil {
 				zerolog.Ctx(ctx).Warn().Err(rerr).Msg("progress not reset")
 			}
 		}
 		return nil, err
 	}
-	if err := h.progress.Created(ctx, key, a.ID); err != nil {
+	if err := h.progress.Created(ctx, at.key, a.ID); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
 // discard deletes an asset we can no longer complete and forgets it.
-func (h *Handler) discard(ctx context.Context, c *frameio.Client, key, assetID string) error {
-	if err := c.DeleteAsset(ctx, assetID); err != nil && apierr.Classify(err) != apierr.Terminal {
+func (h *Handler) discard(ctx context.Context, at *attempt, assetID string) error {
+	if err := at.api.DeleteFile(ctx, assetID); err != nil && apierr.Classify(err) != apierr.Terminal {
 		return fmt.Errorf("delete orphan %s: %w", assetID, err)
 	}
-	return h.progress.Reset(ctx, key)
+	return h.progress.Reset(ctx, at.key)
 }
 
 // putParts uploads the parts not yet done, PartConcurrency at a time, each
 // retried on its own. Every finished part is recorded, so a later attempt
 // PUTs only what is missing.
-func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a *frameio.Asset, f *os.File, u *Upload, done map[int]bool) error {
-	if a.UploadCompletedAt != nil {
+func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File, done map[int]bool) error {
+	if a.Completed {
 		return nil
 	}
-	parts := frameio.Parts(u.Size, len(a.UploadURLs))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, h.opts.PartConcurrency)
@@ -214,8 +223,8 @@ func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a
 		mu       sync.Mutex
 		firstErr error
 	)
-	for _, part := range parts {
-		if done[part.Index] {
+	for _, part := range a.Parts {
+		if done[part.Number] {
 			continue
 		}
 		select {
@@ -228,7 +237,7 @@ func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := h.putPart(ctx, c, key, a, f, part); err != nil {
+			if err := h.putPart(ctx, at, a, f, part); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
@@ -240,12 +249,12 @@ func (h *Handler) putParts(ctx context.Context, c *frameio.Client, key string, a
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return h.partFailed(ctx, c, key, a.ID, firstErr)
+		return h.partFailed(ctx, at, a.ID, firstErr)
 	}
 	return ctx.Err()
 }
 
-func (h *Handler) putPart(ctx context.Context, c *frameio.Client, key string, a *frameio.Asset, f *os.File, p frameio.Part) error {
+func (h *Handler) putPart(ctx context.Context, at *attempt, a *File, f *os.File, p Part) error {
 	var err error
 	for try := 0; try < h.opts.PartRetries; try++ {
 		if try > 0 {
@@ -253,44 +262,39 @@ func (h *Handler) putPart(ctx context.Context, c *frameio.Client, key string, a 
 				return err
 			}
 		}
-		err = c.UploadPart(ctx, a.UploadURLs[p.Index], a.Filetype, f, p.Offset, p.Size)
+		err = at.api.PutPart(ctx, a, p, f)
 		if err == nil {
 			h.opts.Observer.BytesUploaded(p.Size)
-			if len(a.UploadURLs) == 1 {
+			if len(a.Parts) == 1 {
 				return nil // the done record follows at once; a crash before it re-PUTs one part
 			}
-			return h.progress.PartDone(ctx, key, p.Index)
+			return h.progress.PartDone(ctx, at.key, p.Number)
 		}
 		if apierr.Classify(err) != apierr.Retryable {
 			break
 		}
 		h.opts.Observer.PartRetry()
-		zerolog.Ctx(ctx).Debug().Int("part", p.Index).Err(err).Msg("part failed, retrying")
+		zerolog.Ctx(ctx).Debug().Int("part", p.Number).Err(err).Msg("part failed, retrying")
 	}
-	return fmt.Errorf("part %d of %d: %w", p.Index+1, len(a.UploadURLs), err)
+	return fmt.Errorf("part %d of %d: %w", p.Number+1, len(a.Parts), err)
 }
 
 // partFailed handles a part that will not go in. A rejected presigned URL
 // (expired, or refused by storage) cannot be refreshed in API v2: the
 // asset is deleted and the next attempt creates a new one.
-func (h *Handler) partFailed(ctx context.Context, c *frameio.Client, key, assetID string, err error) error {
+func (h *Handler) partFailed(ctx context.Context, at *attempt, assetID string, err error) error {
 	if apierr.Classify(err) == apierr.Retryable {
 		return err
 	}
 	zerolog.Ctx(ctx).Warn().Err(err).Str("asset_id", assetID).Msg("upload URL refused; deleting the asset to start over")
-	if derr := h.discard(ctx, c, key, assetID); derr != nil {
+	if derr := h.discard(ctx, at, assetID); derr != nil {
 		return errors.Join(err, derr)
 	}
-	return fmt.Errorf("upload URLs refused, asset deleted, retrying with a new one: %w", errRetry{err})
+	return fmt.Errorf("upload URLs refused, asset deleted, retrying with a new one: %w", &RetryError{Cause: err})
 }
 
-// errRetry makes a terminal-looking error retryable.
-type errRetry struct{ err error }
-
-func (e errRetry) Error() string { return e.err.Error() }
-
 // filetype is the payload's MIME type, else one guessed from the name.
-func filetype(u *Upload) string {
+func filetype(u *job.Upload) string {
 	if u.Filetype != "" {
 		return u.Filetype
 	}

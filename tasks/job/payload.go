@@ -1,4 +1,4 @@
-package tasks
+package job
 
 import (
 	"bytes"
@@ -96,13 +96,13 @@ func (u *Upload) Validate(taskType string) error {
 	if u.V != PayloadVersion {
 		return fmt.Errorf("payload field v: version %d is not supported (want %d)", u.V, PayloadVersion)
 	}
-	if err := validateID("batch", u.Batch); err != nil {
+	if err := ValidateID("batch", u.Batch); err != nil {
 		return err
 	}
 	if err := ident.TokenRef(u.TokenRef); err != nil {
 		return fmt.Errorf("payload field %w", err)
 	}
-	if err := validateID("parent_id", u.ParentID); err != nil {
+	if err := ValidateID("parent_id", u.ParentID); err != nil {
 		return err
 	}
 	if err := ValidatePath(u.Path); err != nil {
@@ -133,8 +133,8 @@ func (u *Upload) Validate(taskType string) error {
 	return nil
 }
 
-// validateID checks a batch or parent_id by the rule in package ident.
-func validateID(field, v string) error {
+// ValidateID checks a batch or parent_id by the rule in package ident.
+func ValidateID(field, v string) error {
 	if err := ident.ID(field, v); err != nil {
 		return fmt.Errorf("payload field %w", err)
 	}

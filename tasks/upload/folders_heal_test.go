@@ -1,4 +1,4 @@
-package tasks
+package upload
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/frameq/frameq/frameiosim"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // folderID is the id of the live folder at path, "" if there is none.
@@ -120,7 +121,7 @@ func TestDeletedTargetParentStaysTerminal(t *testing.T) {
 func TestDropForgetsTheFolderAndEverythingBelowIt(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	f := NewFolders(r.rdb)
+	f := records.NewFolders(r.rdb)
 	for _, chain := range [][]string{{"x", "y", "z"}, {"x", "w"}, {"v"}} {
 		if _, err := f.EnsureChain(ctx, r.client, "s", r.parent, chain); err != nil {
 			t.Fatal(err)

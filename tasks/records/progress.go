@@ -1,4 +1,4 @@
-package tasks
+package records
 
 import (
 	"context"
@@ -48,19 +48,20 @@ type Progresses struct {
 // NewProgresses returns a store on rdb.
 func NewProgresses(rdb redis.UniversalClient) *Progresses { return &Progresses{rdb: rdb} }
 
-// progressKey is one hash per file; the hash tag keeps it in one slot.
-func progressKey(idemKey string) string { return "frameq:up:{" + idemKey + "}" }
+// ProgressKey names a file's record: one hash per file; the hash tag keeps it in one slot.
+func ProgressKey(idemKey string) string { return "frameq:up:{" + idemKey + "}" }
 
 // Get reads a record; a missing record is StateNew.
 func (s *Progresses) Get(ctx context.Context, idemKey string) (*Progress, error) {
-	m, err := s.rdb.HGetAll(ctx, progressKey(idemKey)).Result()
+	m, err := s.rdb.HGetAll(ctx, ProgressKey(idemKey)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read progress: %w", err)
 	}
-	return parseProgress(m), nil
+	return ParseProgress(m), nil
 }
 
-func parseProgress(m map[string]string) *Progress {
+// ParseProgress reads a record from its hash fields (as HGETALL returns them).
+func ParseProgress(m map[string]string) *Progress {
 	p := &Progress{State: m["state"], AssetID: m["asset_id"], PartsDone: map[int]bool{}}
 	if ms, err := strconv.ParseInt(m["create_started_ms"], 10, 64); err == nil {
 		p.CreateStarted = time.UnixMilli(ms)
@@ -77,7 +78,7 @@ func parseProgress(m map[string]string) *Progress {
 
 // Creating records that a create is about to be sent.
 func (s *Progresses) Creating(ctx context.Context, idemKey string, at time.Time) error {
-	key := progressKey(idemKey)
+	key := ProgressKey(idemKey)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, key)
 		p.HSet(ctx, key, "state", StateCreating, "create_started_ms", at.UnixMilli())
@@ -91,7 +92,7 @@ func (s *Progresses) Creating(ctx context.Context, idemKey string, at time.Time)
 
 // Created records the asset a create made (or that was adopted).
 func (s *Progresses) Created(ctx context.Context, idemKey, assetID string) error {
-	key := progressKey(idemKey)
+	key := ProgressKey(idemKey)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, key)
 		p.HSet(ctx, key, "state", StateUploading, "asset_id", assetID)
@@ -105,7 +106,7 @@ func (s *Progresses) Created(ctx context.Context, idemKey, assetID string) error
 
 // PartDone records one finished part.
 func (s *Progresses) PartDone(ctx context.Context, idemKey string, part int) error {
-	if err := s.rdb.HSet(ctx, progressKey(idemKey), "part:"+strconv.Itoa(part), 1).Err(); err != nil {
+	if err := s.rdb.HSet(ctx, ProgressKey(idemKey), "part:"+strconv.Itoa(part), 1).Err(); err != nil {
 		return fmt.Errorf("record part %d: %w", part, err)
 	}
 	return nil
@@ -114,7 +115,7 @@ func (s *Progresses) PartDone(ctx context.Context, idemKey string, part int) err
 // Done records completion; it is kept for doneTTL.
 func (s *Progresses) Done(ctx context.Context, idemKey, assetID string) error {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		s.done(ctx, p, idemKey, assetID)
+		s.StageDone(ctx, p, idemKey, assetID)
 		return nil
 	})
 	if err != nil {
@@ -123,17 +124,17 @@ func (s *Progresses) Done(ctx context.Context, idemKey, assetID string) error {
 	return nil
 }
 
-// done queues Done's commands on p. One HSET makes the record done
+// StageDone queues Done's commands on p. One HSET makes the record done
 // atomically; leftover part fields go with the TTL.
-func (s *Progresses) done(ctx context.Context, p redis.Pipeliner, idemKey, assetID string) {
-	key := progressKey(idemKey)
+func (s *Progresses) StageDone(ctx context.Context, p redis.Pipeliner, idemKey, assetID string) {
+	key := ProgressKey(idemKey)
 	p.HSet(ctx, key, "state", StateDone, "asset_id", assetID)
 	p.Expire(ctx, key, doneTTL)
 }
 
 // Reset forgets a record, so the next attempt starts from scratch.
 func (s *Progresses) Reset(ctx context.Context, idemKey string) error {
-	if err := s.rdb.Del(ctx, progressKey(idemKey)).Err(); err != nil {
+	if err := s.rdb.Del(ctx, ProgressKey(idemKey)).Err(); err != nil {
 		return fmt.Errorf("reset progress: %w", err)
 	}
 	return nil
@@ -144,7 +145,7 @@ func (s *Progresses) IsDone(ctx context.Context, idemKeys []string) ([]bool, err
 	cmds := make([]*redis.StringCmd, len(idemKeys))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range idemKeys {
-			cmds[i] = p.HGet(ctx, progressKey(k), "state")
+			cmds[i] = p.HGet(ctx, ProgressKey(k), "state")
 		}
 		return nil
 	})
@@ -165,7 +166,7 @@ func (s *Progresses) DoneAssets(ctx context.Context, idemKeys []string) ([]strin
 	cmds := make([]*redis.SliceCmd, len(idemKeys))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range idemKeys {
-			cmds[i] = p.HMGet(ctx, progressKey(k), "state", "asset_id")
+			cmds[i] = p.HMGet(ctx, ProgressKey(k), "state", "asset_id")
 		}
 		return nil
 	})

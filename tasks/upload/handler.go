@@ -1,4 +1,4 @@
-package tasks
+package upload
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/frameio"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // Account is what a token ref resolves to on a worker.
@@ -20,8 +22,18 @@ type Account struct {
 	// Client talks to Frame.io with the token; it waits for the shared
 	// limiter before every API call.
 	Client *frameio.Client
+	// API, if set, is what the state machine drives instead of V2 over Client.
+	API FrameIO
 	// Scope is the limiter scope, used to keep folder maps per account.
 	Scope string
+}
+
+// frameIO is the API the state machine drives for this account.
+func (a *Account) frameIO() FrameIO {
+	if a.API != nil {
+		return a.API
+	}
+	return NewV2(a.Client)
 }
 
 // Options configures a Handler.
@@ -40,7 +52,7 @@ type Options struct {
 	Log zerolog.Logger
 	// Breaker, if set, holds a token's jobs after a 401 or 402 instead of
 	// archiving them; without it those jobs are archived.
-	Breaker *Breaker
+	Breaker *job.Breaker
 	// Observer is told what happens, for metrics. Optional.
 	Observer Observer
 }
@@ -62,14 +74,15 @@ func (noObserver) InFlight(int)                {}
 
 // Handler processes upload tasks. Register it for both task types:
 //
-//	mux.Handle(tasks.TypeUpload, h)
-//	mux.Handle(tasks.TypeRemoteUpload, h)
+//	mux.Handle(job.TypeUpload, h)
+//	mux.Handle(job.TypeRemoteUpload, h)
 type Handler struct {
 	opts     Options
 	root     string
-	progress *Progresses
-	folders  *Folders
-	batches  *Batches
+	rdb      redis.UniversalClient
+	progress *records.Progresses
+	folders  *records.Folders
+	batches  *records.Batches
 }
 
 // NewHandler returns a handler that keeps its records in rdb.
@@ -83,7 +96,7 @@ func NewHandler(rdb redis.UniversalClient, o Options) (*Handler, error) {
 	if o.Observer == nil {
 		o.Observer = noObserver{}
 	}
-	h := &Handler{opts: o, progress: NewProgresses(rdb), folders: NewFolders(rdb), batches: NewBatches(rdb)}
+	h := &Handler{opts: o, rdb: rdb, progress: records.NewProgresses(rdb), folders: records.NewFolders(rdb), batches: records.NewBatches(rdb)}
 	if o.UploadRoot != "" {
 		root, err := resolveRoot(o.UploadRoot)
 		if err != nil {
@@ -101,12 +114,12 @@ const maxInProcessWaits = 20
 // ProcessTask implements asynq.Handler.
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	taskID, _ := asynq.GetTaskID(ctx)
-	attempt, _ := asynq.GetRetryCount(ctx)
+	try, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	queue, _ := asynq.GetQueueName(ctx)
-	log := h.opts.Log.With().Str("task_id", taskID).Int("attempt", attempt+1).Logger()
+	log := h.opts.Log.With().Str("task_id", taskID).Int("attempt", try+1).Logger()
 
-	u, err := DecodeUpload(t.Type(), t.Payload())
+	u, err := job.DecodeUpload(t.Type(), t.Payload())
 	if err != nil {
 		log.Error().Err(err).Msg("bad payload")
 		h.markBadPayload(ctx, t.Payload(), taskID, queue, err)
@@ -114,44 +127,54 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	log = log.With().Str("batch", u.Batch).Str("file", u.Path).Logger()
 	ctx = log.WithContext(ctx)
-	key := IdempotencyKey(u)
-	pre := h.begin(ctx, u, taskID, key)
+	at := &attempt{u: u, taskID: taskID, queue: queue, key: job.IdempotencyKey(u), last: try >= maxRetry}
+	pre := h.begin(ctx, at)
 
 	h.opts.Observer.InFlight(1)
 	defer h.opts.Observer.InFlight(-1)
 	start := time.Now()
-	lastAttempt := attempt >= maxRetry
-	assetID, err := h.run(ctx, u, pre, lastAttempt)
+	assetID, err := h.run(ctx, at, pre)
 	if err == nil {
-		err = h.complete(ctx, u, taskID, key, assetID)
+		err = h.complete(ctx, at, assetID)
 	}
-	return h.finish(ctx, u, taskID, queue, lastAttempt, err, time.Since(start))
+	return h.finish(ctx, at, err, time.Since(start))
+}
+
+// attempt is what one try of one task carries through the state machine.
+type attempt struct {
+	u      *job.Upload
+	taskID string
+	queue  string
+	key    string // u's idempotency key, hashed once per attempt
+	last   bool   // asynq archives the task if this try fails
+	acct   *Account
+	api    FrameIO // acct's, set once the token ref is known
 }
 
 // begin marks the task active and reads its progress in one round trip.
 // A nil Progress (Redis trouble) makes the upload read it itself.
-func (h *Handler) begin(ctx context.Context, u *Upload, taskID, key string) *Progress {
+func (h *Handler) begin(ctx context.Context, at *attempt) *records.Progress {
 	var read *redis.MapStringStringCmd
-	err := h.batches.pipelined(ctx, func(p redis.Pipeliner) {
-		h.batches.set(ctx, p, u.Batch, taskID, Active, nil)
-		read = p.HGetAll(ctx, progressKey(key))
+	err := h.batches.Pipelined(ctx, func(p redis.Pipeliner) {
+		h.batches.Stage(ctx, p, at.u.Batch, at.taskID, records.Active, nil)
+		read = p.HGetAll(ctx, records.ProgressKey(at.key))
 	})
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("batch record not updated")
 		return nil
 	}
-	return parseProgress(read.Val())
+	return records.ParseProgress(read.Val())
 }
 
 // complete records the file done and the batch's count in one round trip.
 // If that fails the upload is still safe: the next attempt finds the asset
 // complete and records it then.
-func (h *Handler) complete(ctx context.Context, u *Upload, taskID, key, assetID string) error {
+func (h *Handler) complete(ctx context.Context, at *attempt, assetID string) error {
 	ctx = context.WithoutCancel(ctx)
 	write := func() error {
-		return h.batches.pipelined(ctx, func(p redis.Pipeliner) {
-			h.progress.done(ctx, p, key, assetID)
-			h.batches.set(ctx, p, u.Batch, taskID, Done, nil)
+		return h.batches.Pipelined(ctx, func(p redis.Pipeliner) {
+			h.progress.StageDone(ctx, p, at.key, assetID)
+			h.batches.Stage(ctx, p, at.u.Batch, at.taskID, records.Done, nil)
 		})
 	}
 	err := write()
@@ -167,9 +190,9 @@ func (h *Handler) complete(ctx context.Context, u *Upload, taskID, key, assetID 
 // run does the upload, waiting out rate limits in process: the state
 // machine resumes where it stopped, so repeating it is safe. pre is the
 // progress read by begin, used by the first try only.
-func (h *Handler) run(ctx context.Context, u *Upload, pre *Progress, lastAttempt bool) (string, error) {
+func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (string, error) {
 	for waits, outages := 0, 0; ; waits++ {
-		assetID, err := h.upload(ctx, u, pre)
+		assetID, err := h.upload(ctx, at, pre)
 		pre = nil
 		if err != nil && ctx.Err() == nil && outages < maxOutages && h.awaitRedis(ctx) {
 			outages++
@@ -181,7 +204,7 @@ func (h *Handler) run(ctx context.Context, u *Upload, pre *Progress, lastAttempt
 		}
 		// Hand long waits back to the queue to free this slot, unless asynq
 		// would archive the task for it (it checks MaxRetry before IsFailure).
-		if !lastAttempt && (waits >= maxInProcessWaits || wait > 10*time.Second) {
+		if !at.last && (waits >= maxInProcessWaits || wait > 10*time.Second) {
 			return "", &waitError{wait: wait, cause: err}
 		}
 		zerolog.Ctx(ctx).Debug().Dur("wait", wait).Err(err).Msg("rate limited, waiting")
@@ -204,7 +227,7 @@ const (
 // with a context it has already cancelled), leaving the task stuck until
 // lease recovery, one to two minutes later; waiting here avoids that.
 func (h *Handler) awaitRedis(ctx context.Context) bool {
-	rdb := h.progress.rdb
+	rdb := h.rdb
 	if rdb.Ping(ctx).Err() == nil {
 		return false
 	}
@@ -223,7 +246,8 @@ func (h *Handler) awaitRedis(ctx context.Context) bool {
 }
 
 // upload returns the id of the completed asset; the caller records it.
-func (h *Handler) upload(ctx context.Context, u *Upload, pre *Progress) (string, error) {
+func (h *Handler) upload(ctx context.Context, at *attempt, pre *records.Progress) (string, error) {
+	u := at.u
 	acct, ok := h.opts.Accounts[u.TokenRef]
 	if !ok {
 		return "", terminal(ClassInput, fmt.Sprintf("unknown token ref %q: this worker has no FRAMEQ_TOKEN_%s", u.TokenRef, upper(u.TokenRef)))
@@ -231,14 +255,16 @@ func (h *Handler) upload(ctx context.Context, u *Upload, pre *Progress) (string,
 	if h.opts.Breaker != nil && h.opts.Breaker.Open(ctx, u.TokenRef) {
 		return "", errHeld
 	}
+	at.acct, at.api = acct, acct.frameIO()
 	if u.SourceURL != "" {
-		return h.uploadRemote(ctx, acct, u, pre)
+		return h.uploadRemote(ctx, at, pre)
 	}
-	return h.uploadFile(ctx, acct, u, pre)
+	return h.uploadFile(ctx, at, pre)
 }
 
 // finish maps the outcome to asynq's vocabulary and the batch record.
-func (h *Handler) finish(ctx context.Context, u *Upload, taskID, queue string, lastAttempt bool, err error, took time.Duration) error {
+func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.Duration) error {
+	u, taskID, queue := at.u, at.taskID, at.queue
 	log := zerolog.Ctx(ctx)
 	class := classOf(err)
 	if class == apierr.TokenRejected.String() && h.opts.Breaker != nil {
@@ -253,31 +279,31 @@ func (h *Handler) finish(ctx context.Context, u *Upload, taskID, queue string, l
 	var w *waitError
 	switch {
 	case errors.Is(err, errHeld):
-		h.mark(ctx, u, taskID, Held, nil)
+		h.mark(ctx, u, taskID, records.Held, nil)
 		return err
 	case err == nil: // complete recorded the batch's count
-		h.opts.Observer.FileFinished(u.typeName(), apierr.OK.String())
+		h.opts.Observer.FileFinished(typeName(u), apierr.OK.String())
 		log.Info().Dur("took", took).Int64("bytes", u.Size).Msg("uploaded")
 		return nil
 	case errors.As(err, &w):
-		h.mark(ctx, u, taskID, Retrying, nil)
+		h.mark(ctx, u, taskID, records.Retrying, nil)
 		log.Info().Dur("wait", w.wait).Msg("rate limited: handed back to the queue")
 		return err
 	case errors.Is(err, asynq.SkipRetry), class == apierr.Terminal.String(), class == apierr.TokenRejected.String():
-		h.opts.Observer.FileFinished(u.typeName(), class)
-		h.mark(ctx, u, taskID, Failed, &Failure{Queue: queue, Path: u.Path, Class: class, Reason: err.Error()})
+		h.opts.Observer.FileFinished(typeName(u), class)
+		h.mark(ctx, u, taskID, records.Failed, &records.Failure{Queue: queue, Path: u.Path, Class: class, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: archived")
 		if errors.Is(err, asynq.SkipRetry) {
 			return err
 		}
 		return terminal(class, err.Error())
-	case lastAttempt:
-		h.opts.Observer.FileFinished(u.typeName(), ClassExhausted)
-		h.mark(ctx, u, taskID, Failed, &Failure{Queue: queue, Path: u.Path, Class: ClassExhausted, Reason: err.Error()})
+	case at.last:
+		h.opts.Observer.FileFinished(typeName(u), ClassExhausted)
+		h.mark(ctx, u, taskID, records.Failed, &records.Failure{Queue: queue, Path: u.Path, Class: ClassExhausted, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: retries exhausted")
 		return err
 	default:
-		h.mark(ctx, u, taskID, Retrying, nil)
+		h.mark(ctx, u, taskID, records.Retrying, nil)
 		log.Warn().Str("class", class).Err(err).Msg("attempt failed, will retry")
 		return err
 	}
@@ -290,18 +316,18 @@ func (h *Handler) markBadPayload(ctx context.Context, payload []byte, taskID, qu
 		Batch string `json:"batch"`
 		Path  string `json:"path"`
 	}
-	if json.Unmarshal(payload, &p) != nil || validateID("batch", p.Batch) != nil {
+	if json.Unmarshal(payload, &p) != nil || job.ValidateID("batch", p.Batch) != nil {
 		return
 	}
-	f := &Failure{Queue: queue, Path: p.Path, Class: ClassInput, Reason: err.Error(), At: time.Now().Unix()}
-	if err := h.batches.Set(context.WithoutCancel(ctx), p.Batch, taskID, Failed, f); err != nil {
+	f := &records.Failure{Queue: queue, Path: p.Path, Class: ClassInput, Reason: err.Error(), At: time.Now().Unix()}
+	if err := h.batches.Set(context.WithoutCancel(ctx), p.Batch, taskID, records.Failed, f); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("batch record not updated")
 	}
 }
 
 // mark records a batch state; a failure to do so is logged, not fatal:
 // the upload itself matters more than its bookkeeping.
-func (h *Handler) mark(ctx context.Context, u *Upload, taskID, state string, f *Failure) {
+func (h *Handler) mark(ctx context.Context, u *job.Upload, taskID, state string, f *records.Failure) {
 	if f != nil {
 		f.At = time.Now().Unix()
 	}
@@ -316,11 +342,11 @@ func (h *Handler) mark(ctx context.Context, u *Upload, taskID, state string, f *
 	}
 }
 
-func (u *Upload) typeName() string {
+func typeName(u *job.Upload) string {
 	if u.SourceURL != "" {
-		return TypeRemoteUpload
+		return job.TypeRemoteUpload
 	}
-	return TypeUpload
+	return job.TypeUpload
 }
 
 func upper(s string) string {

@@ -1,4 +1,4 @@
-package tasks
+package upload
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // TestHostilePayloadsAreArchivedUnread: a payload pushed into Redis by
@@ -39,14 +41,14 @@ func TestHostilePayloadsAreArchivedUnread(t *testing.T) {
 	}
 	ok, _ := r.file("ok.bin", 10) // a valid payload to start from
 
-	upload := func(edit func(u *Upload)) (string, []byte) {
+	upload := func(edit func(u *job.Upload)) (string, []byte) {
 		u := *ok
 		edit(&u)
 		b, err := u.Encode()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return TypeUpload, b
+		return job.TypeUpload, b
 	}
 	raw := func(typ, js string) func() (string, []byte) {
 		return func() (string, []byte) { return typ, []byte(js) }
@@ -57,63 +59,63 @@ func TestHostilePayloadsAreArchivedUnread(t *testing.T) {
 		reason  string // the error names this
 	}{
 		{"path traversal", func() (string, []byte) {
-			return upload(func(u *Upload) { u.Path = "../../etc/passwd" })
+			return upload(func(u *job.Upload) { u.Path = "../../etc/passwd" })
 		}, "field path"},
 		{"path traversal inside", func() (string, []byte) {
-			return upload(func(u *Upload) { u.Path = "a/../../../etc/passwd" })
+			return upload(func(u *job.Upload) { u.Path = "a/../../../etc/passwd" })
 		}, "field path"},
 		{"absolute asset path", func() (string, []byte) {
-			return upload(func(u *Upload) { u.Path = "/etc/passwd" })
+			return upload(func(u *job.Upload) { u.Path = "/etc/passwd" })
 		}, "field path"},
 		{"file outside the root", func() (string, []byte) {
-			return upload(func(u *Upload) { u.File, u.Path = "/etc/passwd", "passwd" })
+			return upload(func(u *job.Upload) { u.File, u.Path = "/etc/passwd", "passwd" })
 		}, "outside upload root"},
 		{"dot-dot out of the root", func() (string, []byte) {
-			return upload(func(u *Upload) { u.File = r.root + "/../" + filepath.Base(outside) + "/secret.fifo" })
+			return upload(func(u *job.Upload) { u.File = r.root + "/../" + filepath.Base(outside) + "/secret.fifo" })
 		}, "outside upload root"}, // a test's TempDirs are siblings
 		{"symlink to a FIFO outside", func() (string, []byte) {
-			return upload(func(u *Upload) { u.File = filepath.Join(r.root, "link-to-fifo.bin") })
+			return upload(func(u *job.Upload) { u.File = filepath.Join(r.root, "link-to-fifo.bin") })
 		}, "outside upload root"},
 		{"symlink to a file outside", func() (string, []byte) {
-			return upload(func(u *Upload) { u.File, u.Size = filepath.Join(r.root, "link-to-secret.txt"), 9 })
+			return upload(func(u *job.Upload) { u.File, u.Size = filepath.Join(r.root, "link-to-secret.txt"), 9 })
 		}, "outside upload root"},
 		{"symlinked directory outside", func() (string, []byte) {
-			return upload(func(u *Upload) { u.File = filepath.Join(r.root, "linked-dir", "secret.fifo") })
+			return upload(func(u *job.Upload) { u.File = filepath.Join(r.root, "linked-dir", "secret.fifo") })
 		}, "outside upload root"},
 		{"FIFO inside the root", func() (string, []byte) {
-			return upload(func(u *Upload) { u.File = filepath.Join(r.root, "inside.fifo") })
+			return upload(func(u *job.Upload) { u.File = filepath.Join(r.root, "inside.fifo") })
 		}, "not a regular file"},
 		{"directory inside the root", func() (string, []byte) {
-			return upload(func(u *Upload) { u.File = filepath.Join(r.root, "a-dir") })
+			return upload(func(u *job.Upload) { u.File = filepath.Join(r.root, "a-dir") })
 		}, "not a regular file"},
 		{"relative file", func() (string, []byte) {
-			return upload(func(u *Upload) { u.File = "ok.bin" })
+			return upload(func(u *job.Upload) { u.File = "ok.bin" })
 		}, "field file"},
 		{"negative size", func() (string, []byte) {
-			return upload(func(u *Upload) { u.Size = -1 })
+			return upload(func(u *job.Upload) { u.Size = -1 })
 		}, "field size"},
 		{"size beyond 5 TiB", func() (string, []byte) {
-			return upload(func(u *Upload) { u.Size = MaxFileSize + 1 })
+			return upload(func(u *job.Upload) { u.Size = job.MaxFileSize + 1 })
 		}, "field size"},
 		{"size not the file's", func() (string, []byte) {
-			return upload(func(u *Upload) { u.Size = 1 << 40 })
+			return upload(func(u *job.Upload) { u.Size = 1 << 40 })
 		}, "changed since it was enqueued"},
 		{"unknown version", func() (string, []byte) {
-			return upload(func(u *Upload) { u.V = 2 })
+			return upload(func(u *job.Upload) { u.V = 2 })
 		}, "field v"},
-		{"no version", raw(TypeUpload, `{"batch":"b","token_ref":"default","parent_id":"p","path":"x","file":"/x"}`), "field v"},
+		{"no version", raw(job.TypeUpload, `{"batch":"b","token_ref":"default","parent_id":"p","path":"x","file":"/x"}`), "field v"},
 		{"unknown token ref", func() (string, []byte) {
-			return upload(func(u *Upload) { u.TokenRef = "nosuch" })
+			return upload(func(u *job.Upload) { u.TokenRef = "nosuch" })
 		}, `unknown token ref "nosuch"`},
 		{"token ref with odd characters", func() (string, []byte) {
-			return upload(func(u *Upload) { u.TokenRef = "x;rm -rf" })
+			return upload(func(u *job.Upload) { u.TokenRef = "x;rm -rf" })
 		}, "field token_ref"},
-		{"unknown field", raw(TypeUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"x","file":"/x","token":"t"}`), `unknown field "token"`},
-		{"trailing data", raw(TypeUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"x","file":"/x"} {}`), "trailing data"},
-		{"not JSON", raw(TypeUpload, "\x00\xff<html>"), "payload"},
-		{"huge path", raw(TypeUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"`+strings.Repeat("a/", 1<<18)+`","file":"/x"}`), "field path"},
-		{"file URL for a remote upload", raw(TypeRemoteUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"x","source_url":"file:///etc/passwd"}`), "field source_url"},
-		{"local file on a remote upload", raw(TypeRemoteUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"x","file":"/etc/passwd","source_url":"https://x.test/a"}`), "field file"},
+		{"unknown field", raw(job.TypeUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"x","file":"/x","token":"t"}`), `unknown field "token"`},
+		{"trailing data", raw(job.TypeUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"x","file":"/x"} {}`), "trailing data"},
+		{"not JSON", raw(job.TypeUpload, "\x00\xff<html>"), "payload"},
+		{"huge path", raw(job.TypeUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"`+strings.Repeat("a/", 1<<18)+`","file":"/x"}`), "field path"},
+		{"file URL for a remote upload", raw(job.TypeRemoteUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"x","source_url":"file:///etc/passwd"}`), "field source_url"},
+		{"local file on a remote upload", raw(job.TypeRemoteUpload, `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"x","file":"/etc/passwd","source_url":"https://x.test/a"}`), "field file"},
 		{"unknown task type", raw("frameio:asset.delete", `{"v":1,"batch":"b","token_ref":"default","parent_id":"p","path":"x","file":"/x"}`), "not a frameq upload"},
 	}
 	for _, c := range cases {

@@ -1,4 +1,4 @@
-package tasks
+package upload
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/redistest"
+	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // rig is a handler over a real Redis and the simulator, with no limiter:
@@ -53,7 +55,7 @@ func newRig(t *testing.T) *rig {
 }
 
 // file writes name with n bytes under the upload root and returns its payload and SHA-256.
-func (r *rig) file(name string, n int) (*Upload, string) {
+func (r *rig) file(name string, n int) (*job.Upload, string) {
 	r.t.Helper()
 	p := filepath.Join(r.root, name)
 	b := make([]byte, n)
@@ -65,13 +67,13 @@ func (r *rig) file(name string, n int) (*Upload, string) {
 	}
 	info, _ := os.Stat(p)
 	sum := sha256.Sum256(b)
-	return &Upload{V: 1, Batch: "b", TokenRef: "default", ParentID: r.parent, Path: name, File: p,
+	return &job.Upload{V: 1, Batch: "b", TokenRef: "default", ParentID: r.parent, Path: name, File: p,
 		Size: int64(n), MtimeNS: info.ModTime().UnixNano(), Filetype: "application/octet-stream"}, hex.EncodeToString(sum[:])
 }
 
-func (r *rig) run(u *Upload) error {
+func (r *rig) run(u *job.Upload) error {
 	b, _ := u.Encode()
-	return r.h.ProcessTask(context.Background(), asynq.NewTask(TypeUpload, b))
+	return r.h.ProcessTask(context.Background(), asynq.NewTask(job.TypeUpload, b))
 }
 
 func (r *rig) complete(name, sum string) {
@@ -103,7 +105,7 @@ func TestResumeUploadsOnlyMissingParts(t *testing.T) {
 	if err := r.client.UploadPart(ctx, a.UploadURLs[1], u.Filetype, f, parts[1].Offset, parts[1].Size); err != nil {
 		t.Fatal(err)
 	}
-	key := IdempotencyKey(u)
+	key := job.IdempotencyKey(u)
 	r.h.progress.Created(ctx, key, a.ID)
 	r.h.progress.PartDone(ctx, key, 1)
 	before := r.sim.Stats()
@@ -125,7 +127,7 @@ func TestUncertainCreateAdoptsTheAssetAndDeletesExtras(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	u, sum := r.file("b.bin", 2*testPart)
-	key := IdempotencyKey(u)
+	key := job.IdempotencyKey(u)
 	r.h.progress.Creating(ctx, key, time.Now())
 	// Two lost answers: the create went through twice.
 	for i := 0; i < 2; i++ {
@@ -146,7 +148,7 @@ func TestUncertainCreateAdoptsTheAssetAndDeletesExtras(t *testing.T) {
 func TestUncertainCreateThatMadeNothingCreates(t *testing.T) {
 	r := newRig(t)
 	u, sum := r.file("c.bin", 10)
-	r.h.progress.Creating(context.Background(), IdempotencyKey(u), time.Now())
+	r.h.progress.Creating(context.Background(), job.IdempotencyKey(u), time.Now())
 	if err := r.run(u); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +161,7 @@ func TestUncertainCreateThatMadeNothingCreates(t *testing.T) {
 func TestRecordedAssetGoneIsCreatedAnew(t *testing.T) {
 	r := newRig(t)
 	u, sum := r.file("d.bin", testPart+1)
-	r.h.progress.Created(context.Background(), IdempotencyKey(u), "deleted-by-someone")
+	r.h.progress.Created(context.Background(), job.IdempotencyKey(u), "deleted-by-someone")
 	if err := r.run(u); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +186,7 @@ func TestDoneFileMakesNoCall(t *testing.T) {
 func TestFoldersAreCreatedOnceUnderConcurrency(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	f := NewFolders(r.rdb)
+	f := records.NewFolders(r.rdb)
 	ids := make(chan string, 16)
 	for i := 0; i < 16; i++ {
 		go func() {
@@ -218,7 +220,7 @@ func TestFoldersAreCreatedOnceUnderConcurrency(t *testing.T) {
 func TestBadPayloadIsArchivedAndRecordedOnItsBatch(t *testing.T) {
 	r := newRig(t)
 	bad := []byte(`{"v":2,"batch":"bb","token_ref":"default","parent_id":"p","path":"x.mov","file":"/x.mov"}`)
-	err := r.h.ProcessTask(context.Background(), asynq.NewTask(TypeUpload, bad))
+	err := r.h.ProcessTask(context.Background(), asynq.NewTask(job.TypeUpload, bad))
 	if !errors.Is(err, asynq.SkipRetry) || !strings.Contains(err.Error(), "field v") {
 		t.Fatalf("error %v, want SkipRetry naming field v", err)
 	}

@@ -1,4 +1,4 @@
-package tasks
+package job
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 // The published schema and the Go payload must name the same fields, so
 // non-Go producers are never told a field that the worker rejects.
 func TestSchemaMatchesPayload(t *testing.T) {
-	b, err := os.ReadFile("../docs/payload.schema.json")
+	b, err := os.ReadFile("../../docs/payload.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestSchemaMatchesPayload(t *testing.T) {
 // schemaPatterns reads the pattern of every property that has one.
 func schemaPatterns(t *testing.T) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile("../docs/payload.schema.json")
+	b, err := os.ReadFile("../../docs/payload.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}

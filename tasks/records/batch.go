@@ -1,4 +1,4 @@
-package tasks
+package records
 
 import (
 	"context"
@@ -153,15 +153,15 @@ func (b *Batches) Remove(ctx context.Context, batch, taskID string) error {
 	return nil
 }
 
-// set queues Set's script on p, for callers that batch it with other writes.
-func (b *Batches) set(ctx context.Context, p redis.Pipeliner, batch, taskID, state string, f *Failure) {
+// Stage queues Set's script on p, for callers that batch it with other writes.
+func (b *Batches) Stage(ctx context.Context, p redis.Pipeliner, batch, taskID, state string, f *Failure) {
 	setState.EvalSha(ctx, p, batchKeys(batch), taskID, state, failureRecord(taskID, f), "0", strconv.Itoa(int(batchTTL.Seconds())))
 }
 
 // pipelined runs fn's commands in one round trip. The scripts go by SHA;
 // on a Redis that has not seen them yet (NOSCRIPT) they are loaded and the
 // pipeline sent again, which is safe: every command in it is idempotent.
-func (b *Batches) pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
+func (b *Batches) Pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
 	run := func() error {
 		_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error { fn(p); return nil })
 		if errors.Is(err, redis.Nil) {

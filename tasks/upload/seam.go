@@ -1,0 +1,64 @@
+package upload
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"time"
+)
+
+// FrameIO is everything the upload state machine asks of Frame.io. The
+// state machine knows nothing else of the API it drives: V2 implements it
+// over frameio.Client today, and a V4 client can sit beside it.
+// Errors are classified with apierr, whichever API produced them.
+type FrameIO interface {
+	// FindFiles lists the files (not folders) named name in folderID.
+	FindFiles(ctx context.Context, folderID, name string) ([]File, error)
+	// CreateFile creates an empty file to PUT parts to; the returned File
+	// carries its Parts and the MediaType every part must be sent with.
+	CreateFile(ctx context.Context, folderID string, in NewFile) (*File, error)
+	// CreateRemoteFile creates a file that Frame.io fills from in.SourceURL.
+	CreateRemoteFile(ctx context.Context, folderID string, in NewFile) (*File, error)
+	// GetFile reads a file, its parts included while it can take them.
+	GetFile(ctx context.Context, id string) (*File, error)
+	// DeleteFile deletes a file.
+	DeleteFile(ctx context.Context, id string) error
+	// PutPart sends part p of f, read from r at p.Offset.
+	PutPart(ctx context.Context, f *File, p Part, r io.ReaderAt) error
+	// Complete reports whether every byte of file id has arrived.
+	Complete(ctx context.Context, id string) (bool, error)
+}
+
+// NewFile describes a file to create.
+type NewFile struct {
+	Name      string
+	Size      int64
+	MediaType string
+	// SourceURL is set for remote files only; it may carry a secret.
+	SourceURL string
+}
+
+// File is a file as the state machine sees it.
+type File struct {
+	ID        string
+	Name      string
+	Size      int64
+	MediaType string
+	CreatedAt time.Time
+	// Completed: all bytes are in (known without a call when the API says so).
+	Completed bool
+	// Parts are the uploads still to make; empty when none can be made.
+	Parts []Part
+}
+
+// Part is one presigned upload: bytes [Offset, Offset+Size) go to URL.
+// Number is its 0-based index, the one recorded in the progress record.
+type Part struct {
+	Number       int
+	Offset, Size int64
+	// URL is presigned: a secret, never logged.
+	URL string
+}
+
+// String hides the presigned URL.
+func (p Part) String() string { return "upload.Part{Number:" + strconv.Itoa(p.Number) + "}" }
