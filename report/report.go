@@ -51,9 +51,9 @@ func NewProgress(w io.Writer) *Progress {
 // Show draws st if it changed.
 func (p *Progress) Show(st tasks.Status) {
 	total := st.Total()
-	finished := st.Counts[tasks.Done] + st.Counts[tasks.Failed]
-	line := fmt.Sprintf("%d/%d done, %d failed, %d active, %d retrying, %d pending",
-		st.Counts[tasks.Done], total, st.Counts[tasks.Failed], st.Counts[tasks.Active], st.Counts[tasks.Retrying], st.Counts[tasks.Pending])
+	finished := st.Counts[tasks.Done] + st.Counts[tasks.Failed] + st.Counts[tasks.Skipped]
+	line := fmt.Sprintf("%d/%d done, %d failed, %d active, %d retrying, %d pending, %d skipped (already uploaded)",
+		st.Counts[tasks.Done], total, st.Counts[tasks.Failed], st.Counts[tasks.Active], st.Counts[tasks.Retrying], st.Counts[tasks.Pending], st.Counts[tasks.Skipped])
 	if line == p.last {
 		return
 	}
