@@ -106,3 +106,54 @@ func TestDryRunAndUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// A re-run over an uploaded tree (dir and manifest) makes a batch that
+// wait reports finished at once and status shows as skipped.
+func TestRerunOfUploadedTreeWaitsNotAtAll(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tree"), 0o755)
+	os.WriteFile(filepath.Join(dir, "tree", "a.mov"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tree", "b.mov"), []byte("bb"), 0o644)
+	m := filepath.Join(dir, "m.jsonl")
+	os.WriteFile(m, []byte(`{"file":"tree/a.mov","parent_id":"root1","path":"a.mov"}`+"\n"), 0o644)
+	ctx := context.Background()
+	rdb := srv.Client(t)
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
+	defer insp.Close()
+	for _, args := range [][]string{{"dir", "--parent", "root1", filepath.Join(dir, "tree")}, {"manifest", m}} {
+		out, stderr, code := runCLI(t, srv.URL(), args...)
+		if code != 0 {
+			t.Fatalf("%s: %d %s", args[0], code, stderr)
+		}
+		// Upload them the way a worker records it: the progress record done.
+		for _, q := range tasks.Queues("default") {
+			pend, _ := insp.ListPendingTasks(q)
+			for _, ti := range pend {
+				u, err := tasks.DecodeUpload(ti.Type, ti.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tasks.NewProgresses(rdb).Done(ctx, tasks.IdempotencyKey(u), "asset")
+				insp.DeleteTask(q, ti.ID)
+			}
+		}
+		out, stderr, code = runCLI(t, srv.URL(), args...)
+		if code != 0 || !strings.Contains(stderr, "0 enqueued, 0 already queued") {
+			t.Fatalf("re-run %s: %d %s", args[0], code, stderr)
+		}
+		batch := strings.TrimSpace(out)
+		_, stderr, code = runCLI(t, srv.URL(), "wait", "--timeout", "3s", batch)
+		if code != exitOK {
+			t.Errorf("%s: wait on an all-skipped batch: exit %d\n%s", args[0], code, stderr)
+		}
+		out, stderr, code = runCLI(t, srv.URL(), "status", "--json", batch)
+		if code != 0 || !strings.Contains(out, `"skipped":`) || strings.Contains(out, `"skipped":0`) {
+			t.Errorf("%s: status --json: %d %s %s", args[0], code, out, stderr)
+		}
+		out, _, _ = runCLI(t, srv.URL(), "status", batch)
+		if !strings.Contains(out, "skipped") {
+			t.Errorf("%s: status text lacks skipped:\n%s", args[0], out)
+		}
+	}
+}
