@@ -157,3 +157,36 @@ func TestRerunOfUploadedTreeWaitsNotAtAll(t *testing.T) {
 		}
 	}
 }
+
+// B2 re-enqueues files B1 queued: wait on B2 waits for them, and finishes
+// as soon as B1's tasks are recorded done (the worker's Batches.Set path).
+func TestWaitOnAlreadyQueuedFilesFinishesWithThem(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.mov"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.mov"), []byte("bb"), 0o644)
+	out1, _, _ := runCLI(t, srv.URL(), "dir", "--parent", "root1", dir)
+	out2, stderr, code := runCLI(t, srv.URL(), "dir", "--parent", "root1", dir)
+	if code != 0 || !strings.Contains(stderr, "2 already queued") {
+		t.Fatalf("second dir: %d %s", code, stderr)
+	}
+	b1, b2 := strings.TrimSpace(out1), strings.TrimSpace(out2)
+	if _, _, code := runCLI(t, srv.URL(), "wait", "--timeout", "1500ms", "--interval", "100ms", b2); code != exitTimeout {
+		t.Fatalf("wait on B2 before any upload: exit %d, want timeout", code)
+	}
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
+	defer insp.Close()
+	pend, _ := insp.ListPendingTasks(tasks.SmallQueue("default"))
+	if len(pend) != 2 {
+		t.Fatalf("pending %d, want 2", len(pend))
+	}
+	b := tasks.NewBatches(srv.Client(t))
+	for _, ti := range pend {
+		if err := b.Set(context.Background(), b1, ti.ID, tasks.Done, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, stderr, code := runCLI(t, srv.URL(), "wait", "--timeout", "5s", "--interval", "100ms", b2); code != exitOK {
+		t.Errorf("wait on B2 after B1's files are done: exit %d\n%s", code, stderr)
+	}
+}
