@@ -12,6 +12,7 @@ import (
 
 	"github.com/frameq/frameq/redistest"
 	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 )
 
 func runCLI(t *testing.T, redisURL string, args ...string) (string, string, int) {
@@ -104,5 +105,89 @@ func TestDryRunAndUsageErrors(t *testing.T) {
 		if _, stderr, code := runCLI(t, srv.URL(), args...); code != exitUsage || stderr == "" {
 			t.Errorf("%v: exit %d, want %d with a message", args, code, exitUsage)
 		}
+	}
+}
+
+// A re-run over an uploaded tree (dir and manifest) makes a batch that
+// wait reports finished at once and status shows as skipped.
+func TestRerunOfUploadedTreeWaitsNotAtAll(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tree"), 0o755)
+	os.WriteFile(filepath.Join(dir, "tree", "a.mov"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tree", "b.mov"), []byte("bb"), 0o644)
+	m := filepath.Join(dir, "m.jsonl")
+	os.WriteFile(m, []byte(`{"file":"tree/a.mov","parent_id":"root1","path":"a.mov"}`+"\n"), 0o644)
+	ctx := context.Background()
+	rdb := srv.Client(t)
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
+	defer insp.Close()
+	for _, args := range [][]string{{"dir", "--parent", "root1", filepath.Join(dir, "tree")}, {"manifest", m}} {
+		out, stderr, code := runCLI(t, srv.URL(), args...)
+		if code != 0 {
+			t.Fatalf("%s: %d %s", args[0], code, stderr)
+		}
+		// Upload them the way a worker records it: the progress record done.
+		for _, q := range job.Queues("default") {
+			pend, _ := insp.ListPendingTasks(q)
+			for _, ti := range pend {
+				u, err := job.DecodeUpload(ti.Type, ti.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				records.NewProgresses(rdb).Done(ctx, job.IdempotencyKey(u), "asset")
+				insp.DeleteTask(q, ti.ID)
+			}
+		}
+		out, stderr, code = runCLI(t, srv.URL(), args...)
+		if code != 0 || !strings.Contains(stderr, "0 enqueued, 0 already queued") {
+			t.Fatalf("re-run %s: %d %s", args[0], code, stderr)
+		}
+		batch := strings.TrimSpace(out)
+		_, stderr, code = runCLI(t, srv.URL(), "wait", "--timeout", "3s", batch)
+		if code != exitOK {
+			t.Errorf("%s: wait on an all-skipped batch: exit %d\n%s", args[0], code, stderr)
+		}
+		out, stderr, code = runCLI(t, srv.URL(), "status", "--json", batch)
+		if code != 0 || !strings.Contains(out, `"skipped":`) || strings.Contains(out, `"skipped":0`) {
+			t.Errorf("%s: status --json: %d %s %s", args[0], code, out, stderr)
+		}
+		out, _, _ = runCLI(t, srv.URL(), "status", batch)
+		if !strings.Contains(out, "skipped") {
+			t.Errorf("%s: status text lacks skipped:\n%s", args[0], out)
+		}
+	}
+}
+
+// B2 re-enqueues files B1 queued: wait on B2 waits for them, and finishes
+// as soon as B1's tasks are recorded done (the worker's Batches.Set path).
+func TestWaitOnAlreadyQueuedFilesFinishesWithThem(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.mov"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.mov"), []byte("bb"), 0o644)
+	out1, _, _ := runCLI(t, srv.URL(), "dir", "--parent", "root1", dir)
+	out2, stderr, code := runCLI(t, srv.URL(), "dir", "--parent", "root1", dir)
+	if code != 0 || !strings.Contains(stderr, "2 already queued") {
+		t.Fatalf("second dir: %d %s", code, stderr)
+	}
+	b1, b2 := strings.TrimSpace(out1), strings.TrimSpace(out2)
+	if _, _, code := runCLI(t, srv.URL(), "wait", "--timeout", "1500ms", "--interval", "100ms", b2); code != exitTimeout {
+		t.Fatalf("wait on B2 before any upload: exit %d, want timeout", code)
+	}
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
+	defer insp.Close()
+	pend, _ := insp.ListPendingTasks(job.SmallQueue("default"))
+	if len(pend) != 2 {
+		t.Fatalf("pending %d, want 2", len(pend))
+	}
+	b := records.NewBatches(srv.Client(t))
+	for _, ti := range pend {
+		if err := b.Set(context.Background(), b1, ti.ID, records.Done, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, stderr, code := runCLI(t, srv.URL(), "wait", "--timeout", "5s", "--interval", "100ms", b2); code != exitOK {
+		t.Errorf("wait on B2 after B1's files are done: exit %d\n%s", code, stderr)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -68,6 +69,7 @@ func (u *Upload) taskType() string {
 // records) and idempotent (a file already queued or done is skipped).
 type Enqueuer struct {
 	client   *asynq.Client
+	inspect  *asynq.Inspector
 	batches  *records.Batches
 	progress *records.Progresses
 	// MaxRetry and Timeout are set on every task.
@@ -83,6 +85,7 @@ type Enqueuer struct {
 func NewEnqueuer(rdb redis.UniversalClient) *Enqueuer {
 	return &Enqueuer{
 		client:   asynq.NewClientFromRedisClient(autoPipelined(rdb)),
+		inspect:  asynq.NewInspectorFromRedisClient(rdb),
 		batches:  records.NewBatches(rdb),
 		progress: records.NewProgresses(rdb),
 		MaxRetry: 25, Timeout: 6 * time.Hour, Concurrency: 64, SmallBatch: DefaultSmallBatch,
@@ -159,6 +162,9 @@ func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Up
 		todo = append(todo, u)
 		ids = append(ids, "up-"+keys[i])
 	}
+	if err := e.batches.Skip(ctx, batch, len(uploads)-len(todo)); err != nil {
+		return err
+	}
 	// Registered before enqueueing, so a worker's "active" can't be overwritten by "pending".
 	if err := e.batches.Add(ctx, batch, ids); err != nil {
 		return err
@@ -166,12 +172,98 @@ func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Up
 	enqueued, queued, err := e.enqueueAll(ctx, todo, small)
 	res.Enqueued += enqueued
 	res.Queued += len(queued)
-	for _, id := range queued {
-		if rerr := e.batches.Remove(ctx, batch, id); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
+	if terr := e.trackQueued(ctx, batch, todo, queued); terr != nil {
+		err = errors.Join(err, terr)
 	}
 	return err
+}
+
+// trackQueued hands the tasks that another batch already queued over to
+// that batch's record: this batch tracks them (see trackedKey) instead of
+// holding a pending entry no worker would ever update. It costs a lookup
+// per already-queued file only; fresh files pay nothing.
+func (e *Enqueuer) trackQueued(ctx context.Context, batch string, todo []*Upload, queued []string) error {
+	if len(queued) == 0 {
+		return nil
+	}
+	byID := make(map[string]*Upload, len(todo))
+	for _, u := range todo {
+		byID[TaskID(u)] = u
+	}
+	owners := map[string]string{}
+	var gone []*Upload
+	var errs []error
+	for _, id := range queued {
+		u := byID[id]
+		owner, found := e.ownerOf(u.TokenRef, id)
+		if found && owner == batch {
+			continue // listed twice in this batch: its own entry stays
+		}
+		if err := e.batches.Remove(ctx, batch, id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if found {
+			owners[id] = owner
+		} else {
+			gone = append(gone, u)
+		}
+	}
+	if err := e.batches.Track(ctx, batch, owners); err != nil {
+		errs = append(errs, err)
+	}
+	if err := e.accountGone(ctx, batch, gone); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ownerOf finds the batch named by queued task id's payload, in either
+// lane of its token.
+func (e *Enqueuer) ownerOf(tokenRef, id string) (string, bool) {
+	for _, q := range Queues(tokenRef) {
+		info, err := e.inspect.GetTaskInfo(q, id)
+		if err != nil {
+			continue
+		}
+		var p struct {
+			Batch string `json:"batch"`
+		}
+		if json.Unmarshal(info.Payload, &p) == nil && p.Batch != "" {
+			return p.Batch, true
+		}
+	}
+	return "", false
+}
+
+// accountGone settles tasks that finished between the conflict and the
+// owner lookup (asynq drops a task when it succeeds): uploaded files are
+// skipped; any other is recorded failed, so the batch still finishes.
+func (e *Enqueuer) accountGone(ctx context.Context, batch string, gone []*Upload) error {
+	if len(gone) == 0 {
+		return nil
+	}
+	keys := make([]string, len(gone))
+	for i, u := range gone {
+		keys[i] = IdempotencyKey(u)
+	}
+	done, err := e.progress.IsDone(ctx, keys)
+	if err != nil {
+		return err
+	}
+	skipped := 0
+	var errs []error
+	for i, u := range gone {
+		if done[i] {
+			skipped++
+			continue
+		}
+		f := &records.Failure{Queue: Queue(u.TokenRef), Path: u.Path, Class: "vanished",
+			Reason: "already queued by another batch, then no longer found; retry it", At: time.Now().Unix()}
+		errs = append(errs, e.batches.Set(ctx, batch, TaskID(u), records.Failed, f))
+	}
+	errs = append(errs, e.batches.Skip(ctx, batch, skipped))
+	return errors.Join(errs...)
 }
 
 // enqueueAll enqueues concurrently; it returns how many were enqueued and

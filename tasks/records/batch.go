@@ -22,10 +22,13 @@ const (
 	Held   = "held"
 	Done   = "done"
 	Failed = "failed"
+	// Skipped counts files of the batch that were already uploaded when it
+	// was enqueued: accounted for, so they count as finished.
+	Skipped = "skipped"
 )
 
 // States lists the batch states in display order.
-var States = []string{Pending, Active, Retrying, Held, Done, Failed}
+var States = []string{Pending, Active, Retrying, Held, Done, Failed, Skipped}
 
 // batchTTL is how long a batch's records live after their last change.
 const batchTTL = 30 * 24 * time.Hour
@@ -55,9 +58,11 @@ func (s Status) Total() int64 {
 	return n
 }
 
-// Finished reports whether every task is done or failed.
+// Finished reports whether every file of the batch is accounted for: done,
+// failed or skipped (already uploaded). A batch of only skipped files is
+// finished at once.
 func (s Status) Finished() bool {
-	return s.Total() > 0 && s.Counts[Done]+s.Counts[Failed] == s.Total()
+	return s.Total() > 0 && s.Counts[Done]+s.Counts[Failed]+s.Counts[Skipped] == s.Total()
 }
 
 // Batches records each task's state per batch, with counters kept exact by
@@ -73,6 +78,17 @@ func batchKeys(batch string) []string {
 	p := "frameq:batch:{" + batch + "}:"
 	return []string{p + "state", p + "counts", p + "failed"}
 }
+
+// trackedKey maps the tasks a batch tracks but does not own (they were
+// already queued by another batch when it was enqueued) to their owner.
+//
+// Design: a task's payload names one batch, and the worker updates only
+// that one. Rather than make the worker fan out to every batch that asked
+// for the file (racy: a batch could register after the task finished), a
+// tracking batch reads the task's state from its owner's record when its
+// status is read. That join needs no writes from the worker, so it cannot
+// miss a transition however enqueue and completion interleave.
+func trackedKey(batch string) string { return "frameq:batch:{" + batch + "}:tracked" }
 
 // setStateScript moves task ARGV[1] to state ARGV[2]. ARGV[3] is the failure
 // record for "failed", ARGV[4] "1" to only add a task not yet in the batch,
@@ -153,6 +169,75 @@ func (b *Batches) Remove(ctx context.Context, batch, taskID string) error {
 	return nil
 }
 
+// Skip records n files of the batch as already uploaded. It also creates
+// the batch's record when nothing else was enqueued, so status and wait
+// know the batch.
+func (b *Batches) Skip(ctx context.Context, batch string, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	key := batchKeys(batch)[1]
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAddNX(ctx, recentKey, redis.Z{Score: float64(time.Now().Unix()), Member: batch})
+		p.HIncrBy(ctx, key, Skipped, int64(n))
+		p.Expire(ctx, key, batchTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("batch %s: skip %d: %w", batch, n, err)
+	}
+	return nil
+}
+
+// Track makes batch follow tasks owned by other batches: owners maps task
+// id to its owner batch. One round trip for all of them.
+func (b *Batches) Track(ctx context.Context, batch string, owners map[string]string) error {
+	if len(owners) == 0 {
+		return nil
+	}
+	key := trackedKey(batch)
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAddNX(ctx, recentKey, redis.Z{Score: float64(time.Now().Unix()), Member: batch})
+		p.HSet(ctx, key, owners)
+		p.Expire(ctx, key, batchTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("batch %s: track %d tasks: %w", batch, len(owners), err)
+	}
+	return nil
+}
+
+// trackedCounts adds to counts the owner-side state of every task batch
+// tracks. A task its owner no longer records counts as pending, so a wait
+// never reports a file finished that is not.
+func (b *Batches) trackedCounts(ctx context.Context, batch string, counts map[string]int64) error {
+	owners, err := b.rdb.HGetAll(ctx, trackedKey(batch)).Result()
+	if err != nil || len(owners) == 0 {
+		return err
+	}
+	ids := make([]string, 0, len(owners))
+	cmds := make([]*redis.StringCmd, 0, len(owners))
+	_, err = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for id, owner := range owners {
+			ids = append(ids, id)
+			cmds = append(cmds, p.HGet(ctx, batchKeys(owner)[0], id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	for i := range ids {
+		st, err := cmds[i].Result()
+		if err != nil || st == "" {
+			st = Pending
+		}
+		counts[st]++
+	}
+	return nil
+}
+
 // Stage queues Set's script on p, for callers that batch it with other writes.
 func (b *Batches) Stage(ctx context.Context, p redis.Pipeliner, batch, taskID, state string, f *Failure) {
 	setState.EvalSha(ctx, p, batchKeys(batch), taskID, state, failureRecord(taskID, f), "0", strconv.Itoa(int(batchTTL.Seconds())))
@@ -209,6 +294,9 @@ func (b *Batches) Status(ctx context.Context, batch string) (Status, error) {
 	for k, v := range m {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		s.Counts[k] = n
+	}
+	if err := b.trackedCounts(ctx, batch, s.Counts); err != nil {
+		return Status{}, fmt.Errorf("batch %s: tracked tasks: %w", batch, err)
 	}
 	return s, nil
 }
