@@ -17,6 +17,7 @@ import (
 	"github.com/frameq/frameq/redistest"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
+	"github.com/frameq/frameq/tasks/upload"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -156,7 +157,7 @@ func TestRedisPathsOnCluster(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 8 { // the lock and its unlock script, under contention
 			wg.Go(func() {
-				id, err := f.EnsureChain(ctx, api, "token:default", root, []string{"x", "y", "z"})
+				id, err := f.EnsureChain(ctx, upload.NewV2(api), "token:default", root, []string{"x", "y", "z"})
 				if err != nil {
 					t.Errorf("EnsureChain: %v", err)
 				}

@@ -9,14 +9,17 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/frameq/frameq/frameio"
 )
 
-// FolderAPI is the part of the Frame.io client that folders need.
+// FolderAPI is what the folder map asks of Frame.io, whichever API version
+// answers it.
 type FolderAPI interface {
-	ListChildren(ctx context.Context, id string) ([]frameio.Asset, error)
-	CreateAsset(ctx context.Context, parentID string, in frameio.CreateAsset) (*frameio.Asset, error)
+	// FindFolder returns the id of the folder named name in parentID, ""
+	// if there is none. When several share the name it picks the same one
+	// every time (the oldest), so that all workers converge on it.
+	FindFolder(ctx context.Context, parentID, name string) (string, error)
+	// CreateFolder creates folder name in parentID and returns its id.
+	CreateFolder(ctx context.Context, parentID, name string) (string, error)
 }
 
 // Folders maps (scope, parent, name) to a Frame.io folder id in Redis, so
@@ -190,17 +193,14 @@ func (f *Folders) Ensure(ctx context.Context, api FolderAPI, scope, parentID, na
 // lost (that error is returned, and the next attempt finds the folder here).
 func (f *Folders) lookupOrCreate(ctx context.Context, api FolderAPI, scope, key, token, parentID, name string) (string, error) {
 	defer f.unlock(key+":lock", token)
-	children, err := api.ListChildren(ctx, parentID)
+	id, err := api.FindFolder(ctx, parentID, name)
 	if err != nil {
-		return "", fmt.Errorf("folder %q: list %s: %w", name, parentID, err)
+		return "", fmt.Errorf("folder %q: look up in %s: %w", name, parentID, err)
 	}
-	id := oldestFolder(children, name)
 	if id == "" {
-		a, err := api.CreateAsset(ctx, parentID, frameio.CreateAsset{Type: "folder", Name: name})
-		if err != nil {
+		if id, err = api.CreateFolder(ctx, parentID, name); err != nil {
 			return "", fmt.Errorf("create folder %q: %w", name, err)
 		}
-		id = a.ID
 	}
 	// The entry and its reverse index in one round trip; the hash tag keeps
 	// both in one cluster slot.
@@ -230,24 +230,6 @@ func (f *Folders) unlock(key, token string) {
 			}
 		}
 	}()
-}
-
-// oldestFolder picks a deterministic folder when several share a name.
-func oldestFolder(children []frameio.Asset, name string) string {
-	var best *frameio.Asset
-	for i := range children {
-		c := &children[i]
-		if c.Type != "folder" || c.Name != name {
-			continue
-		}
-		if best == nil || c.InsertedAt.Before(best.InsertedAt) || (c.InsertedAt.Equal(best.InsertedAt) && c.ID < best.ID) {
-			best = c
-		}
-	}
-	if best == nil {
-		return ""
-	}
-	return best.ID
 }
 
 func randomToken() string {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/redistest"
 )
 
@@ -14,13 +13,13 @@ import (
 // while the folder lock was held.
 type stopRedisAPI struct{ srv *redistest.Server }
 
-func (a stopRedisAPI) ListChildren(context.Context, string) ([]frameio.Asset, error) {
+func (a stopRedisAPI) FindFolder(context.Context, string, string) (string, error) {
 	a.srv.Stop()
-	return nil, errors.New("throttle: redis failed, no permit")
+	return "", errors.New("throttle: redis failed, no permit")
 }
 
-func (a stopRedisAPI) CreateAsset(context.Context, string, frameio.CreateAsset) (*frameio.Asset, error) {
-	return nil, errors.New("not reached")
+func (a stopRedisAPI) CreateFolder(context.Context, string, string) (string, error) {
+	return "", errors.New("not reached")
 }
 
 // TestFolderLockReleasedAfterOutage: a folder lock taken just before Redis

@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/frameq/frameq/frameiosim"
+	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
 )
 
@@ -123,7 +124,7 @@ func TestDropForgetsTheFolderAndEverythingBelowIt(t *testing.T) {
 	ctx := context.Background()
 	f := records.NewFolders(r.rdb)
 	for _, chain := range [][]string{{"x", "y", "z"}, {"x", "w"}, {"v"}} {
-		if _, err := f.EnsureChain(ctx, r.client, "s", r.parent, chain); err != nil {
+		if _, err := f.EnsureChain(ctx, NewV2(r.client), "s", r.parent, chain); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -137,5 +138,30 @@ func TestDropForgetsTheFolderAndEverythingBelowIt(t *testing.T) {
 	keys, _ := r.rdb.Keys(ctx, "frameq:folder:*").Result()
 	if len(keys) != 1 || !strings.HasSuffix(keys[0], "/v") {
 		t.Errorf("map keys left %v, want only v's", keys)
+	}
+}
+
+// A remote upload (Frame.io fetches the bytes) heals a deleted folder the
+// same way a local one does.
+func TestDeletedFolderIsMadeAnewForARemoteUpload(t *testing.T) {
+	r := newRig(t)
+	u, _ := r.file("a.bin", 10)
+	u.Path = "shoot/a.bin"
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	old := r.deleteFolder("shoot")
+	rem := &job.Upload{V: 1, Batch: "b", TokenRef: "default", ParentID: r.parent, Path: "shoot/b.mov",
+		SourceURL: "https://cdn.example.com/b.mov", Size: 123, Filetype: "video/quicktime"}
+	b, _ := rem.Encode()
+	if err := r.h.ProcessTask(context.Background(), asynq.NewTask(job.TypeRemoteUpload, b)); err != nil {
+		t.Fatalf("remote upload after the folder was deleted: %v", err)
+	}
+	st := r.sim.Stats()
+	if id := folderID(st, "shoot"); id == "" || id == old {
+		t.Errorf("folder shoot is %q, want a new one (old %s)", id, old)
+	}
+	if len(st.Folders) != 1 || len(st.Duplicates) != 0 {
+		t.Errorf("folders %+v duplicates %v, want shoot once", st.Folders, st.Duplicates)
 	}
 }

@@ -11,7 +11,6 @@ import (
 // uploadRemote creates an asset that Frame.io fills from SourceURL itself,
 // with the same exactly-once bookkeeping as a local file.
 func (h *Handler) uploadRemote(ctx context.Context, at *attempt, p *records.Progress) (string, error) {
-	u := at.u
 	var err error
 	if p == nil {
 		if p, err = h.progress.Get(ctx, at.key); err != nil {
@@ -25,20 +24,27 @@ func (h *Handler) uploadRemote(ctx context.Context, at *attempt, p *records.Prog
 	case records.StateUploading: // created; Frame.io fetches the bytes itself
 		return p.AssetID, nil
 	}
-	parentID, err := h.folders.EnsureChain(ctx, at.acct.Client, at.acct.Scope, u.ParentID, u.Folders())
-	if err != nil {
-		return "", err
-	}
+	var a *File
+	err = h.inFolder(ctx, at, p, func(p *records.Progress, parentID string) error {
+		a, err = h.placeRemote(ctx, at, p, parentID)
+		return err
+	})
+	return assetID(a), err
+}
+
+// placeRemote adopts the file an uncertain create left in parentID, or
+// creates it.
+func (h *Handler) placeRemote(ctx context.Context, at *attempt, p *records.Progress, parentID string) (*File, error) {
 	if p.State == records.StateCreating {
 		a, err := h.adopt(ctx, at, parentID, p.CreateStarted)
 		if err != nil || a != nil {
-			return assetID(a), err
+			return a, err
 		}
 	}
-	a, err := h.create(ctx, at, func() (*File, error) {
+	u := at.u
+	return h.create(ctx, at, func() (*File, error) {
 		return at.api.CreateRemoteFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u), SourceURL: u.SourceURL})
 	})
-	return assetID(a), err
 }
 
 func assetID(a *File) string {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/frameq/frameq/tasks/records"
 )
 
 // FrameIO is everything the upload state machine asks of Frame.io. The
@@ -12,6 +14,8 @@ import (
 // over frameio.Client today, and a V4 client can sit beside it.
 // Errors are classified with apierr, whichever API produced them.
 type FrameIO interface {
+	// FindFolder and CreateFolder keep the folder map (records.Folders).
+	records.FolderAPI
 	// FindFiles lists the files (not folders) named name in folderID.
 	FindFiles(ctx context.Context, folderID, name string) ([]File, error)
 	// CreateFile creates an empty file to PUT parts to; the returned File

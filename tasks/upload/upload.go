@@ -52,33 +52,39 @@ func (h *Handler) uploadFile(ctx context.Context, at *attempt, p *records.Progre
 }
 
 // placeAsset makes the file's folders and returns its asset with the parts
-// already done. A 404 under a folder frameq made means someone deleted it
-// in Frame.io: the folder map is healed once per attempt (the chain's top
-// entry and everything below it dropped) and the chain found or made anew;
-// a second 404 takes the normal course. A 404 on the target folder itself
-// (not frameq's) is terminal.
-func (h *Handler) placeAsset(ctx context.Context, at *attempt, p *records.Progress) (*File, map[int]bool, error) {
+// already done.
+func (h *Handler) placeAsset(ctx context.Context, at *attempt, p *records.Progress) (a *File, done map[int]bool, err error) {
+	err = h.inFolder(ctx, at, p, func(p *records.Progress, parentID string) error {
+		a, done, err = h.asset(ctx, at, p, parentID)
+		return err
+	})
+	return a, done, err
+}
+
+// inFolder finds or makes the folders of at's path and runs place in the
+// last one. A 404 under a folder frameq made means someone deleted it in
+// Frame.io: the folder map is healed once per attempt (the chain's top
+// entry and everything below it dropped), the progress read again, and the
+// chain found or made anew; a second 404 takes the normal course. A 404 on
+// the target folder itself (not frameq's) is terminal.
+func (h *Handler) inFolder(ctx context.Context, at *attempt, p *records.Progress, place func(p *records.Progress, parentID string) error) error {
 	u := at.u
 	for healed := false; ; healed = true {
-		ids, err := h.folders.Chain(ctx, at.acct.Client, at.acct.Scope, u.ParentID, u.Folders())
-		var (
-			a    *File
-			done map[int]bool
-		)
+		ids, err := h.folders.Chain(ctx, at.api, at.acct.Scope, u.ParentID, u.Folders())
 		if err == nil {
-			a, done, err = h.asset(ctx, at, p, records.Leaf(u.ParentID, ids))
+			err = place(p, records.Leaf(u.ParentID, ids))
 		}
 		switch {
 		case !notFound(err):
-			return a, done, err
+			return err
 		case len(ids) == 0: // the 404 was on u.ParentID
-			return nil, nil, terminal(apierr.Terminal.String(), fmt.Sprintf(
+			return terminal(apierr.Terminal.String(), fmt.Sprintf(
 				"target folder %s (parent_id / --parent) is gone from Frame.io, deleted or out of this token's reach: %v", u.ParentID, err))
 		case healed:
-			return nil, nil, err
+			return err
 		}
 		if p, err = h.heal(ctx, at, ids[0], err); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 }

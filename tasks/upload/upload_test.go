@@ -190,7 +190,7 @@ func TestFoldersAreCreatedOnceUnderConcurrency(t *testing.T) {
 	ids := make(chan string, 16)
 	for i := 0; i < 16; i++ {
 		go func() {
-			id, err := f.EnsureChain(ctx, r.client, "s", r.parent, []string{"x", "y", "z"})
+			id, err := f.EnsureChain(ctx, NewV2(r.client), "s", r.parent, []string{"x", "y", "z"})
 			if err != nil {
 				t.Error(err)
 			}
@@ -209,7 +209,7 @@ func TestFoldersAreCreatedOnceUnderConcurrency(t *testing.T) {
 	}
 	// A second run (new Redis map) finds the existing folders instead of making new ones.
 	r.rdb.FlushDB(ctx) // our own private Redis
-	if _, err := f.EnsureChain(ctx, r.client, "s", r.parent, []string{"x", "y", "z"}); err != nil {
+	if _, err := f.EnsureChain(ctx, NewV2(r.client), "s", r.parent, []string{"x", "y", "z"}); err != nil {
 		t.Fatal(err)
 	}
 	if st := r.sim.Stats(); len(st.Folders) != 3 {

@@ -26,6 +26,38 @@ func file(a *frameio.Asset) *File {
 	return f
 }
 
+// FindFolder lists parentID's children and picks the oldest folder named
+// name (ties broken by id).
+func (v *V2) FindFolder(ctx context.Context, parentID, name string) (string, error) {
+	children, err := v.c.ListChildren(ctx, parentID)
+	if err != nil {
+		return "", err
+	}
+	var best *frameio.Asset
+	for i := range children {
+		c := &children[i]
+		if c.Type != "folder" || c.Name != name {
+			continue
+		}
+		if best == nil || c.InsertedAt.Before(best.InsertedAt) || (c.InsertedAt.Equal(best.InsertedAt) && c.ID < best.ID) {
+			best = c
+		}
+	}
+	if best == nil {
+		return "", nil
+	}
+	return best.ID, nil
+}
+
+// CreateFolder creates a folder asset.
+func (v *V2) CreateFolder(ctx context.Context, parentID, name string) (string, error) {
+	a, err := v.c.CreateAsset(ctx, parentID, frameio.CreateAsset{Type: "folder", Name: name})
+	if err != nil {
+		return "", err
+	}
+	return a.ID, nil
+}
+
 // FindFiles lists folderID's children and keeps the files named name.
 func (v *V2) FindFiles(ctx context.Context, folderID, name string) ([]File, error) {
 	children, err := v.c.ListChildren(ctx, folderID)

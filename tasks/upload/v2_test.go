@@ -50,7 +50,7 @@ func TestV2DrivesTheSimulator(t *testing.T) {
 	}
 	r.complete("v2.bin", sum)
 
-	if _, err := r.h.folders.Ensure(ctx, r.client, "token:default", r.parent, "v2.bin"); err != nil {
+	if _, err := r.h.folders.Ensure(ctx, NewV2(r.client), "token:default", r.parent, "v2.bin"); err != nil {
 		t.Fatal(err) // a folder of the same name must not be found as a file
 	}
 	found, err := api.FindFiles(ctx, r.parent, "v2.bin")
