@@ -26,7 +26,7 @@ var errNoID = errors.New("response has no id")
 func (c *Client) Me(ctx context.Context) (*User, error) {
 	var u User
 	_, err := c.api(ctx, request{
-		call:  Call{Method: http.MethodGet, Route: RouteMe, Kind: KindRead},
+		call:  Call{Method: http.MethodGet, Route: RouteMe, Kind: KindRead, Limits: callLimits},
 		path:  "/me",
 		check: func() error { return requireID(u.ID) },
 	}, &u)
@@ -39,7 +39,7 @@ func (c *Client) Me(ctx context.Context) (*User, error) {
 // GetAsset returns one asset.
 func (c *Client) GetAsset(ctx context.Context, id string) (*Asset, error) {
 	var a Asset
-	call := Call{Method: http.MethodGet, Route: RouteGetAsset, Kind: KindRead}
+	call := Call{Method: http.MethodGet, Route: RouteGetAsset, Kind: KindRead, Limits: callLimits}
 	if err := c.checkID(call, "id", id); err != nil {
 		return nil, fmt.Errorf("get asset %q: %w", id, err)
 	}
@@ -60,7 +60,7 @@ func (c *Client) GetAsset(ctx context.Context, id string) (*Asset, error) {
 // a short page. A child listed twice because the folder changed between
 // pages is returned once.
 func (c *Client) ListChildren(ctx context.Context, id string) ([]Asset, error) {
-	call := Call{Method: http.MethodGet, Route: RouteListChildren, Kind: KindRead}
+	call := Call{Method: http.MethodGet, Route: RouteListChildren, Kind: KindRead, Limits: callLimits}
 	if err := c.checkID(call, "id", id); err != nil {
 		return nil, fmt.Errorf("list children of %q: %w", id, err)
 	}
@@ -121,7 +121,7 @@ func lastPage(h http.Header, page, n int) bool {
 // asset may exist anyway, and calling again may make a duplicate.
 func (c *Client) CreateAsset(ctx context.Context, parentID string, in CreateAsset) (*Asset, error) {
 	var a Asset
-	call := Call{Method: http.MethodPost, Route: RouteCreateChildren, Kind: KindCreate}
+	call := Call{Method: http.MethodPost, Route: RouteCreateChildren, Kind: KindCreate, Limits: createLimits}
 	if err := c.checkID(call, "parentID", parentID); err != nil {
 		return nil, fmt.Errorf("create asset %q: %w", in.Name, err)
 	}
@@ -139,7 +139,7 @@ func (c *Client) CreateAsset(ctx context.Context, parentID string, in CreateAsse
 
 // DeleteAsset deletes an asset (a folder with its contents).
 func (c *Client) DeleteAsset(ctx context.Context, id string) error {
-	call := Call{Method: http.MethodDelete, Route: RouteDeleteAsset, Kind: KindDelete}
+	call := Call{Method: http.MethodDelete, Route: RouteDeleteAsset, Kind: KindDelete, Limits: callLimits}
 	if err := c.checkID(call, "id", id); err != nil {
 		return fmt.Errorf("delete asset %q: %w", id, err)
 	}

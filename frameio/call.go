@@ -29,12 +29,30 @@ const (
 	RouteUpload         = "PUT upload"
 )
 
+// Limit names: the budgets of the shared limiter that v2 calls draw on.
+// Frame.io v2 counts every API call against one limit and asset creations
+// against a second, lower one; another API version names its own.
+const (
+	LimitCalls   = "calls"
+	LimitCreates = "creates"
+)
+
 // Call identifies a request for the BeforeCall and AfterCall hooks.
 type Call struct {
 	Method string // "POST"
 	Route  string // one of the Route constants, e.g. RouteCreateChildren
 	Kind   Kind
+	// Limits are the limiter budgets the call draws on, broadest first.
+	// The last is the one its x-ratelimit-* answer headers describe. A
+	// part upload (presigned, not rate limited) has none.
+	Limits []string
 }
+
+// Budgets of the v2 calls, shared by every Call value.
+var (
+	callLimits   = []string{LimitCalls}
+	createLimits = []string{LimitCalls, LimitCreates}
+)
 
 // Result is what happened to one request.
 type Result struct {

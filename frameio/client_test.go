@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -112,20 +113,20 @@ func TestHooks(t *testing.T) {
 		t.Fatalf("create: %v (class %v wait %v)", err, apierr.Classify(err), apierr.WaitOf(err))
 	}
 	wantCalls := []Call{
-		{"GET", RouteGetAsset, KindRead},
-		{"POST", RouteCreateChildren, KindCreate},
+		{"GET", RouteGetAsset, KindRead, []string{LimitCalls}},
+		{"POST", RouteCreateChildren, KindCreate, []string{LimitCalls, LimitCreates}},
 	}
-	if len(befores) != 2 || befores[0] != wantCalls[0] || befores[1] != wantCalls[1] {
+	if len(befores) != 2 || !reflect.DeepEqual(befores, wantCalls) {
 		t.Errorf("BeforeCall saw %+v", befores)
 	}
 	if len(afters) != 2 {
 		t.Fatalf("AfterCall ran %d times", len(afters))
 	}
 	rl := RateLimit{Limit: 50, Remaining: 49, Window: time.Second, Present: true}
-	if a := afters[0]; a.call != wantCalls[0] || a.res.Status != 200 || a.res.Err != nil || a.res.RateLimit != rl || a.res.Duration <= 0 {
+	if a := afters[0]; !reflect.DeepEqual(a.call, wantCalls[0]) || a.res.Status != 200 || a.res.Err != nil || a.res.RateLimit != rl || a.res.Duration <= 0 {
 		t.Errorf("after GET: %+v", a)
 	}
-	if a := afters[1]; a.call != wantCalls[1] || a.res.Status != 429 || a.res.RateLimit != rl || apierr.Classify(a.res.Err) != apierr.RateLimited {
+	if a := afters[1]; !reflect.DeepEqual(a.call, wantCalls[1]) || a.res.Status != 429 || a.res.RateLimit != rl || apierr.Classify(a.res.Err) != apierr.RateLimited {
 		t.Errorf("after POST: %+v", a)
 	}
 	var e *apierr.Error

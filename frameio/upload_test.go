@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -113,7 +114,7 @@ func TestUploadPartSendsExactRange(t *testing.T) {
 	c, _ := newTestClient(t, nil, func(o *Options) {
 		o.BeforeCall = func(context.Context, Call) error { befores.Add(1); return nil }
 		o.AfterCall = func(_ context.Context, call Call, r Result) {
-			if call != (Call{"PUT", RouteUpload, KindUpload}) {
+			if !reflect.DeepEqual(call, Call{Method: "PUT", Route: RouteUpload, Kind: KindUpload}) {
 				t.Errorf("AfterCall with %+v", call)
 			}
 			last = r

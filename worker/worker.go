@@ -35,12 +35,6 @@ import (
 // Version is reported in the User-Agent.
 var version = "dev"
 
-// Limit names in the shared limiter.
-const (
-	limitCalls   = "calls"
-	limitCreates = "creates"
-)
-
 // Worker is one worker process's parts.
 type Worker struct {
 	cfg      config.Config
@@ -70,8 +64,8 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	}
 	lim, err := throttle.New(rdb, throttle.Config{
 		Limits: map[string]throttle.Limit{
-			limitCalls:   {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1},
-			limitCreates: {Rate: cfg.CreateRate.N, Per: cfg.CreateRate.Per, Burst: 1},
+			frameio.LimitCalls:   {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1},
+			frameio.LimitCreates: {Rate: cfg.CreateRate.N, Per: cfg.CreateRate.Per, Burst: 1},
 		},
 		Margin: cfg.RateMargin,
 	})
@@ -119,7 +113,7 @@ func (w *Worker) newAccount(ref, token string) (*upload.Account, error) {
 		APITimeout: w.cfg.APITimeout,
 		BeforeCall: func(ctx context.Context, c frameio.Call) error {
 			start := time.Now()
-			err := w.limiter.Wait(ctx, acct.Scope, limitsFor(c.Kind)...)
+			err := w.limiter.Wait(ctx, acct.Scope, c.Limits...)
 			if err == nil {
 				w.metrics.LimiterWait(acct.Scope, time.Since(start))
 			}
@@ -136,18 +130,11 @@ func (w *Worker) newAccount(ref, token string) (*upload.Account, error) {
 	return acct, nil
 }
 
-func limitsFor(k frameio.Kind) []string {
-	if k == frameio.KindCreate {
-		return []string{limitCalls, limitCreates}
-	}
-	return []string{limitCalls}
-}
-
 // afterCall feeds what the server said back to the shared limiter: a 429
 // pauses every worker on the scope; a lower advertised limit is adopted.
 func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r frameio.Result) {
 	w.metrics.APIResponse(c.Route, r.Status, r.Duration)
-	if c.Kind == frameio.KindUpload {
+	if len(c.Limits) == 0 { // part uploads: presigned, not rate limited
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
@@ -160,10 +147,7 @@ func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r 
 	if !r.RateLimit.Present {
 		return
 	}
-	name := limitCalls
-	if c.Kind == frameio.KindCreate {
-		name = limitCreates
-	}
+	name := c.Limits[len(c.Limits)-1]
 	key := scope + "/" + name
 	w.mu.Lock()
 	last, seen := w.observed[key]

@@ -24,10 +24,6 @@ import (
 // limiter paces them, this only hides the round-trip time.
 const recheckConcurrency = 8
 
-// limitCalls is the worker's limit on all API calls: rechecks share the
-// workers' permits on the token's scope, so they never add a 429.
-const limitCalls = "calls"
-
 // errNoToken: --recheck calls Frame.io, so it needs the workers' token.
 var errNoToken = errors.New("--recheck needs the token")
 
@@ -49,7 +45,7 @@ func (c *cli) newRechecker(rdb redis.UniversalClient) (*rechecker, error) {
 		return nil, fmt.Errorf("--recheck: %w", err)
 	}
 	lim, err := throttle.New(rdb, throttle.Config{
-		Limits: map[string]throttle.Limit{limitCalls: {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1}},
+		Limits: map[string]throttle.Limit{frameio.LimitCalls: {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1}},
 		Margin: cfg.RateMargin,
 	})
 	if err != nil {
@@ -83,7 +79,7 @@ func (r *rechecker) client(ref string) (*frameio.Client, error) {
 // MaxWait (a hold after a 429): enqueue has no queue to hand work back to.
 func (r *rechecker) wait(ctx context.Context, scope string) error {
 	for {
-		err := r.limiter.Wait(ctx, scope, limitCalls)
+		err := r.limiter.Wait(ctx, scope, frameio.LimitCalls)
 		var d *throttle.DelayError
 		if !errors.As(err, &d) {
 			return err
