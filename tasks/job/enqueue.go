@@ -44,16 +44,26 @@ func NewBatchID() string {
 // NewTask wraps an upload in an asynq task with its deterministic id,
 // queue (one of Queues(u.TokenRef)) and retry settings.
 func NewTask(u *Upload, queue string, maxRetry int, timeout time.Duration) (*asynq.Task, error) {
-	typ := u.taskType()
-	if err := u.Validate(typ); err != nil {
+	if err := u.Validate(u.taskType()); err != nil {
 		return nil, err
 	}
-	b, err := u.Encode()
+	return newTask(keyed{u, IdempotencyKey(u)}, queue, maxRetry, timeout)
+}
+
+// keyed is an upload with its idempotency key, hashed once per enqueue.
+type keyed struct {
+	u   *Upload
+	key string
+}
+
+// newTask is NewTask for a validated upload.
+func newTask(k keyed, queue string, maxRetry int, timeout time.Duration) (*asynq.Task, error) {
+	b, err := k.u.Encode()
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(typ, b,
-		asynq.TaskID(TaskID(u)), asynq.Queue(queue),
+	return asynq.NewTask(k.u.taskType(), b,
+		asynq.TaskID(TaskIDOf(k.key)), asynq.Queue(queue),
 		asynq.MaxRetry(maxRetry), asynq.Timeout(timeout)), nil
 }
 
@@ -127,6 +137,15 @@ const chunk = 1000
 // enqueued and is counted in the Result.
 func (e *Enqueuer) Enqueue(ctx context.Context, batch string, uploads []*Upload) (Result, error) {
 	res := Result{Batch: batch}
+	// Every upload before the first is recorded: a refused payload must
+	// not leave the batch waiting for a task that never was, nor half a
+	// batch enqueued.
+	for _, u := range uploads {
+		u.Batch = batch
+		if err := u.Validate(u.taskType()); err != nil {
+			return res, fmt.Errorf("%s: %w", u.Path, err)
+		}
+	}
 	small := len(uploads) <= e.SmallBatch
 	for start := 0; start < len(uploads); start += chunk {
 		part := uploads[start:min(start+chunk, len(uploads))]
@@ -140,27 +159,21 @@ func (e *Enqueuer) Enqueue(ctx context.Context, batch string, uploads []*Upload)
 func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Upload, small bool, res *Result) error {
 	keys := make([]string, len(uploads))
 	for i, u := range uploads {
-		u.Batch = batch
-		// Before the batch records the task: a refused payload must not
-		// leave the batch waiting for a task that never was.
-		if err := u.Validate(u.taskType()); err != nil {
-			return err
-		}
 		keys[i] = IdempotencyKey(u)
 	}
 	done, err := e.progress.IsDone(ctx, keys)
 	if err != nil {
 		return err
 	}
-	var todo []*Upload
+	var todo []keyed
 	var ids []string
 	for i, u := range uploads {
 		if done[i] {
 			res.Done++
 			continue
 		}
-		todo = append(todo, u)
-		ids = append(ids, "up-"+keys[i])
+		todo = append(todo, keyed{u, keys[i]})
+		ids = append(ids, TaskIDOf(keys[i]))
 	}
 	if err := e.batches.Skip(ctx, batch, len(uploads)-len(todo)); err != nil {
 		return err
@@ -182,13 +195,13 @@ func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Up
 // that batch's record: this batch tracks them (see trackedKey) instead of
 // holding a pending entry no worker would ever update. It costs a lookup
 // per already-queued file only; fresh files pay nothing.
-func (e *Enqueuer) trackQueued(ctx context.Context, batch string, todo []*Upload, queued []string) error {
+func (e *Enqueuer) trackQueued(ctx context.Context, batch string, todo []keyed, queued []string) error {
 	if len(queued) == 0 {
 		return nil
 	}
 	byID := make(map[string]*Upload, len(todo))
-	for _, u := range todo {
-		byID[TaskID(u)] = u
+	for _, k := range todo {
+		byID[TaskIDOf(k.key)] = k.u
 	}
 	owners := map[string]string{}
 	var gone []*Upload
@@ -268,27 +281,27 @@ func (e *Enqueuer) accountGone(ctx context.Context, batch string, gone []*Upload
 
 // enqueueAll enqueues concurrently; it returns how many were enqueued and
 // the ids that asynq already had.
-func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []*Upload, small bool) (int, []string, error) {
+func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []keyed, small bool) (int, []string, error) {
 	var (
 		mu       sync.Mutex
 		enqueued int
 		queued   []string
 		errs     []error
 		wg       sync.WaitGroup
-		next     = make(chan *Upload)
+		next     = make(chan keyed)
 	)
 	for w := 0; w < max(1, e.Concurrency); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for u := range next {
-				err := e.enqueueOne(ctx, u, small)
+			for k := range next {
+				err := e.enqueueOne(ctx, k, small)
 				mu.Lock()
 				switch {
 				case err == nil:
 					enqueued++
 				case errors.Is(err, asynq.ErrTaskIDConflict):
-					queued = append(queued, TaskID(u))
+					queued = append(queued, TaskIDOf(k.key))
 				default:
 					errs = append(errs, err)
 				}
@@ -307,12 +320,13 @@ func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []*Upload, small bool
 	return enqueued, queued, nil
 }
 
-func (e *Enqueuer) enqueueOne(ctx context.Context, u *Upload, small bool) error {
+func (e *Enqueuer) enqueueOne(ctx context.Context, k keyed, small bool) error {
+	u := k.u
 	queue := Queue(u.TokenRef)
 	if small {
 		queue = SmallQueue(u.TokenRef)
 	}
-	t, err := NewTask(u, queue, e.MaxRetry, e.Timeout)
+	t, err := newTask(k, queue, e.MaxRetry, e.Timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", u.Path, err)
 	}

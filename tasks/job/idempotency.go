@@ -27,4 +27,7 @@ func IdempotencyKey(u *Upload) string {
 
 // TaskID is the asynq task id for an upload: deterministic, so asynq itself
 // refuses a second copy of a queued task.
-func TaskID(u *Upload) string { return "up-" + IdempotencyKey(u) }
+func TaskID(u *Upload) string { return TaskIDOf(IdempotencyKey(u)) }
+
+// TaskIDOf is TaskID for an upload whose idempotency key is already known.
+func TaskIDOf(key string) string { return "up-" + key }
