@@ -28,7 +28,7 @@ const (
 )
 
 // TestNoSecretLeaks: after a full run with every kind of failure (lost
-// answers, failed parts, proxy pages, 403, 422, a 402 that trips a token's
+// answers, failed parts, proxy pages, 403, a name refused at enqueue, a 402 that trips a token's
 // breaker, a worker whose token is rejected at start), no token appears in
 // any log line of any process, any CLI output, any key or value in Redis,
 // any response of the worker's HTTP listener (metrics, health, dashboard
@@ -57,7 +57,8 @@ func TestNoSecretLeaks(t *testing.T) {
 
 	envTree := makeTree(t, filepath.Join(r.root, "env"), 20, partSize, func(i int) int { return 1 + i*4000 })
 	writeFile(t, filepath.Join(envTree.dir, "locked", "no.bin"), 10) // 403
-	writeFile(t, filepath.Join(envTree.dir, "bad\x01name.bin"), 10)  // 422
+	badTree := filepath.Join(r.root, "bad")
+	writeFile(t, filepath.Join(badTree, "bad\x01name.bin"), 10) // refused at enqueue
 	fileTree := makeTree(t, filepath.Join(r.root, "file"), 10, partSize, func(i int) int { return 1 + i*5000 })
 	paidTree := makeTree(t, filepath.Join(r.root, "paid"), 2, partSize, func(i int) int { return 10 })
 
@@ -68,10 +69,13 @@ func TestNoSecretLeaks(t *testing.T) {
 		return strings.TrimSpace(out), code
 	}
 	envBatch, _ := cli("dir", "--parent", rootEnv, envTree.dir)
+	if _, code := cli("dir", "--parent", rootEnv, badTree); code != 2 {
+		t.Errorf("enqueue of a name with a control character: exit %d, want 2", code)
+	}
 	fileBatch, _ := cli("dir", "--token-ref", "files", "--parent", rootFile, fileTree.dir)
 	cli("dir", "--token-ref", "paid", "--parent", rootPaid, paidTree.dir)
 	if _, code := cli("wait", "--timeout", "3m", "--interval", "250ms", envBatch); code != 1 {
-		t.Errorf("wait on the default ref's batch: exit %d, want 1 (403 and 422)", code)
+		t.Errorf("wait on the default ref's batch: exit %d, want 1 (403)", code)
 	}
 	if _, code := cli("wait", "--timeout", "3m", "--interval", "250ms", fileBatch); code != 0 {
 		t.Errorf("wait on the tokens-file ref's batch: exit %d, want 0", code)
