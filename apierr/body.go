@@ -21,8 +21,9 @@ const (
 	maxField = 1000
 	// maxJSONFields bounds the scalars a JSON walk records.
 	maxJSONFields = 256
-	// maxJSONDepth is the deepest path recorded (errors[0].title is 3).
-	maxJSONDepth = 3
+	// maxJSONDepth is the deepest path recorded (errors[0].title is 3,
+	// V4's errors[0].source.pointer is 4).
+	maxJSONDepth = 4
 	// maxJSONNesting stops the walk in bodies nested deeper than any error
 	// message is.
 	maxJSONNesting = 64
@@ -80,6 +81,12 @@ func parseJSON(b []byte) (message, bool) {
 	m.detail = first(get, [][]string{
 		{"errors", "0", "detail"}, {"errors", "0", "message"}, {"errors", "0"},
 	})
+	if ptr, ok := get("errors", "0", "source", "pointer"); ok && m.detail != "" {
+		// V4 names the field as a JSON pointer: "/data/name" -> "data.name".
+		if field := strings.ReplaceAll(strings.Trim(ptr, "/"), "/", "."); field != "" {
+			m.detail = field + ": " + m.detail
+		}
+	}
 	if m.detail == "" {
 		m.detail = fieldErrors(f)
 	}

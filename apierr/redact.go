@@ -113,3 +113,22 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// RedactURL keeps a URL's scheme, host and path for logs and errors: its
+// query (a presigned signature) and userinfo are credentials, so each is
+// replaced by [REDACTED]. An unparsable URL is not shown at all.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	out := u.Scheme + "://"
+	if u.User != nil {
+		out += redacted + "@"
+	}
+	out += u.Host + u.EscapedPath()
+	if u.RawQuery != "" || u.ForceQuery {
+		out += "?" + redacted
+	}
+	return out
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+
+	"github.com/frameq/frameq/report"
 )
 
 // NewLogger returns the logger the configuration asks for, writing to w.
@@ -29,12 +30,7 @@ func (c *Config) NewLogger(w io.Writer) zerolog.Logger {
 }
 
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return report.IsTerminal(w)
 }
 
 // Redis topologies, as chosen by the settings.

@@ -2,9 +2,10 @@ package frameio
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/frameq/frameq/apierr"
 )
 
 // User is the owner of the token, from GET /me.
@@ -38,7 +39,7 @@ func (a Asset) String() string {
 	}
 	urls := make([]string, len(a.UploadURLs))
 	for i, u := range a.UploadURLs {
-		urls[i] = redactURL(u)
+		urls[i] = apierr.RedactURL(u)
 	}
 	return fmt.Sprintf("frameio.Asset{ID:%q Name:%q Type:%q ParentID:%q ProjectID:%q Filesize:%d Filetype:%q UploadURLs:[%s] InsertedAt:%s UploadCompletedAt:%s}",
 		a.ID, a.Name, a.Type, a.ParentID, a.ProjectID, a.Filesize, a.Filetype,
@@ -58,7 +59,7 @@ type Source struct {
 }
 
 // String describes s with the URL's query and userinfo hidden.
-func (s Source) String() string { return "frameio.Source{URL:" + redactURL(s.URL) + "}" }
+func (s Source) String() string { return "frameio.Source{URL:" + apierr.RedactURL(s.URL) + "}" }
 
 // GoString is String.
 func (s Source) GoString() string { return s.String() }
@@ -82,20 +83,3 @@ const (
 	TypeFile   = "file"
 	TypeFolder = "folder"
 )
-
-// redactURL keeps a URL's scheme, host and path: its query (a presigned
-// signature) and userinfo are credentials.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparsable URL]"
-	}
-	out := u.Scheme + "://" + u.Host + u.EscapedPath()
-	if u.User != nil {
-		out = u.Scheme + "://[REDACTED]@" + u.Host + u.EscapedPath()
-	}
-	if u.RawQuery != "" || u.ForceQuery {
-		out += "?[REDACTED]"
-	}
-	return out
-}

@@ -5,6 +5,16 @@ import (
 	"io"
 )
 
+// Why not encoding/csv alone: csv.Reader has no cap on a record's or a
+// quoted field's length, so a stray quote makes it read the whole rest of
+// the file into one field in memory before it returns anything, and
+// neither bufio limits nor csv.Reader options can bound that (it reads
+// through a bufio.Reader it grows itself). To drop an over-long record
+// before csv.Reader buffers it, the gate must know where a record ends,
+// which depends on quoting; quoteState below is that much of csv.Reader's
+// quote machine (default Comma, no LazyQuotes), no more. Parsing the
+// fields is still left to encoding/csv.
+//
 // csvGate feeds encoding/csv one whole record at a time, so that records
 // longer than the line limit are dropped before the CSV reader (which has
 // no limit) buffers them. A dropped record is replaced by as many empty

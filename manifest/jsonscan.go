@@ -1,9 +1,16 @@
 package manifest
 
-// A line's JSON is first checked by json.Valid; these scanners then walk the
-// top-level object without building a decoder or values, which made JSONL
-// parsing several times faster than json.Decoder's Token API. On input that
-// json.Valid accepts they cannot run off the end.
+// Why not encoding/json: a manifest line must name unknown and duplicate
+// keys and check each member's JSON kind. json.Unmarshal into a struct
+// matches keys case-insensitively, silently keeps the last of a duplicate
+// and drops unknown keys unless DisallowUnknownFields, which stops at the
+// first; into map[string]json.RawMessage it also loses duplicates (and
+// order), so neither can report "duplicate key". json.Decoder.Token can see
+// every key, but builds a value per token and was several times slower on
+// BenchmarkParseJSONL. So json.Valid checks a line (and names the syntax
+// error), and these scanners then walk the top-level object without
+// building values. They are safe only on input json.Valid accepted: on it
+// they cannot run off the end (every string closes, brackets balance).
 
 // objectMembers calls fn with each member's raw key (a string literal) and
 // raw value, in order, if b (valid JSON) is an object; otherwise it reports

@@ -9,7 +9,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -39,13 +38,7 @@ type Progress struct {
 
 // NewProgress writes to w; a bar if w is a terminal.
 func NewProgress(w io.Writer) *Progress {
-	f, ok := w.(*os.File)
-	tty := false
-	if ok {
-		st, err := f.Stat()
-		tty = err == nil && st.Mode()&os.ModeCharDevice != 0
-	}
-	return &Progress{w: w, tty: tty}
+	return &Progress{w: w, tty: IsTerminal(w)}
 }
 
 // Show draws st if it changed.

@@ -150,13 +150,13 @@ func TestWaitReturnsDelayErrorBeyondMaxWait(t *testing.T) {
 	if err := l.Penalize(ctx, "s", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	before := hook.n.Load()
+	before := hook.Commands()
 	err := l.Wait(ctx, "s", "creates")
 	var de *DelayError
 	if !errors.As(err, &de) || de.Wait <= 4*time.Second || de.Wait > 5*time.Second {
 		t.Fatalf("Wait under a 5s hold = %v, want a *DelayError of about 5s", err)
 	}
-	if n := hook.n.Load() - before; n != 1 {
+	if n := hook.Commands() - before; n != 1 {
 		t.Fatalf("Wait made %d Redis calls, want 1", n)
 	}
 }
@@ -208,7 +208,7 @@ func TestLoneProcessUsesOneCommandPerPermit(t *testing.T) {
 	}
 	wg.Wait()
 	// One spare for a timer firing a hair early on a loaded machine.
-	if n := hook.n.Load(); n > 21 {
+	if n := hook.Commands(); n > 21 {
 		t.Fatalf("%d Redis commands for 20 permits, want 20", n)
 	}
 }
@@ -260,7 +260,7 @@ func TestProcessesShareOneQueue(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	share := make([]int, procs)
-	var hooks []*countHook
+	var hooks []*redistest.Counter
 	for p := range procs {
 		l, hook := newLimiter(t, srv, Config{Limits: limits(rate)}, nil)
 		warm(t, l, hook)
@@ -279,7 +279,7 @@ func TestProcessesShareOneQueue(t *testing.T) {
 	var cmds int64
 	total := 0
 	for p := range procs {
-		cmds += hooks[p].n.Load()
+		cmds += hooks[p].Commands()
 		total += share[p]
 	}
 	perPermit := float64(cmds) / float64(total)

@@ -18,7 +18,7 @@ func BenchmarkAllow(b *testing.B) {
 	srv := redistest.Start(b)
 	b.Run("throttle", func(b *testing.B) {
 		rdb := srv.Client(b)
-		hook := &countHook{}
+		hook := &redistest.Counter{}
 		rdb.AddHook(hook)
 		l, err := New(rdb, Config{Limits: map[string]Limit{"creates": {Rate: 5, Per: time.Second, Burst: burst}}})
 		if err != nil {
@@ -28,17 +28,17 @@ func BenchmarkAllow(b *testing.B) {
 		if _, err := l.Allow(ctx, "warm", "creates"); err != nil {
 			b.Fatal(err)
 		}
-		hook.n.Store(0)
+		hook.Reset()
 		for b.Loop() {
 			if w, err := l.Allow(ctx, "s", "creates"); err != nil || w != 0 {
 				b.Fatalf("Allow = %v, %v", w, err)
 			}
 		}
-		b.ReportMetric(float64(hook.n.Load())/float64(b.N), "cmds/op")
+		b.ReportMetric(float64(hook.Commands())/float64(b.N), "cmds/op")
 	})
 	b.Run("redis_rate", func(b *testing.B) {
 		rdb := srv.Client(b)
-		hook := &countHook{}
+		hook := &redistest.Counter{}
 		rdb.AddHook(hook)
 		l := redis_rate.NewLimiter(rdb)
 		limit := redis_rate.Limit{Rate: 5, Period: time.Second, Burst: burst}
@@ -46,13 +46,13 @@ func BenchmarkAllow(b *testing.B) {
 		if _, err := l.Allow(ctx, "warm", limit); err != nil {
 			b.Fatal(err)
 		}
-		hook.n.Store(0)
+		hook.Reset()
 		for b.Loop() {
 			if res, err := l.Allow(ctx, "s", limit); err != nil || res.Allowed != 1 {
 				b.Fatalf("Allow = %+v, %v", res, err)
 			}
 		}
-		b.ReportMetric(float64(hook.n.Load())/float64(b.N), "cmds/op")
+		b.ReportMetric(float64(hook.Commands())/float64(b.N), "cmds/op")
 	})
 	b.Run("x_time_rate", func(b *testing.B) {
 		l := rate.NewLimiter(5, burst)

@@ -1,36 +1,15 @@
 package throttle
 
 import (
-	"context"
 	"errors"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/frameq/frameq/redistest"
 	"github.com/redis/go-redis/v9"
 )
-
-// countHook counts commands sent to Redis, pipelines included.
-type countHook struct{ n atomic.Int64 }
-
-func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
 
 // grantLog records the Redis server time of every grant, across limiters:
 // the instant it is for and the instant it was decided (earlier for a
@@ -71,7 +50,7 @@ func maxInWindow(times []time.Time, w time.Duration) int {
 
 // newLimiter returns a limiter on its own client to srv, with a command
 // counter, recording grants into log when log is not nil.
-func newLimiter(t *testing.T, srv *redistest.Server, cfg Config, log *grantLog) (*Limiter, *countHook) {
+func newLimiter(t *testing.T, srv *redistest.Server, cfg Config, log *grantLog) (*Limiter, *redistest.Counter) {
 	t.Helper()
 	return newLimiterOn(t, srv.Client(t), cfg, log)
 }
@@ -85,9 +64,9 @@ func fastFailClient(t *testing.T, srv *redistest.Server) *redis.Client {
 	return c
 }
 
-func newLimiterOn(t *testing.T, rdb *redis.Client, cfg Config, log *grantLog) (*Limiter, *countHook) {
+func newLimiterOn(t *testing.T, rdb *redis.Client, cfg Config, log *grantLog) (*Limiter, *redistest.Counter) {
 	t.Helper()
-	hook := &countHook{}
+	hook := &redistest.Counter{}
 	rdb.AddHook(hook)
 	l, err := New(rdb, cfg)
 	if err != nil {
@@ -101,7 +80,7 @@ func newLimiterOn(t *testing.T, rdb *redis.Client, cfg Config, log *grantLog) (*
 
 // warm loads the scripts and opens a connection, so that command counts
 // that follow are the limiter's own work.
-func warm(t *testing.T, l *Limiter, hook *countHook) {
+func warm(t *testing.T, l *Limiter, hook *redistest.Counter) {
 	t.Helper()
 	if _, err := l.Allow(t.Context(), "warm-up", sortedNames(l.cfg.Limits)...); err != nil {
 		t.Fatal(err)
@@ -109,7 +88,7 @@ func warm(t *testing.T, l *Limiter, hook *countHook) {
 	if _, err := l.State(t.Context(), "warm-up"); err != nil {
 		t.Fatal(err)
 	}
-	hook.n.Store(0)
+	hook.Reset()
 }
 
 func limits(rate int) map[string]Limit {

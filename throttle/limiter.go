@@ -94,7 +94,7 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 			if failures >= l.cfg.RedisRetries {
 				return fmt.Errorf("throttle: redis failed %d times in a row, no permit: %w", failures, err)
 			}
-			err = sleep(ctx, redisBackoff(failures))
+			err = Sleep(ctx, redisBackoff(failures))
 		case res.granted:
 			return l.takeReserved(ctx, r, res, replied)
 		case res.wait > l.cfg.MaxWait:
@@ -103,7 +103,7 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 			// Come back when the ticket's slot is within reach.
 			failures, ticket = 0, res.slot
 			d := res.wait - res.ahead
-			err = sleep(ctx, d+jitter(d))
+			err = Sleep(ctx, d+jitter(d))
 		}
 		if err != nil {
 			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
@@ -115,11 +115,11 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 // answer arrived), then past the local guard. A caller whose context ends
 // meanwhile leaves the slot unused: wasted capacity, never extra traffic.
 func (l *Limiter) takeReserved(ctx context.Context, r *request, res result, replied time.Time) error {
-	if err := sleep(ctx, res.wait); err != nil {
+	if err := Sleep(ctx, res.wait); err != nil {
 		return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 	}
 	if d := l.takeGuards(r, time.Now()); d > 0 {
-		if err := sleep(ctx, d); err != nil {
+		if err := Sleep(ctx, d); err != nil {
 			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 		}
 	}
@@ -199,9 +199,7 @@ func (l *Limiter) guardDelay(r *request, now time.Time) time.Duration {
 // redisBackoff is the sleep after the n-th consecutive Redis failure:
 // 50ms doubling up to 2s, with equal jitter so restarts don't synchronise.
 func redisBackoff(n int) time.Duration {
-	d := 50 * time.Millisecond << min(n-1, 6)
-	d = min(d, 2*time.Second)
-	return d/2 + rand.N(d/2+1)
+	return Backoff(n-1, 50*time.Millisecond, 2*time.Second)
 }
 
 // jitter spreads wake-ups of processes told the same wait, but stays small
@@ -213,15 +211,4 @@ func jitter(wait time.Duration) time.Duration {
 		return 0
 	}
 	return rand.N(j)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

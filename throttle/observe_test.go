@@ -55,7 +55,7 @@ func TestObserveSkipsRepeatedValues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := hook.n.Load(); n > 2 { // EVALSHA miss + EVAL the first time
+	if n := hook.Commands(); n > 2 { // EVALSHA miss + EVAL the first time
 		t.Fatalf("10 identical Observes cost %d Redis commands, want 1", n)
 	}
 	if err := l.Observe(ctx, "s", "creates", 4, time.Second); err != nil {

@@ -21,7 +21,7 @@ func TestRedisDownFailsClosedAfterBoundedRetries(t *testing.T) {
 	if w, err := l.Allow(ctx, "s", "creates"); err == nil {
 		t.Fatalf("Allow with Redis down = %v, nil; want an error", w)
 	}
-	hook.n.Store(0)
+	hook.Reset()
 	err := l.Wait(ctx, "s", "creates")
 	if err == nil {
 		t.Fatal("Wait with Redis down granted a permit")
@@ -30,7 +30,7 @@ func TestRedisDownFailsClosedAfterBoundedRetries(t *testing.T) {
 	if !errors.As(err, &netErr) && !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("Wait error %q does not wrap the Redis error", err)
 	}
-	if n := hook.n.Load(); n != 3 {
+	if n := hook.Commands(); n != 3 {
 		t.Errorf("Wait made %d attempts with Redis down, want RedisRetries = 3", n)
 	}
 }
@@ -42,7 +42,7 @@ func TestRedisRestartMidRun(t *testing.T) {
 	const rate = 10
 	srv := redistest.Start(t)
 	log := &grantLog{}
-	var hooks []*countHook
+	var hooks []*redistest.Counter
 	var lims []*Limiter
 	for range 3 {
 		l, h := newLimiterOn(t, fastFailClient(t, srv), Config{Limits: limits(rate), RedisRetries: 3}, log)
@@ -50,7 +50,7 @@ func TestRedisRestartMidRun(t *testing.T) {
 	}
 	commands := func() (n int64) {
 		for _, h := range hooks {
-			n += h.n.Load()
+			n += h.Commands()
 		}
 		return n
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/frameq/frameq/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -39,7 +40,7 @@ func runChild(raw string) error {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: spec.Redis})
 	defer rdb.Close()
-	cnt := &counter{}
+	cnt := &redistest.Counter{}
 	rdb.AddHook(cnt)
 	acq, err := newAcquirer(spec.Impl, rdb, spec.Prefix, spec.Rate, spec.Margin)
 	if err != nil {
@@ -78,7 +79,7 @@ func runChild(raw string) error {
 		})
 	}
 	wg.Wait()
-	res.Commands = cnt.n.Load()
+	res.Commands = cnt.Commands()
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 

@@ -55,7 +55,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 func measureLocal(ctx context.Context, o options, srv *redistest.Server, prefix string, r *row) error {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
-	cnt := &counter{}
+	cnt := &redistest.Counter{}
 	rdb.AddHook(cnt)
 	// Uncontended: a limit with room for every attempt, attempts spaced
 	// well beyond its 10µs interval.
@@ -82,13 +82,13 @@ func measureLocal(ctx context.Context, o options, srv *redistest.Server, prefix 
 	if err != nil {
 		return err
 	}
-	cnt.n.Store(0)
+	cnt.Reset()
 	waits := contend(ctx, acq, o.goroutines, o.contended)
 	if len(waits) == 0 {
 		return fmt.Errorf("no permit in %v", o.contended)
 	}
 	r.waitP50, r.waitP99, r.max = quantile(waits, 0.5), quantile(waits, 0.99), slices.Max(waits)
-	r.cmdsOne = float64(cnt.n.Load()) / float64(len(waits))
+	r.cmdsOne = float64(cnt.Commands()) / float64(len(waits))
 	return nil
 }
 

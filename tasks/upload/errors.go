@@ -1,10 +1,7 @@
 package upload
 
 import (
-	"context"
 	"errors"
-	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -71,18 +68,8 @@ func RetryDelay(maxDelay time.Duration) asynq.RetryDelayFunc {
 		if errors.As(err, &w) {
 			return ceilSecond(w.wait)
 		}
-		return ceilSecond(Backoff(n, time.Second, maxDelay))
+		return ceilSecond(throttle.Backoff(n, time.Second, maxDelay))
 	}
-}
-
-// Backoff is base·2^n capped at max, with equal jitter: half fixed, half
-// random, so retries of many tasks that failed together spread out.
-func Backoff(n int, base, max time.Duration) time.Duration {
-	d := time.Duration(float64(base) * math.Pow(2, float64(min(n, 30))))
-	if d > max || d <= 0 {
-		d = max
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 func ceilSecond(d time.Duration) time.Duration {
@@ -136,15 +123,4 @@ func delayOf(err error) (time.Duration, bool) {
 		return w, true
 	}
 	return 0, false
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

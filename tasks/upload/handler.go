@@ -15,6 +15,7 @@ import (
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
+	"github.com/frameq/frameq/throttle"
 )
 
 // Account is what a token ref resolves to on a worker.
@@ -208,7 +209,7 @@ func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (
 			return "", &waitError{wait: wait, cause: err}
 		}
 		zerolog.Ctx(ctx).Debug().Dur("wait", wait).Err(err).Msg("rate limited, waiting")
-		if err := sleep(ctx, wait); err != nil {
+		if err := throttle.Sleep(ctx, wait); err != nil {
 			return "", err
 		}
 	}
@@ -234,7 +235,7 @@ func (h *Handler) awaitRedis(ctx context.Context) bool {
 	log := zerolog.Ctx(ctx)
 	log.Warn().Msg("redis unreachable: waiting for it before retrying")
 	for deadline := time.Now().Add(outageWait); time.Now().Before(deadline); {
-		if sleep(ctx, 500*time.Millisecond) != nil {
+		if throttle.Sleep(ctx, 500*time.Millisecond) != nil {
 			return false
 		}
 		if rdb.Ping(ctx).Err() == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
+	"github.com/frameq/frameq/throttle"
 )
 
 // createdSkew widens the window in which an asset found after an uncertain
@@ -264,7 +265,7 @@ func (h *Handler) putPart(ctx context.Context, at *attempt, a *File, f *os.File,
 	var err error
 	for try := 0; try < h.opts.PartRetries; try++ {
 		if try > 0 {
-			if serr := sleep(ctx, Backoff(try, 250*time.Millisecond, 5*time.Second)); serr != nil {
+			if serr := throttle.Sleep(ctx, throttle.Backoff(try, 250*time.Millisecond, 5*time.Second)); serr != nil {
 				return err
 			}
 		}

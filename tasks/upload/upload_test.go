@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,33 +233,23 @@ func TestBadPayloadIsArchivedAndRecordedOnItsBatch(t *testing.T) {
 }
 
 // roundTrips counts commands and pipelines sent to Redis.
-type roundTrips struct{ n atomic.Int64 }
-
-func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
-}
-func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
-}
-
 // The bookkeeping of exactly-once costs round trips on every file; this
 // pins how many a one-part file takes, so a change that adds one is seen.
 func TestOnePartFileTakesFourRedisRoundTrips(t *testing.T) {
 	r := newRig(t)
-	var rt roundTrips
+	var rt redistest.Counter
 	r.rdb.(*redis.Client).AddHook(&rt)
 	u, sum := r.file("one.bin", 1000)
 	if err := r.run(u); err != nil { // warms the script cache
 		t.Fatal(err)
 	}
 	u2, _ := r.file("two.bin", 1000)
-	rt.n.Store(0)
+	rt.Reset()
 	if err := r.run(u2); err != nil {
 		t.Fatal(err)
 	}
 	// begin (active + progress read), creating, created, complete (done + batch).
-	if got := rt.n.Load(); got != 4 {
+	if got := rt.RoundTrips(); got != 4 {
 		t.Errorf("%d Redis round trips for a one-part file, want 4", got)
 	}
 	r.complete("one.bin", sum)

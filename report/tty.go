@@ -1,0 +1,20 @@
+package report
+
+import (
+	"io"
+	"os"
+
+	"github.com/mattn/go-isatty"
+)
+
+// IsTerminal reports whether w is a terminal, the module's one check for
+// it (progress bars here, colour in config's console log). It asks the
+// terminal driver through go-isatty rather than testing os.ModeCharDevice,
+// which is also set on /dev/null and so drew bars into a discarded stream.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
