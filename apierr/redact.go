@@ -1,9 +1,10 @@
 package apierr
 
 import (
+	"cmp"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -64,7 +65,7 @@ func (r *redactor) add(secrets ...string) {
 			r.secrets = append(r.secrets, s)
 		}
 	}
-	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+	slices.SortStableFunc(r.secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
 }
 
 // apply returns s without secrets, URL queries or URL userinfo.

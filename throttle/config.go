@@ -2,7 +2,8 @@ package throttle
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -145,10 +146,5 @@ func (l Limit) validate(name string) (Limit, error) {
 }
 
 func sortedNames(m map[string]Limit) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(m))
 }
