@@ -239,7 +239,7 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_LIMIT_SCOPE", "limit-scope", "limits counted per token or per account", oneOf(&c.LimitScope, "token", "account")},
 			setting{"FRAMEQ_CONCURRENCY", "concurrency", "tasks run at once per token by this worker", (*positiveInt)(&c.Concurrency)},
 			setting{"FRAMEQ_PART_CONCURRENCY", "part-concurrency", "parts of one file uploaded at once", (*positiveInt)(&c.PartConcurrency)},
-			setting{"FRAMEQ_MAX_RETRY", "max-retry", "failed attempts before a task is archived", (*nonNegativeInt)(&c.MaxRetry)},
+			setting{"FRAMEQ_MAX_RETRY", "max-retry", "failed attempts before a task is archived", (*positiveInt)(&c.MaxRetry)},
 			setting{"FRAMEQ_RETRY_MAX_DELAY", "retry-max-delay", "cap of the back-off between attempts", (*durationValue)(&c.RetryMaxDelay)},
 			setting{"FRAMEQ_TASK_TIMEOUT", "task-timeout", "time limit of one attempt", (*durationValue)(&c.TaskTimeout)},
 			setting{"FRAMEQ_SHUTDOWN_TIMEOUT", "shutdown-timeout", "grace period for active tasks on SIGTERM", (*durationValue)(&c.ShutdownTimeout)},

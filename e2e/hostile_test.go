@@ -48,7 +48,7 @@ func TestBadSettingsOneLineExit2(t *testing.T) {
 		{"worker", []string{"FRAMEQ_API_URL=ftp://example.com/v2"}, nil, "scheme"},
 		{"worker", []string{"FRAMEQ_HTTP_ADDR=nonsense"}, nil, "FRAMEQ_HTTP_ADDR"},
 		{"enqueue", nil, []string{"dir", "--parent"}, "-parent"},
-		{"enqueue", nil, []string{"dir", "--max-retry=x", "--parent", "p", r.root}, "-max-retry"},
+		{"enqueue", nil, []string{"dir", "--max-retry=3", "--parent", "p", r.root}, "-max-retry"}, // a worker setting now
 		{"enqueue", nil, []string{"wait", "--timeout=never", "b1"}, "-timeout"},
 		{"enqueue", nil, []string{"status"}, "batch id"},
 		{"enqueue", []string{"FRAMEQ_LOG_FORMAT=xml"}, []string{"status", "b1"}, "FRAMEQ_LOG_FORMAT"},

@@ -90,6 +90,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		Accounts: w.accounts, UploadRoot: cfg.UploadRoot,
 		PartConcurrency: cfg.PartConcurrency, Log: log,
 		Breaker: w.breaker, Observer: w.metrics,
+		MaxRetry: cfg.MaxRetry, TaskTimeout: cfg.TaskTimeout,
 	}); err != nil {
 		return nil, err
 	}

@@ -23,8 +23,6 @@ type addFlags struct {
 	dryRun   bool
 	force    bool
 	recheck  bool
-	maxRetry int
-	timeout  time.Duration
 }
 
 func (a *addFlags) define(fs *flag.FlagSet) {
@@ -32,8 +30,6 @@ func (a *addFlags) define(fs *flag.FlagSet) {
 	fs.BoolVar(&a.dryRun, "dry-run", false, "validate and list what would be enqueued, enqueue nothing")
 	fs.BoolVar(&a.force, "force", false, "upload again files that were uploaded before")
 	fs.BoolVar(&a.recheck, "recheck", false, "ask Frame.io (at FRAMEQ_CALL_RATE, with the workers' FRAMEQ_TOKEN*) whether files uploaded before still exist, and upload again those deleted since")
-	fs.IntVar(&a.maxRetry, "max-retry", 25, "failed attempts per file before it is archived (rate-limit waits do not count)")
-	fs.DurationVar(&a.timeout, "task-timeout", 6*time.Hour, "time limit of one attempt of one file")
 }
 
 func cmdDir(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
@@ -183,7 +179,6 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 		}
 	}
 	e := job.NewEnqueuer(rdb)
-	e.MaxRetry, e.Timeout = a.maxRetry, a.timeout
 	start := time.Now()
 	res, err := e.Enqueue(ctx, batch, uploads)
 	took := time.Since(start)

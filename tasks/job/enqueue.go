@@ -41,6 +41,15 @@ func NewBatchID() string {
 	return "b" + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
 }
 
+// Ceilings set on every task at enqueue. The limits that apply are the
+// worker's (FRAMEQ_MAX_RETRY, FRAMEQ_TASK_TIMEOUT, package config): asynq
+// keeps MaxRetry and Timeout in the task, so a producer cannot know them,
+// and a worker can only lower them.
+const (
+	MaxRetryCeiling = 1000
+	TimeoutCeiling  = 7 * 24 * time.Hour
+)
+
 // NewTask wraps an upload in an asynq task with its deterministic id,
 // queue (one of Queues(u.TokenRef)) and retry settings.
 func NewTask(u *Upload, queue string, maxRetry int, timeout time.Duration) (*asynq.Task, error) {
@@ -82,7 +91,8 @@ type Enqueuer struct {
 	inspect  *asynq.Inspector
 	batches  *records.Batches
 	progress *records.Progresses
-	// MaxRetry and Timeout are set on every task.
+	// MaxRetry and Timeout are set on every task: ceilings only, since the
+	// worker's FRAMEQ_MAX_RETRY and FRAMEQ_TASK_TIMEOUT govern below them.
 	MaxRetry int
 	Timeout  time.Duration
 	// Concurrency is how many enqueue calls are in flight (default 64).
@@ -98,7 +108,7 @@ func NewEnqueuer(rdb redis.UniversalClient) *Enqueuer {
 		inspect:  asynq.NewInspectorFromRedisClient(rdb),
 		batches:  records.NewBatches(rdb),
 		progress: records.NewProgresses(rdb),
-		MaxRetry: 25, Timeout: 6 * time.Hour, Concurrency: 64, SmallBatch: DefaultSmallBatch,
+		MaxRetry: MaxRetryCeiling, Timeout: TimeoutCeiling, Concurrency: 64, SmallBatch: DefaultSmallBatch,
 	}
 }
 

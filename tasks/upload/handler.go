@@ -56,6 +56,14 @@ type Options struct {
 	Breaker *job.Breaker
 	// Observer is told what happens, for metrics. Optional.
 	Observer Observer
+	// MaxRetry is how many failed attempts a file gets before it is
+	// archived (FRAMEQ_MAX_RETRY): the worker's setting, capped by the
+	// task's own MaxRetry (a ceiling set at enqueue). Zero leaves the
+	// task's own.
+	MaxRetry int
+	// TaskTimeout bounds one attempt (FRAMEQ_TASK_TIMEOUT); zero leaves
+	// only asynq's per-task timeout.
+	TaskTimeout time.Duration
 }
 
 // Observer receives upload events; *metrics.Metrics implements it.
@@ -117,6 +125,14 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	taskID, _ := asynq.GetTaskID(ctx)
 	try, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if h.opts.MaxRetry > 0 {
+		maxRetry = min(maxRetry, h.opts.MaxRetry)
+	}
+	if h.opts.TaskTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.opts.TaskTimeout)
+		defer cancel()
+	}
 	queue, _ := asynq.GetQueueName(ctx)
 	log := h.opts.Log.With().Str("task_id", taskID).Int("attempt", try+1).Logger()
 
@@ -302,7 +318,9 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 		h.opts.Observer.FileFinished(typeName(u), ClassExhausted)
 		h.mark(ctx, u, taskID, records.Failed, &records.Failure{Queue: queue, Path: u.Path, Class: ClassExhausted, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: retries exhausted")
-		return err
+		// SkipRetry: asynq archives it now, also when the worker's
+		// MaxRetry is below the task's own.
+		return terminal(ClassExhausted, err.Error())
 	default:
 		h.mark(ctx, u, taskID, records.Retrying, nil)
 		log.Warn().Str("class", class).Err(err).Msg("attempt failed, will retry")
