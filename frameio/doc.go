@@ -1,21 +1,13 @@
 // Package frameio is a small client for the Frame.io v2 REST API: the calls
 // frameq needs to put files into Frame.io, and nothing else.
 //
-//	c, err := frameio.New(frameio.Options{
-//		Token:      os.Getenv("FRAMEIO_TOKEN"),
-//		BeforeCall: func(ctx context.Context, call frameio.Call) error { return limiter.Wait(ctx, call.Kind) },
-//	})
-//	if err != nil { ... }
-//	a, err := c.CreateAsset(ctx, rootAssetID, frameio.CreateAsset{
-//		Type: frameio.TypeFile, Name: "clip.mov", Filetype: "video/quicktime", Filesize: size,
-//	})
-//	if err != nil {
-//		return err // an *apierr.Error inside: apierr.Classify(err) says retry, wait or give up
-//	}
-//	for _, p := range frameio.Parts(a.Filesize, len(a.UploadURLs)) {
-//		err := c.UploadPart(ctx, a.UploadURLs[p.Index], a.Filetype, file, p.Offset, p.Size)
-//		...
-//	}
+// Example (example_test.go, run by go test against the simulator) creates a
+// file, PUTs its parts and reads a failure. A worker waits for the shared
+// limiter in BeforeCall, on the budgets the call names:
+//
+//	BeforeCall: func(ctx context.Context, call frameio.Call) error {
+//		return limiter.Wait(ctx, scope, call.Limits...) // *throttle.Limiter
+//	},
 //
 // Every error a Client returns wraps an *apierr.Error. The bearer token and
 // the presigned upload URLs' query strings are credentials: they never
