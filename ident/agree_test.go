@@ -97,3 +97,19 @@ func TestEntryPointsAgreeOnPath(t *testing.T) {
 		}
 	}
 }
+
+// The variable TokenVar names for a ref is the one config reads that ref's
+// token from, for every ref the rule allows.
+func TestTokenVarIsWhereConfigReadsTheToken(t *testing.T) {
+	for _, ref := range []string{"default", "acme", "prod_2", "eu-west", "9"} {
+		cfg := config.Default()
+		fs := flag.NewFlagSet("w", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		if err := cfg.Load(fs, nil, []string{ident.TokenVar(ref) + "=secret"}, config.Redis, config.Worker); err != nil {
+			t.Fatalf("%s: %v", ident.TokenVar(ref), err)
+		}
+		if cfg.Tokens[ref] != "secret" {
+			t.Errorf("%s=secret loaded as refs %v, want ref %q", ident.TokenVar(ref), cfg.TokenRefs(), ref)
+		}
+	}
+}

@@ -84,6 +84,16 @@ func TokenRef(v string) error {
 	})
 }
 
+// TokenVar is the environment variable a worker reads ref's token from:
+// FRAMEQ_TOKEN for "default", else FRAMEQ_TOKEN_<REF> (config lower-cases
+// the suffix back, which is why a ref has no upper case).
+func TokenVar(ref string) string {
+	if ref == "default" {
+		return "FRAMEQ_TOKEN"
+	}
+	return "FRAMEQ_TOKEN_" + strings.ToUpper(ref)
+}
+
 func check(field, v string, max int, allowed string, ok func(rune) bool) error {
 	if v == "" {
 		return &Error{field, "missing"}

@@ -15,6 +15,7 @@ import (
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/config"
 	"github.com/frameq/frameq/frameio"
+	"github.com/frameq/frameq/ident"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
@@ -61,7 +62,7 @@ func (r *rechecker) client(ref string) (*frameio.Client, error) {
 	}
 	token, ok := r.cfg.Tokens[ref]
 	if !ok {
-		return nil, fmt.Errorf("%w of ref %q: set FRAMEQ_TOKEN_%s (FRAMEQ_TOKEN for \"default\")", errNoToken, ref, upperRef(ref))
+		return nil, fmt.Errorf("%w of ref %q: set %s", errNoToken, ref, ident.TokenVar(ref))
 	}
 	scope := "token:" + ref // the worker's scope with FRAMEQ_LIMIT_SCOPE=token
 	c, err := frameio.New(frameio.Options{
@@ -173,14 +174,4 @@ func (r *rechecker) gone(ctx context.Context, p *records.Progresses, u *job.Uplo
 		return true, nil
 	}
 	return false, fmt.Errorf("recheck %s (asset %s): %w", u.Path, assetID, err)
-}
-
-func upperRef(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }

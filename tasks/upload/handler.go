@@ -13,6 +13,7 @@ import (
 
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/frameio"
+	"github.com/frameq/frameq/ident"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
@@ -267,7 +268,7 @@ func (h *Handler) upload(ctx context.Context, at *attempt, pre *records.Progress
 	u := at.u
 	acct, ok := h.opts.Accounts[u.TokenRef]
 	if !ok {
-		return "", terminal(ClassInput, fmt.Sprintf("unknown token ref %q: this worker has no FRAMEQ_TOKEN_%s", u.TokenRef, upper(u.TokenRef)))
+		return "", terminal(ClassInput, fmt.Sprintf("unknown token ref %q: this worker has no %s", u.TokenRef, ident.TokenVar(u.TokenRef)))
 	}
 	if h.opts.Breaker != nil && h.opts.Breaker.Open(ctx, u.TokenRef) {
 		return "", errHeld
@@ -366,14 +367,4 @@ func typeName(u *job.Upload) string {
 		return job.TypeRemoteUpload
 	}
 	return job.TypeUpload
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
