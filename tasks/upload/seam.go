@@ -29,8 +29,36 @@ type FrameIO interface {
 	DeleteFile(ctx context.Context, id string) error
 	// PutPart sends part p of f, read from r at p.Offset.
 	PutPart(ctx context.Context, f *File, p Part, r io.ReaderAt) error
-	// Complete reports whether every byte of file id has arrived.
-	Complete(ctx context.Context, id string) (bool, error)
+	// UploadStatus says whether Frame.io has assembled file id from its
+	// parts (UploadComplete), gave up on it (UploadFailed) or is still at
+	// it (UploadPending). Only UploadComplete makes a file done.
+	UploadStatus(ctx context.Context, id string) (UploadState, error)
+}
+
+// UploadState is Frame.io's verdict on a file's bytes after its last part.
+type UploadState int
+
+// The upload states.
+const (
+	// UploadPending: not assembled yet; ask again later.
+	UploadPending UploadState = iota
+	// UploadComplete: every byte is in and Frame.io accepted the file.
+	UploadComplete
+	// UploadFailed: Frame.io could not assemble or process the upload; the
+	// file must be deleted and uploaded again.
+	UploadFailed
+)
+
+// String names s for logs and reasons.
+func (s UploadState) String() string {
+	switch s {
+	case UploadComplete:
+		return "complete"
+	case UploadFailed:
+		return "failed"
+	default:
+		return "pending"
+	}
 }
 
 // NewFile describes a file to create.

@@ -111,11 +111,15 @@ func (v *V2) PutPart(ctx context.Context, f *File, p Part, r io.ReaderAt) error 
 	return v.c.UploadPart(ctx, p.URL, f.MediaType, r, p.Offset, p.Size)
 }
 
-// Complete reads the asset's upload_completed_at.
-func (v *V2) Complete(ctx context.Context, id string) (bool, error) {
+// UploadStatus reads the asset's upload_completed_at. v2 has no failed
+// state: an asset that never completes is caught by the verify timeout.
+func (v *V2) UploadStatus(ctx context.Context, id string) (UploadState, error) {
 	a, err := v.c.GetAsset(ctx, id)
 	if err != nil {
-		return false, fmt.Errorf("upload status of %s: %w", id, err)
+		return UploadPending, fmt.Errorf("upload status of %s: %w", id, err)
 	}
-	return a.UploadCompletedAt != nil, nil
+	if a.UploadCompletedAt != nil {
+		return UploadComplete, nil
+	}
+	return UploadPending, nil
 }

@@ -35,8 +35,8 @@ func TestV2DrivesTheSimulator(t *testing.T) {
 	if len(f.Parts) < 2 || next != u.Size {
 		t.Fatalf("%d parts cover %d bytes, want >1 parts covering %d", len(f.Parts), next, u.Size)
 	}
-	if done, err := api.Complete(ctx, f.ID); err != nil || done {
-		t.Fatalf("Complete before parts = %v, %v; want false", done, err)
+	if st, err := api.UploadStatus(ctx, f.ID); err != nil || st != UploadPending {
+		t.Fatalf("UploadStatus before parts = %v, %v; want pending", st, err)
 	}
 	src, _ := os.Open(u.File)
 	defer src.Close()
@@ -45,8 +45,8 @@ func TestV2DrivesTheSimulator(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if done, err := api.Complete(ctx, f.ID); err != nil || !done {
-		t.Fatalf("Complete after parts = %v, %v; want true", done, err)
+	if st, err := api.UploadStatus(ctx, f.ID); err != nil || st != UploadComplete {
+		t.Fatalf("UploadStatus after parts = %v, %v; want complete", st, err)
 	}
 	r.complete("v2.bin", sum)
 
