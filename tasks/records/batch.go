@@ -19,16 +19,19 @@ const (
 	Active   = "active"
 	Retrying = "retrying"
 	// Held: the token's breaker is open; the job waits for enqueue resume.
-	Held   = "held"
-	Done   = "done"
-	Failed = "failed"
+	Held = "held"
+	// Verifying: every byte is sent; Frame.io has not yet said the file is
+	// assembled. The task asks again later without holding a worker slot.
+	Verifying = "verifying"
+	Done      = "done"
+	Failed    = "failed"
 	// Skipped counts files of the batch that were already uploaded when it
 	// was enqueued: accounted for, so they count as finished.
 	Skipped = "skipped"
 )
 
 // States lists the batch states in display order.
-var States = []string{Pending, Active, Retrying, Held, Done, Failed, Skipped}
+var States = []string{Pending, Active, Retrying, Held, Verifying, Done, Failed, Skipped}
 
 // batchTTL is how long a batch's records live after their last change.
 const batchTTL = 30 * 24 * time.Hour

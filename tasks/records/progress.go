@@ -20,7 +20,12 @@ const (
 	StateCreating = "creating"
 	// StateUploading: the asset exists (AssetID); parts are being PUT.
 	StateUploading = "uploading"
-	// StateDone: every part is in. A re-run skips the file.
+	// StateVerifying: every part is in (or a remote file was created);
+	// Frame.io has not yet said the file is assembled. The next attempt
+	// only asks again.
+	StateVerifying = "verifying"
+	// StateDone: Frame.io has the file (or, with verification off, every
+	// part is in). A re-run skips the file.
 	StateDone = "done"
 )
 
@@ -38,6 +43,8 @@ type Progress struct {
 	CreateStarted time.Time
 	// PartsDone holds the indexes of parts already PUT.
 	PartsDone map[int]bool
+	// VerifySince is when the file entered StateVerifying.
+	VerifySince time.Time
 }
 
 // Progresses stores Progress records.
@@ -65,6 +72,9 @@ func ParseProgress(m map[string]string) *Progress {
 	p := &Progress{State: m["state"], AssetID: m["asset_id"], PartsDone: map[int]bool{}}
 	if ms, err := strconv.ParseInt(m["create_started_ms"], 10, 64); err == nil {
 		p.CreateStarted = time.UnixMilli(ms)
+	}
+	if ms, err := strconv.ParseInt(m["verify_since_ms"], 10, 64); err == nil {
+		p.VerifySince = time.UnixMilli(ms)
 	}
 	for k := range m {
 		if i, ok := strings.CutPrefix(k, "part:"); ok {
@@ -112,6 +122,37 @@ func (s *Progresses) PartDone(ctx context.Context, idemKey string, part int) err
 	return nil
 }
 
+// Verifying records that asset assetID has all its bytes sent and awaits
+// Frame.io's verdict since at.
+func (s *Progresses) Verifying(ctx context.Context, idemKey, assetID string, at time.Time) error {
+	err := s.rdb.HSet(ctx, ProgressKey(idemKey), "state", StateVerifying, "asset_id", assetID, "verify_since_ms", at.UnixMilli()).Err()
+	if err != nil {
+		return fmt.Errorf("record verifying %s: %w", assetID, err)
+	}
+	return nil
+}
+
+// reuploadsKey counts how often Frame.io failed a file's upload. It is a
+// key of its own because every new create starts the progress hash afresh;
+// the hash tag keeps both in one slot.
+func reuploadsKey(idemKey string) string { return ProgressKey(idemKey) + ":reuploads" }
+
+// Reuploaded counts one more failed upload of the file and returns the
+// count so far.
+func (s *Progresses) Reuploaded(ctx context.Context, idemKey string) (int64, error) {
+	key := reuploadsKey(idemKey)
+	var n *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		n = p.Incr(ctx, key)
+		p.Expire(ctx, key, doneTTL)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count reupload: %w", err)
+	}
+	return n.Val(), nil
+}
+
 // Done records completion; it is kept for doneTTL.
 func (s *Progresses) Done(ctx context.Context, idemKey, assetID string) error {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -130,6 +171,7 @@ func (s *Progresses) StageDone(ctx context.Context, p redis.Pipeliner, idemKey, 
 	key := ProgressKey(idemKey)
 	p.HSet(ctx, key, "state", StateDone, "asset_id", assetID)
 	p.Expire(ctx, key, doneTTL)
+	p.Del(ctx, reuploadsKey(idemKey))
 }
 
 // Reset forgets a record, so the next attempt starts from scratch.

@@ -40,6 +40,9 @@ type waitError struct {
 }
 
 func (e *waitError) Error() string {
+	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errHeldCause) {
+		return e.cause.Error() + "; again in " + e.wait.String()
+	}
 	return "rate limited, retry in " + e.wait.String() + ": " + e.cause.Error()
 }
 func (e *waitError) Unwrap() error { return e.cause }
@@ -50,7 +53,9 @@ const heldRetry = 5 * time.Second
 
 // errHeld hands a job back while its token's breaker is open. It is not a
 // failure: the job did nothing wrong.
-var errHeld = &waitError{wait: heldRetry, cause: errors.New("token breaker open: held until enqueue resume")}
+var errHeld = &waitError{wait: heldRetry, cause: errHeldCause}
+
+var errHeldCause = errors.New("token breaker open: held until enqueue resume")
 
 // IsFailure is asynq's Config.IsFailure: waits for a rate limit are not
 // failures, so they neither count against MaxRetry nor skew failure stats.
@@ -110,6 +115,10 @@ func delayOf(err error) (time.Duration, bool) {
 	var r *RetryError
 	if errors.As(err, &r) {
 		return 0, false
+	}
+	var w *waitError
+	if errors.As(err, &w) {
+		return w.wait, true
 	}
 	var d *throttle.DelayError
 	if errors.As(err, &d) {

@@ -65,6 +65,16 @@ type Options struct {
 	// TaskTimeout bounds one attempt (FRAMEQ_TASK_TIMEOUT); zero leaves
 	// only asynq's per-task timeout.
 	TaskTimeout time.Duration
+	// Verify makes a file done only once Frame.io says it has assembled it
+	// (FRAMEQ_VERIFY_UPLOADS); otherwise a file is done when its last part
+	// is in.
+	Verify bool
+	// VerifyTimeout is how long Frame.io may take to say so before the file
+	// counts as failed (FRAMEQ_VERIFY_TIMEOUT). Required with Verify.
+	VerifyTimeout time.Duration
+	// VerifyReuploads is how many times a file Frame.io failed is deleted
+	// and uploaded again before it fails for good (FRAMEQ_VERIFY_REUPLOADS).
+	VerifyReuploads int
 }
 
 // Observer receives upload events; *metrics.Metrics implements it.
@@ -106,6 +116,9 @@ func NewHandler(rdb redis.UniversalClient, o Options) (*Handler, error) {
 	if o.Observer == nil {
 		o.Observer = noObserver{}
 	}
+	if o.Verify && (o.VerifyTimeout <= 0 || o.VerifyReuploads < 0) {
+		return nil, fmt.Errorf("upload: Verify needs a positive VerifyTimeout (got %v) and VerifyReuploads >= 0 (got %d)", o.VerifyTimeout, o.VerifyReuploads)
+	}
 	h := &Handler{opts: o, rdb: rdb, progress: records.NewProgresses(rdb), folders: records.NewFolders(rdb), batches: records.NewBatches(rdb)}
 	if o.UploadRoot != "" {
 		root, err := resolveRoot(o.UploadRoot)
@@ -125,8 +138,11 @@ const maxInProcessWaits = 20
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	taskID, _ := asynq.GetTaskID(ctx)
 	try, _ := asynq.GetRetryCount(ctx)
-	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	if h.opts.MaxRetry > 0 {
+	maxRetry, byAsynq := asynq.GetMaxRetry(ctx)
+	switch {
+	case !byAsynq: // called directly (tests, tools): nothing archives it
+		maxRetry = max(h.opts.MaxRetry, try+1)
+	case h.opts.MaxRetry > 0:
 		maxRetry = min(maxRetry, h.opts.MaxRetry)
 	}
 	if h.opts.TaskTimeout > 0 {
@@ -220,9 +236,14 @@ func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (
 		if !isWait || ctx.Err() != nil {
 			return assetID, err
 		}
-		// Hand long waits back to the queue to free this slot, unless asynq
-		// would archive the task for it (it checks MaxRetry before IsFailure).
-		if !at.last && (waits >= maxInProcessWaits || wait > 10*time.Second) {
+		// Hand long waits (and every verification wait) back to the queue
+		// to free this slot, unless asynq would archive the task for it (it
+		// checks MaxRetry before IsFailure).
+		if !at.last && (waits >= maxInProcessWaits || wait > 10*time.Second || errors.Is(err, errVerifying)) {
+			var w *waitError
+			if errors.As(err, &w) {
+				return "", err
+			}
 			return "", &waitError{wait: wait, cause: err}
 		}
 		zerolog.Ctx(ctx).Debug().Dur("wait", wait).Err(err).Msg("rate limited, waiting")
@@ -303,6 +324,10 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 		h.opts.Observer.FileFinished(typeName(u), apierr.OK.String())
 		log.Info().Dur("took", took).Int64("bytes", u.Size).Msg("uploaded")
 		return nil
+	case errors.Is(err, errVerifying) && errors.As(err, &w):
+		h.mark(ctx, u, taskID, records.Verifying, nil)
+		log.Info().Dur("wait", w.wait).Msg("verifying: Frame.io is assembling the file; asking again later")
+		return err
 	case errors.As(err, &w):
 		h.mark(ctx, u, taskID, records.Retrying, nil)
 		log.Info().Dur("wait", w.wait).Msg("rate limited: handed back to the queue")

@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -21,15 +22,20 @@ func (h *Handler) uploadRemote(ctx context.Context, at *attempt, p *records.Prog
 	case records.StateDone:
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
 		return p.AssetID, nil
+	case records.StateVerifying:
+		return h.verify(ctx, at, p.AssetID, p.VerifySince)
 	case records.StateUploading: // created; Frame.io fetches the bytes itself
-		return p.AssetID, nil
+		return h.verify(ctx, at, p.AssetID, time.Time{})
 	}
 	var a *File
 	err = h.inFolder(ctx, at, p, func(p *records.Progress, parentID string) error {
 		a, err = h.placeRemote(ctx, at, p, parentID)
 		return err
 	})
-	return assetID(a), err
+	if err != nil {
+		return "", err
+	}
+	return h.verify(ctx, at, a.ID, time.Time{})
 }
 
 // placeRemote adopts the file an uncertain create left in parentID, or
@@ -45,11 +51,4 @@ func (h *Handler) placeRemote(ctx context.Context, at *attempt, p *records.Progr
 	return h.create(ctx, at, func() (*File, error) {
 		return at.api.CreateRemoteFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u), SourceURL: u.SourceURL})
 	})
-}
-
-func assetID(a *File) string {
-	if a == nil {
-		return ""
-	}
-	return a.ID
 }

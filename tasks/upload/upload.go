@@ -42,6 +42,9 @@ func (h *Handler) uploadFile(ctx context.Context, at *attempt, p *records.Progre
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
 		return p.AssetID, nil
 	}
+	if id, since, ok := verifyingFrom(p); ok {
+		return h.verify(ctx, at, id, since)
+	}
 	asset, done, err := h.placeAsset(ctx, at, p)
 	if err != nil {
 		return "", err
@@ -49,7 +52,7 @@ func (h *Handler) uploadFile(ctx context.Context, at *attempt, p *records.Progre
 	if err := h.putParts(ctx, at, asset, f, done); err != nil {
 		return "", err
 	}
-	return asset.ID, nil
+	return h.verify(ctx, at, asset.ID, time.Time{})
 }
 
 // placeAsset makes the file's folders and returns its asset with the parts
