@@ -20,7 +20,7 @@ const minQueryValue = 8
 // urlQuery matches a URL with a query string or userinfo inside free text
 // (e.g. a Location header quoted by a redirect error), whatever URL the
 // caller knows about.
-var urlQuery = regexp.MustCompile(`(?i)\b(https?://)([^/\s"'<>@]*@)?([^\s"'<>?#]*)(\?[^\s"'<>#]*)?`)
+var urlQuery = regexp.MustCompile(`(?i)\bhttps?://(?:[^/\s"'<>@]*@)?[^\s"'<>?#]*(?:\?[^\s"'<>#]*)?`)
 
 // redactor removes known secrets, then any URL query or userinfo, from text.
 type redactor struct {
@@ -73,21 +73,7 @@ func (r redactor) apply(s string) string {
 	for _, secret := range r.secrets {
 		s = strings.ReplaceAll(s, secret, redacted)
 	}
-	return urlQuery.ReplaceAllStringFunc(s, scrubURL)
-}
-
-// scrubURL keeps a URL's scheme, host and path and drops the rest.
-func scrubURL(m string) string {
-	sub := urlQuery.FindStringSubmatch(m)
-	out := sub[1]
-	if sub[2] != "" {
-		out += redacted + "@"
-	}
-	out += sub[3]
-	if sub[4] != "" {
-		out += "?" + redacted
-	}
-	return out
+	return urlQuery.ReplaceAllStringFunc(s, RedactURL)
 }
 
 // wrap returns err unchanged when its message holds no secret, else an error
