@@ -117,13 +117,16 @@ func (l *errorList) UnmarshalJSON(b []byte) error {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		_, _ = dec.Token()
 		for dec.More() {
-			key, err := dec.Token()
+			tok, err := dec.Token()
+			key, _ := tok.(string) // keys of a valid object are strings
 			var msgs texts
 			if err != nil || dec.Decode(&msgs) != nil {
 				break
 			}
 			for _, m := range msgs {
-				l.fields = append(l.fields, key.(string)+": "+string(m))
+				if strings.TrimSpace(string(m)) != "" {
+					l.fields = append(l.fields, key+": "+string(m))
+				}
 			}
 		}
 	}

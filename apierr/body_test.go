@@ -101,6 +101,7 @@ func TestJSONThenGarbage(t *testing.T) {
 		`{"errors":[{"detail":"a"},{"det`:                             "a",
 		`"just a string" and then garbage`:                            "just a string",
 		`{"errors":[{"title":{"x":1},"detail":["d"]}],"message":"m"}`: "m",
+		`{"errors":{"name":null,"size":[null,"too big",{}]}}`:         "size: too big",
 	} {
 		if m := parseBody([]byte(body)); m.detail != want || m.excerpt {
 			t.Errorf("parseBody(%q) = detail %q excerpt %v, want %q", body, m.detail, m.excerpt, want)
