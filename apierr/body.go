@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"html"
+	"errors"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/html"
 )
 
 const (
@@ -19,13 +21,8 @@ const (
 	maxExcerpt = 200
 	// maxField bounds any Title or Detail.
 	maxField = 1000
-	// maxJSONFields bounds the scalars a JSON walk records.
-	maxJSONFields = 256
-	// maxJSONDepth is the deepest path recorded (errors[0].title is 3,
-	// V4's errors[0].source.pointer is 4).
-	maxJSONDepth = 4
-	// maxJSONNesting stops the walk in bodies nested deeper than any error
-	// message is.
+	// maxJSONNesting gives up closing a truncated body nested deeper than
+	// any error message is; the excerpt is shown instead.
 	maxJSONNesting = 64
 )
 
@@ -57,53 +54,151 @@ func parseBody(body []byte) message {
 		if m, ok := parseS3XML(trimmed); ok {
 			return m
 		}
-		return message{detail: clean(stripTags(string(trimmed))), excerpt: true}
+		return message{detail: clean(htmlText(trimmed)), excerpt: true}
 	}
 	return message{detail: clean(string(trimmed)), excerpt: true}
 }
 
-// jsonField is one scalar found in a JSON body, with its path such as
-// ["errors", "0", "title"].
-type jsonField struct {
-	path []string
-	val  string
-	num  bool
+// errorBody is every JSON error shape we know: Frame.io v2
+// {"code", "errors": [{"code", "title", "detail"}]} or {"code", "message"},
+// V4 {"errors": [{"title", "detail", "source": {"pointer"}}]}, changesets
+// {"errors": {"name": ["can't be blank"]}}, OAuth {"error",
+// "error_description"} and {"error": {"code", "message"}}.
+type errorBody struct {
+	Code             text      `json:"code"`
+	Title            text      `json:"title"`
+	Detail           text      `json:"detail"`
+	Message          text      `json:"message"`
+	Error            entry     `json:"error"`
+	ErrorDescription text      `json:"error_description"`
+	Errors           errorList `json:"errors"`
+}
+
+// entry is one error object, or a bare string (kept as Detail).
+type entry struct {
+	Code    text `json:"code"`
+	Title   text `json:"title"`
+	Detail  text `json:"detail"`
+	Message text `json:"message"`
+	Source  struct {
+		Pointer text `json:"pointer"`
+	} `json:"source"`
+}
+
+// UnmarshalJSON reads an object, or a string or number as Detail; any other
+// value leaves e empty rather than failing the whole body.
+func (e *entry) UnmarshalJSON(b []byte) error {
+	if b[0] != '{' {
+		return e.Detail.UnmarshalJSON(b)
+	}
+	type plain entry
+	_ = json.Unmarshal(b, (*plain)(e))
+	return nil
+}
+
+// errorList is "errors": its first entry when an array, or a changeset
+// object flattened to "name: can't be blank" lines in document order.
+type errorList struct {
+	first  entry
+	fields []string
+}
+
+// UnmarshalJSON reads an array or a changeset object; anything else is
+// ignored.
+func (l *errorList) UnmarshalJSON(b []byte) error {
+	switch b[0] {
+	case '[':
+		var all []entry
+		if json.Unmarshal(b, &all) == nil && len(all) > 0 {
+			l.first = all[0]
+		}
+	case '{':
+		// A map would lose the order the server listed the fields in.
+		dec := json.NewDecoder(bytes.NewReader(b))
+		_, _ = dec.Token()
+		for dec.More() {
+			tok, err := dec.Token()
+			key, _ := tok.(string) // keys of a valid object are strings
+			var msgs texts
+			if err != nil || dec.Decode(&msgs) != nil {
+				break
+			}
+			for _, m := range msgs {
+				if strings.TrimSpace(string(m)) != "" {
+					l.fields = append(l.fields, key+": "+string(m))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// text is a JSON string or number as text; other values leave it empty, so
+// an unexpected shape costs one field, not the body.
+type text string
+
+// UnmarshalJSON never fails: see text.
+func (t *text) UnmarshalJSON(b []byte) error {
+	switch {
+	case b[0] == '"':
+		var s string
+		_ = json.Unmarshal(b, &s)
+		*t = text(s)
+	case b[0] == '-' || '0' <= b[0] && b[0] <= '9':
+		*t = text(b) // a number, valid JSON as encoding/json hands it over
+	}
+	return nil
+}
+
+// texts is a changeset field's messages: one string or a list of them.
+type texts []text
+
+// UnmarshalJSON never fails: see text.
+func (ts *texts) UnmarshalJSON(b []byte) error {
+	if b[0] == '[' {
+		_ = json.Unmarshal(b, (*[]text)(ts))
+		return nil
+	}
+	var t text
+	_ = t.UnmarshalJSON(b)
+	*ts = texts{t}
+	return nil
 }
 
 // parseJSON picks the code, title and detail out of a JSON body, using what
 // it could read before a syntax error or truncation. ok is false when it
 // found nothing useful.
 func parseJSON(b []byte) (message, bool) {
-	f := walkJSON(b)
-	get := func(path ...string) (string, bool) { return lookup(f, path...) }
-	var m message
-	m.title, _ = get("errors", "0", "title")
-	m.detail = first(get, [][]string{
-		{"errors", "0", "detail"}, {"errors", "0", "message"}, {"errors", "0"},
-	})
-	if ptr, ok := get("errors", "0", "source", "pointer"); ok && m.detail != "" {
+	var (
+		body   errorBody
+		top    text // a body that is one JSON string
+		syntax *json.SyntaxError
+	)
+	if err := json.Unmarshal(b, &body); errors.As(err, &syntax) {
+		b = closeJSON(b)
+		_ = json.Unmarshal(b, &body)
+	}
+	if len(b) > 0 && b[0] == '"' {
+		_ = json.Unmarshal(b, &top)
+	}
+	first := body.Errors.first
+	m := message{title: firstOf(first.Title, body.Title)}
+	m.detail = firstOf(first.Detail, first.Message)
+	if field := strings.ReplaceAll(strings.Trim(string(first.Source.Pointer), "/"), "/", "."); field != "" && m.detail != "" {
 		// V4 names the field as a JSON pointer: "/data/name" -> "data.name".
-		if field := strings.ReplaceAll(strings.Trim(ptr, "/"), "/", "."); field != "" {
-			m.detail = field + ": " + m.detail
-		}
+		m.detail = field + ": " + m.detail
 	}
 	if m.detail == "" {
-		m.detail = fieldErrors(f)
+		m.detail = strings.Join(body.Errors.fields, "; ")
 	}
 	if m.detail == "" {
-		m.detail = first(get, [][]string{
-			{"message"}, {"error"}, {"error", "message"}, {"error_description"}, {"detail"}, {},
-		})
+		m.detail = firstOf(body.Message, body.Error.Detail, body.Error.Message,
+			body.ErrorDescription, body.Detail, top)
 	}
-	if m.title == "" {
-		m.title, _ = get("title")
-	}
-	for _, p := range [][]string{{"errors", "0", "code"}, {"code"}, {"error", "code"}} {
-		if v, ok := get(p...); ok {
-			if n, ok := atoi(v); ok {
-				m.code = n
-				break
-			}
+	for _, c := range []text{first.Code, body.Code, body.Error.Code} {
+		if n, ok := atoi(string(c)); ok {
+			m.code = n
+			break
 		}
 	}
 	m.title = clean(m.title)
@@ -111,131 +206,73 @@ func parseJSON(b []byte) (message, bool) {
 	return m, m.title != "" || m.detail != "" || m.code != 0
 }
 
-// walkJSON records the scalars at depth <= maxJSONDepth, in order, stopping
-// quietly at the first syntax error (a truncated body keeps its prefix).
-func walkJSON(b []byte) []jsonField {
-	type frame struct {
-		obj     bool
-		wantKey bool
-		key     string
-		idx     int
+// closeJSON turns the valid start of a truncated, garbled or too deeply
+// nested JSON body into a complete value that encoding/json accepts: it
+// keeps every whole token but a dangling key, up to maxJSONNesting levels,
+// then closes the open objects and arrays. A value complete before trailing
+// garbage is cut after it. It returns nil when not even the first token is
+// whole.
+func closeJSON(b []byte) []byte {
+	type level struct {
+		closer  byte
+		wantKey bool // an object expecting a key
 	}
 	var (
-		stack  []frame
-		fields []jsonField
+		stack []level
+		end   int    // where the last keepable token ends
+		tail  []byte // the closers needed at end
 	)
-	advance := func() {
-		if n := len(stack); n > 0 {
-			if stack[n-1].obj {
-				stack[n-1].wantKey = true
-			} else {
-				stack[n-1].idx++
-			}
-		}
-	}
-	path := func() []string {
-		p := make([]string, len(stack))
-		for i, fr := range stack {
-			if fr.obj {
-				p[i] = fr.key
-			} else {
-				p[i] = strconv.Itoa(fr.idx)
-			}
-		}
-		return p
-	}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	for len(fields) < maxJSONFields {
+	for {
 		tok, err := dec.Token()
 		if err != nil {
 			break
 		}
-		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
-			if k, ok := tok.(string); ok {
-				stack[n-1].key, stack[n-1].wantKey = k, false
-				continue
+		top := len(stack) - 1
+		if top >= 0 && stack[top].wantKey {
+			if _, isKey := tok.(string); isKey {
+				stack[top].wantKey = false
+				continue // a key alone cannot be closed: end stays before it
 			}
 		}
-		switch t := tok.(type) {
-		case json.Delim:
-			if t == '{' || t == '[' {
-				if len(stack) == maxJSONNesting {
-					return fields
-				}
-				stack = append(stack, frame{obj: t == '{', wantKey: t == '{'})
-				continue
-			}
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-			advance()
-			if len(stack) == 0 {
-				return fields // one top-level value is the whole body
-			}
-		case string:
-			if len(stack) <= maxJSONDepth {
-				fields = append(fields, jsonField{path: path(), val: t})
-			}
-			advance()
-		case json.Number:
-			if len(stack) <= maxJSONDepth {
-				fields = append(fields, jsonField{path: path(), val: t.String(), num: true})
-			}
-			advance()
-		default: // bool, null
-			advance()
+		opens := tok == json.Delim('{') || tok == json.Delim('[')
+		if opens && len(stack) == maxJSONNesting {
+			break // deeper than any message: keep what came before
+		}
+		if top >= 0 && stack[top].closer == '}' {
+			stack[top].wantKey = true // after this value, the next key
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, level{closer: '}', wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, level{closer: ']'})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:top]
+		}
+		end = int(dec.InputOffset())
+		tail = tail[:0]
+		for i := len(stack) - 1; i >= 0; i-- {
+			tail = append(tail, stack[i].closer)
+		}
+		if len(stack) == 0 {
+			break // one top-level value is the whole body
 		}
 	}
-	return fields
-}
-
-// lookup returns the first scalar at exactly path.
-func lookup(fields []jsonField, path ...string) (string, bool) {
-	for _, f := range fields {
-		if equalPath(f.path, path) {
-			return f.val, true
-		}
+	if end == 0 {
+		return nil
 	}
-	return "", false
+	return append(b[:end:end], tail...)
 }
 
-// first returns the first non-empty string found at any of paths.
-func first(get func(...string) (string, bool), paths [][]string) string {
-	for _, p := range paths {
-		if v, ok := get(p...); ok && strings.TrimSpace(v) != "" {
-			return v
+// firstOf returns the first of vs that is not blank.
+func firstOf(vs ...text) string {
+	for _, v := range vs {
+		if strings.TrimSpace(string(v)) != "" {
+			return string(v)
 		}
 	}
 	return ""
-}
-
-// fieldErrors flattens a changeset-style {"errors": {"name": ["can't be
-// blank"]}} into "name: can't be blank".
-func fieldErrors(fields []jsonField) string {
-	var parts []string
-	for _, f := range fields {
-		if f.num || len(f.path) < 2 || f.path[0] != "errors" {
-			continue
-		}
-		if _, err := strconv.Atoi(f.path[1]); err == nil {
-			continue // an errors array, handled by errors[0]
-		}
-		parts = append(parts, f.path[1]+": "+f.val)
-	}
-	return strings.Join(parts, "; ")
-}
-
-func equalPath(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // atoi reads an integer code written as 422, 422.0 or "422".
@@ -276,52 +313,29 @@ func parseS3XML(b []byte) (message, bool) {
 	return message{detail: code + ": " + msg}, true
 }
 
-// stripTags turns an HTML page into its text, dropping comments, scripts and
-// styles.
-func stripTags(s string) string {
-	var b strings.Builder
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '<')
-		if i < 0 {
-			b.WriteString(s)
-			break
-		}
-		b.WriteString(s[:i])
-		b.WriteByte(' ')
-		s = s[i:]
-		lower := strings.ToLower(s[:min(len(s), 8)])
-		end := ">"
-		switch {
-		case strings.HasPrefix(lower, "<!--"):
-			end = "-->"
-		case strings.HasPrefix(lower, "<script"):
-			end = "</script>"
-		case strings.HasPrefix(lower, "<style"):
-			end = "</style>"
-		}
-		j := indexFold(s, end)
-		if j < 0 {
-			break // unterminated tag: drop the rest
-		}
-		s = s[j+len(end):]
-	}
-	return html.UnescapeString(b.String())
-}
-
-// indexFold is strings.Index ignoring ASCII case. It scans in place: a
-// lower-cased copy per tag would make a page of many tags quadratic.
-func indexFold(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		j := strings.IndexByte(s[i:], sub[0])
-		if j < 0 {
-			return -1
-		}
-		i += j
-		if i+len(sub) <= len(s) && strings.EqualFold(s[i:i+len(sub)], sub) {
-			return i
+// htmlText is an HTML page's text, entities decoded; comments, scripts and
+// styles are dropped and every tag separates words.
+func htmlText(b []byte) string {
+	var sb strings.Builder
+	z := html.NewTokenizer(bytes.NewReader(b))
+	hidden := false // inside <script> or <style>
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return sb.String()
+		case html.TextToken:
+			if !hidden {
+				sb.Write(z.Text())
+			}
+		case html.StartTagToken:
+			name, _ := z.TagName()
+			hidden = string(name) == "script" || string(name) == "style"
+			sb.WriteByte(' ')
+		case html.EndTagToken, html.SelfClosingTagToken:
+			hidden = false
+			sb.WriteByte(' ')
 		}
 	}
-	return -1
 }
 
 // clean makes s one printable line: invalid UTF-8 and control characters

@@ -78,3 +78,49 @@ func TestDeeplyNestedJSON(t *testing.T) {
 		t.Fatal("empty message")
 	}
 }
+
+// encoding/json refuses nesting deeper than 10000 levels; what precedes the
+// deep part is still read, and a body that is nothing but nesting still
+// gives a readable line.
+func TestNestingPastEncodingJSONLimit(t *testing.T) {
+	deep := strings.Repeat("[", 10001) + strings.Repeat("]", 10001)
+	e := FromResponse("GET", nil, 500, nil, []byte(`{"message":"quota","pad":`+deep+`}`), time.Now())
+	if e.Detail != "quota" {
+		t.Errorf("message before deep nesting: detail %q", e.Detail)
+	}
+	e = FromResponse("GET", nil, 500, nil, []byte(deep), time.Now())
+	if msg := e.Error(); !strings.HasPrefix(e.Detail, "[[[[") || strings.ContainsAny(msg, "\n\r\t") {
+		t.Errorf("nesting only: detail %.40q, message %.80q", e.Detail, msg)
+	}
+}
+
+func TestJSONThenGarbage(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"message":"quota"} trailing`:                                "quota",
+		`{"message":"quota",}`:                                        "quota",
+		`{"errors":[{"detail":"a"},{"det`:                             "a",
+		`"just a string" and then garbage`:                            "just a string",
+		`{"errors":[{"title":{"x":1},"detail":["d"]}],"message":"m"}`: "m",
+		`{"errors":{"name":null,"size":[null,"too big",{}]}}`:         "size: too big",
+	} {
+		if m := parseBody([]byte(body)); m.detail != want || m.excerpt {
+			t.Errorf("parseBody(%q) = detail %q excerpt %v, want %q", body, m.detail, m.excerpt, want)
+		}
+	}
+}
+
+// The tokenizer reads tags as browsers do: a '>' inside a quoted attribute
+// does not end the tag, and a script ends only at its own end tag.
+func TestHTMLEdgeCases(t *testing.T) {
+	for body, want := range map[string]string{
+		`<p title="1 > 0">shown</p>`:                           "shown",
+		`<SCRIPT type="x">if (a<b) {}</SCRIPT><p>after</p>`:    "after",
+		`<style>p{}</style ><p>a&lt;b&#39;s &amp</p>`:          "a<b's &",
+		`<div data-x='<script>'>text</div><![CDATA[x]]>`:       "text",
+		"<html><body><p>one</p><br/><p>two</p><img alt=\"x\">": "one two",
+	} {
+		if got := clean(htmlText([]byte(body))); got != want {
+			t.Errorf("htmlText(%q) = %q, want %q", body, got, want)
+		}
+	}
+}

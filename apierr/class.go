@@ -1,6 +1,10 @@
 package apierr
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+	"unicode"
+)
 
 // Class says what the caller should do about an error.
 type Class int
@@ -11,7 +15,7 @@ const (
 	Retryable                  // 5xx, network errors, timeouts, cancellations, undecodable 2xx bodies: back off and retry
 	RateLimited                // 429: wait WaitOf(err), then retry without spending a retry
 	Terminal                   // 400, 403, 404, 409, 422, any other 4xx, unexpected 3xx, invalid input: give up on this job
-	TokenRejected              // 401, 402: every job on that token or account will fail too
+	TokenRejected              // 401, 402, a 403 saying the account is locked (V4's 402): every job on that token or account will fail too
 )
 
 // String returns the class's snake_case name, suitable as a metric label.
@@ -31,10 +35,10 @@ func (c Class) String() string {
 	return "Class(" + strconv.Itoa(int(c)) + ")"
 }
 
-// statusClass maps an HTTP status carried by an Error to a Class.
-func statusClass(status int) Class {
-	switch {
-	case status == 401, status == 402:
+// errorClass maps an Error carrying an HTTP status to a Class.
+func errorClass(e *Error) Class {
+	switch status := e.Status; {
+	case status == 401, status == 402, status == 403 && saysLocked(e):
 		return TokenRejected
 	case status == 429:
 		return RateLimited
@@ -47,4 +51,19 @@ func statusClass(status int) Class {
 	}
 	// 5xx, undecodable 2xx, and statuses outside the HTTP range.
 	return Retryable
+}
+
+// saysLocked reports whether e's title or detail has the word "locked": V4
+// answers a locked account (v2's 402, plan limits) with a 403 that says so,
+// and every other job on that account would fail the same way. A whole word,
+// so that a name such as "Unlocked footage" quoted in an ordinary 403 does
+// not stop every job.
+func saysLocked(e *Error) bool {
+	notLetter := func(r rune) bool { return !unicode.IsLetter(r) }
+	for _, w := range strings.FieldsFunc(e.Title+" "+e.Detail, notLetter) {
+		if strings.EqualFold(w, "locked") {
+			return true
+		}
+	}
+	return false
 }

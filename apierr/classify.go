@@ -10,7 +10,8 @@ import (
 )
 
 // Classify maps any error to a Class: nil is OK; an *Error anywhere in the
-// chain is classified by its status; ErrInvalidInput is Terminal; everything
+// chain is classified by its status (and a 403 by whether it says the
+// account is locked); ErrInvalidInput is Terminal; everything
 // else, context.Canceled included (the job was interrupted, e.g. by a
 // shutdown), is Retryable.
 func Classify(err error) Class {
@@ -18,7 +19,7 @@ func Classify(err error) Class {
 		return OK
 	}
 	if e := statusError(err); e != nil {
-		return statusClass(e.Status)
+		return errorClass(e)
 	}
 	if errors.Is(err, ErrInvalidInput) {
 		return Terminal

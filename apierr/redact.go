@@ -20,7 +20,7 @@ const minQueryValue = 8
 // urlQuery matches a URL with a query string or userinfo inside free text
 // (e.g. a Location header quoted by a redirect error), whatever URL the
 // caller knows about.
-var urlQuery = regexp.MustCompile(`(?i)\b(https?://)([^/\s"'<>@]*@)?([^\s"'<>?#]*)(\?[^\s"'<>#]*)?`)
+var urlQuery = regexp.MustCompile(`(?i)\bhttps?://(?:[^/\s"'<>@]*@)?[^\s"'<>?#]*(?:\?[^\s"'<>#]*)?`)
 
 // redactor removes known secrets, then any URL query or userinfo, from text.
 type redactor struct {
@@ -73,21 +73,7 @@ func (r redactor) apply(s string) string {
 	for _, secret := range r.secrets {
 		s = strings.ReplaceAll(s, secret, redacted)
 	}
-	return urlQuery.ReplaceAllStringFunc(s, scrubURL)
-}
-
-// scrubURL keeps a URL's scheme, host and path and drops the rest.
-func scrubURL(m string) string {
-	sub := urlQuery.FindStringSubmatch(m)
-	out := sub[1]
-	if sub[2] != "" {
-		out += redacted + "@"
-	}
-	out += sub[3]
-	if sub[4] != "" {
-		out += "?" + redacted
-	}
-	return out
+	return urlQuery.ReplaceAllStringFunc(s, RedactURL)
 }
 
 // wrap returns err unchanged when its message holds no secret, else an error
@@ -115,21 +101,55 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// RedactURL keeps a URL's scheme, host and path for logs and errors: its
-// query (a presigned signature) and userinfo are credentials, so each is
-// replaced by [REDACTED]. An unparsable URL is not shown at all.
+// RedactURL is the one way a URL is shown in logs, errors, messages and the
+// dashboard. It keeps the scheme, host and path; the userinfo (a password,
+// e.g. Redis's), the query (a presigned signature) and the fragment are
+// credentials or may be, so each is replaced by [REDACTED]:
+//
+//	https://user:pw@media.example.com/a.mov?X-Amz-Signature=s#f
+//	-> https://[REDACTED]@media.example.com/a.mov?[REDACTED]#[REDACTED]
+//
+// A URL that does not parse (a mistyped setting) is still shown so it can be
+// fixed: everything up to its last '@' after the scheme is replaced, and
+// everything from the first '?' or '#' after that.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparsable URL]"
+	if err != nil || u.Opaque != "" {
+		return redactUnparsed(raw)
 	}
-	out := u.Scheme + "://"
+	var b strings.Builder
+	if u.Scheme != "" {
+		b.WriteString(u.Scheme + ":")
+	}
+	if u.Scheme != "" || u.Host != "" || u.User != nil {
+		b.WriteString("//")
+	}
 	if u.User != nil {
-		out += redacted + "@"
+		b.WriteString(redacted + "@")
 	}
-	out += u.Host + u.EscapedPath()
+	b.WriteString(u.Host + u.EscapedPath())
 	if u.RawQuery != "" || u.ForceQuery {
-		out += "?" + redacted
+		b.WriteString("?" + redacted)
 	}
-	return out
+	if u.Fragment != "" {
+		b.WriteString("#" + redacted)
+	}
+	return b.String()
+}
+
+// redactUnparsed is RedactURL for text url.Parse refused: without its
+// structure, whatever could be userinfo or a query is hidden.
+func redactUnparsed(raw string) string {
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	s := raw
+	if at := strings.LastIndex(raw, "@"); at >= start {
+		s = raw[:start] + redacted + raw[at:]
+	}
+	if i := strings.IndexAny(s[start:], "?#"); i >= 0 {
+		s = s[:start+i] + "?" + redacted
+	}
+	return s
 }

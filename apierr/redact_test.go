@@ -95,3 +95,17 @@ func TestScrubKeepsPlainURLs(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// A URL quoted in free text reads as RedactURL shows it, even when its
+// userinfo holds a stray '@' that net/url refuses.
+func TestFreeTextURLsReadAsRedactURL(t *testing.T) {
+	r := redactor{}
+	for in, want := range map[string]string{
+		"redirect to https://u:pw@h.example.com/x?sig=abc then": "redirect to https://[REDACTED]@h.example.com/x?[REDACTED] then",
+		"see https://a:s3cr3t@pw@h.example.com/x":               "see https://[REDACTED]@h.example.com/x",
+	} {
+		if got := r.apply(in); got != want {
+			t.Errorf("apply(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/report"
 )
 
@@ -102,7 +103,7 @@ func (c *Config) RedisClient(poolSize int) (redis.UniversalClient, error) {
 	u := c.redisURL()
 	opt, err := redis.ParseURL(u)
 	if err != nil {
-		return nil, fmt.Errorf("FRAMEQ_REDIS_URL %s: %v", redact(u), err)
+		return nil, redisURLError(u, err)
 	}
 	if c.RedisPassword != "" {
 		opt.Password = c.RedisPassword
@@ -129,13 +130,23 @@ func (c *Config) AsynqRedis() (asynq.RedisConnOpt, error) {
 	u := c.redisURL()
 	opt, err := asynq.ParseRedisURI(u)
 	if err != nil {
-		return nil, fmt.Errorf("FRAMEQ_REDIS_URL %s: %v", redact(u), err)
+		return nil, redisURLError(u, err)
 	}
 	if o, ok := opt.(asynq.RedisClientOpt); ok && c.RedisPassword != "" {
 		o.Password = c.RedisPassword
 		return o, nil
 	}
 	return opt, nil
+}
+
+// redisURLError says why the Redis URL u is unusable. net/url's error
+// quotes the whole URL, password included, so only its reason is kept.
+func redisURLError(u string, err error) error {
+	var parse *url.Error
+	if errors.As(err, &parse) {
+		err = parse.Err
+	}
+	return fmt.Errorf("FRAMEQ_REDIS_URL %s: %v", apierr.RedactURL(u), err)
 }
 
 func (c *Config) redisURL() string {

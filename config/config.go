@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/ident"
 )
 
@@ -253,7 +254,7 @@ func (c *Config) settings(groups []Group) []setting {
 
 func (c *Config) validate() error {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
-		return fmt.Errorf("FRAMEQ_REDIS_URL / -redis-url: %q is not a redis://, rediss:// or unix:// URL", redact(c.RedisURL))
+		return fmt.Errorf("FRAMEQ_REDIS_URL / -redis-url: %q is not a redis://, rediss:// or unix:// URL", apierr.RedactURL(c.RedisURL))
 	}
 	return c.validateTopology()
 }
@@ -327,16 +328,6 @@ func (c *Config) TokenRefs() []string {
 	return refs
 }
 
-// redact hides a URL's password.
-func redact(u string) string {
-	if at := strings.LastIndex(u, "@"); at > 0 {
-		if i := strings.Index(u, "://"); i >= 0 && i < at {
-			return u[:i+3] + "***" + u[at:]
-		}
-	}
-	return u
-}
-
 // Redacted describes the Redis topology without its password, for logs:
 // the URL, or the cluster's or Sentinels' addresses.
 func (c *Config) Redacted() string {
@@ -346,5 +337,5 @@ func (c *Config) Redacted() string {
 	case len(c.RedisSentinelAddrs) > 0:
 		return "sentinel " + c.RedisSentinelMaster + "@" + strings.Join(c.RedisSentinelAddrs, ",")
 	}
-	return redact(c.RedisURL)
+	return apierr.RedactURL(c.RedisURL)
 }

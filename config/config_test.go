@@ -86,9 +86,21 @@ func TestRedisPasswordIsRedacted(t *testing.T) {
 	if strings.Contains(c.Redacted(), "hunter2") {
 		t.Errorf("Redacted() = %q", c.Redacted())
 	}
+	if got, want := c.Redacted(), "redis://[REDACTED]@host:6379/0"; got != want {
+		t.Errorf("Redacted() = %q, want %q", got, want)
+	}
 	_, err := load(t, nil, []string{"FRAMEQ_REDIS_URL=http://u:hunter2@h"}, Redis)
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v leaks the password", err)
+	}
+	// A URL net/url refuses: its error quotes the URL, password and all.
+	c.RedisURL = "redis://u:hunter2@h:badport/0"
+	_, err = c.RedisClient(1)
+	_, err2 := c.AsynqRedis()
+	for _, err := range []error{err, err2} {
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "redis://[REDACTED]@h:badport/0") || !strings.Contains(err.Error(), "badport") {
+			t.Errorf("error %v: want the redacted URL and the reason, no password", err)
+		}
 	}
 }
 

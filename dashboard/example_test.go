@@ -31,6 +31,6 @@ func ExampleFormatPayload() {
 	fmt.Println(dashboard.FormatPayload("frameio:asset.remote_upload", []byte(p)))
 	fmt.Println(dashboard.FormatPayload("frameio:asset.upload", []byte("garbage")))
 	// Output:
-	// {"batch":"b1","token_ref":"acme","folder_id":"f9","path":"day1/b.mp4","source":"https://bucket.example.com/b.mp4?…","size":"0 B"}
+	// {"batch":"b1","token_ref":"acme","folder_id":"f9","path":"day1/b.mp4","source":"https://bucket.example.com/b.mp4?[REDACTED]","size":"0 B"}
 	// unreadable payload (7 bytes)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/ident"
 )
 
@@ -64,7 +65,7 @@ func FormatPayload(taskType string, payload []byte) string {
 		FolderID: u.ParentID,
 		Path:     clip(u.Path),
 		File:     clip(u.File),
-		Source:   clip(redactURL(u.SourceURL)),
+		Source:   clip(sourceURL(u.SourceURL)),
 		Size:     humanBytes(u.Size),
 		Filetype: clip(u.Filetype),
 	}
@@ -88,24 +89,20 @@ func decodeUpload(taskType string, payload []byte) (*upload, bool) {
 	case typeUpload:
 		return &u, strings.HasPrefix(u.File, "/") && u.SourceURL == ""
 	case typeRemoteUpload:
-		return &u, u.File == "" && redactURL(u.SourceURL) != ""
+		return &u, u.File == "" && sourceURL(u.SourceURL) != ""
 	}
 	return nil, false
 }
 
-// redactURL keeps scheme, host and path. User info, query and fragment can
-// hold credentials; a trailing "?…" says something was hidden. It returns
-// "" for anything that is not an absolute http(s) URL.
-func redactURL(raw string) string {
+// sourceURL shows a remote upload's source through apierr.RedactURL, the one
+// definition of a shown URL; it is "" for anything that is not an absolute
+// http(s) URL, which no worker could fetch.
+func sourceURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return ""
 	}
-	s := u.Scheme + "://" + u.Host + u.EscapedPath()
-	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		s += "?…"
-	}
-	return s
+	return apierr.RedactURL(raw)
 }
 
 func clip(s string) string {
@@ -152,7 +149,7 @@ func FormatResult(_ string, result []byte) string {
 		switch v := v.(type) {
 		case string:
 			if strings.Contains(v, "://") {
-				v = redactURL(v)
+				v = apierr.RedactURL(v)
 			}
 			out[k] = clip(v)
 		case float64, bool, nil:

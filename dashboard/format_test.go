@@ -18,7 +18,7 @@ func TestFormatPayloadUpload(t *testing.T) {
 func TestFormatPayloadRemoteHidesQueryAndUserinfo(t *testing.T) {
 	p := `{"v":1,"batch":"b","token_ref":"acme","parent_id":"f","path":"x.mp4","size":0,"source_url":"https://user:PASS@bucket.example.com/media/x.mp4?X-Amz-Signature=SIG#frag"}`
 	got := FormatPayload(typeRemoteUpload, []byte(p))
-	if !strings.Contains(got, `"source":"https://bucket.example.com/media/x.mp4?…"`) {
+	if !strings.Contains(got, `"source":"https://[REDACTED]@bucket.example.com/media/x.mp4?[REDACTED]#[REDACTED]"`) {
 		t.Errorf("source not shown redacted: %s", got)
 	}
 	for _, secret := range []string{"PASS", "SIG", "frag", "user"} {
@@ -60,8 +60,8 @@ func TestFormatPayloadClipsLongStrings(t *testing.T) {
 }
 
 func TestFormatResult(t *testing.T) {
-	got := FormatResult(typeUpload, []byte(`{"asset_id":"a1","parts":3,"api_token":"SECRET","url":"https://h/p?sig=SECRET","nested":{"x":"SECRET"}}`))
-	want := `{"api_token":"[hidden]","asset_id":"a1","nested":"[not shown]","parts":3,"url":"https://h/p?…"}`
+	got := FormatResult(typeUpload, []byte(`{"asset_id":"a1","parts":3,"api_token":"SECRET","url":"https://h/p?sig=SECRET","redis":"redis://u:SECRET@h:6379/0","nested":{"x":"SECRET"}}`))
+	want := `{"api_token":"[hidden]","asset_id":"a1","nested":"[not shown]","parts":3,"redis":"redis://[REDACTED]@h:6379/0","url":"https://h/p?[REDACTED]"}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
