@@ -65,7 +65,7 @@ type request struct {
 	// next, when set, is the absolute URL to call instead of path and
 	// query: a V4 page's links.next, followed byte for byte.
 	next *url.URL
-	body  any        // JSON-encoded when non-nil
+	body any // JSON-encoded when non-nil
 	// check validates a decoded 2xx body, e.g. that an asset has an id.
 	check func() error
 }
