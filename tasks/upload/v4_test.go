@@ -183,7 +183,7 @@ func TestPartCacheEvictsTheLeastRecentlyUsed(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		c.put(id, []Part{{Number: 0, Size: 1, URL: id}})
 	}
-	c.get("a")                    // a is now the most recent: b is the oldest
+	c.get("a")                     // a is now the most recent: b is the oldest
 	c.put("d", []Part{{URL: "d"}}) // evicts b
 	if c.get("b") != nil || c.get("a") == nil || c.get("c") == nil || c.get("d") == nil || c.len() != 3 {
 		t.Fatalf("after eviction: b %v a %v, len %d", c.get("b"), c.get("a"), c.len())
