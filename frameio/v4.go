@@ -89,6 +89,9 @@ func (v *V4) AccountID() string { return v.account }
 
 // String describes v with the token hidden.
 func (v V4) String() string {
+	if v.c == nil {
+		return "frameio.V4{}"
+	}
 	return fmt.Sprintf("frameio.V4{Account:%q Client:%s}", v.account, v.c.String())
 }
 
