@@ -62,12 +62,12 @@ type request struct {
 	call  Call
 	path  string     // escaped, below the base URL: "/assets/abc/children"
 	query url.Values // may be nil
+	body  any        // JSON-encoded when non-nil
+	// check validates a decoded 2xx body, e.g. that an asset has an id.
+	check func() error
 	// next, when set, is the absolute URL to call instead of path and
 	// query: a V4 page's links.next, followed byte for byte.
 	next *url.URL
-	body any // JSON-encoded when non-nil
-	// check validates a decoded 2xx body, e.g. that an asset has an id.
-	check func() error
 }
 
 // api runs r: BeforeCall, the request under APITimeout, AfterCall. A 2xx
