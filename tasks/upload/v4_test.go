@@ -169,7 +169,7 @@ func TestV4UploadStatusFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake.failed = true
+	fake.setFailed()
 	if st, err := api.UploadStatus(ctx, f.ID); err != nil || st != UploadFailed {
 		t.Fatalf("UploadStatus = %v, %v; want failed", st, err)
 	}
@@ -227,11 +227,12 @@ func TestV4StateMachineUploadsIntoNestedFolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := fake.filesNamed("clip.mov")
-	if len(ids) != 1 || fake.content(ids[0]) != body || fake.creates != 1 || fake.puts != 3 {
-		t.Fatalf("files %v, creates %d, puts %d; want one intact file", ids, fake.creates, fake.puts)
+	if creates, puts, _ := fake.counts(); len(ids) != 1 || fake.content(ids[0]) != body || creates != 1 || puts != 3 {
+		t.Fatalf("files %v, creates %d, puts %d; want one intact file", ids, creates, puts)
 	}
-	if err := r.run(u); err != nil || fake.creates != 1 || fake.puts != 3 {
-		t.Fatalf("re-run: %v, creates %d, puts %d; want nothing new", err, fake.creates, fake.puts)
+	err := r.run(u)
+	if creates, puts, _ := fake.counts(); err != nil || creates != 1 || puts != 3 {
+		t.Fatalf("re-run: %v, creates %d, puts %d; want nothing new", err, creates, puts)
 	}
 }
 
@@ -254,8 +255,8 @@ func TestV4StateMachineResumesOnlyMissingParts(t *testing.T) {
 	if err := r.run(u); err != nil {
 		t.Fatal(err)
 	}
-	if fake.creates != 1 || fake.puts != len(f.Parts) || fake.deletes != 0 || fake.content(f.ID) != body {
-		t.Fatalf("creates %d, puts %d, deletes %d; want the one file completed with its %d parts", fake.creates, fake.puts, fake.deletes, len(f.Parts))
+	if creates, puts, deletes := fake.counts(); creates != 1 || puts != len(f.Parts) || deletes != 0 || fake.content(f.ID) != body {
+		t.Fatalf("creates %d, puts %d, deletes %d; want the one file completed with its %d parts", creates, puts, deletes, len(f.Parts))
 	}
 }
 
@@ -274,8 +275,8 @@ func TestV4StateMachineRecreatesAFileWhosePartsItForgot(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := fake.filesNamed("b.bin")
-	if fake.creates != 2 || fake.deletes != 1 || len(ids) != 1 || ids[0] == f.ID || fake.content(ids[0]) != body {
-		t.Fatalf("creates %d, deletes %d, files %v; want the stale one deleted and a new one complete", fake.creates, fake.deletes, ids)
+	if creates, _, deletes := fake.counts(); creates != 2 || deletes != 1 || len(ids) != 1 || ids[0] == f.ID || fake.content(ids[0]) != body {
+		t.Fatalf("creates %d, deletes %d, files %v; want the stale one deleted and a new one complete", creates, deletes, ids)
 	}
 }
 
@@ -298,7 +299,7 @@ func TestV4StateMachineAdoptsAfterALostCreateAnswer(t *testing.T) {
 	// One extra is deleted; the adopted one has no known URLs, so it is
 	// deleted too and the file made anew.
 	ids := fake.filesNamed("c.bin")
-	if len(ids) != 1 || fake.content(ids[0]) != body || fake.deletes != 2 || fake.creates != 3 {
-		t.Fatalf("files %v, deletes %d, creates %d", ids, fake.deletes, fake.creates)
+	if creates, _, deletes := fake.counts(); len(ids) != 1 || fake.content(ids[0]) != body || deletes != 2 || creates != 3 {
+		t.Fatalf("files %v, deletes %d, creates %d", ids, deletes, creates)
 	}
 }

@@ -270,6 +270,20 @@ func (f *v4Fake) filesNamed(name string) []string {
 	return ids
 }
 
+// counts returns the creates, accepted part PUTs and deletes so far.
+func (f *v4Fake) counts() (creates, puts, deletes int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.creates, f.puts, f.deletes
+}
+
+// setFailed makes the status route answer upload_failed.
+func (f *v4Fake) setFailed() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failed = true
+}
+
 // setFolderTime backdates folder id.
 func (f *v4Fake) setFolderTime(id string, at time.Time) {
 	f.mu.Lock()
