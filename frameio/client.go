@@ -25,6 +25,9 @@ const (
 	maxDrain = 256 << 10
 )
 
+// legacyAuthHeader lets a legacy developer token through V4's auth.
+const legacyAuthHeader = "X-Frameio-Legacy-Token-Auth"
+
 // Client calls the Frame.io v2 API with one bearer token. It is safe for
 // concurrent use. Printing a Client with any fmt verb hides the token.
 type Client struct {
@@ -62,13 +65,19 @@ type request struct {
 	body  any        // JSON-encoded when non-nil
 	// check validates a decoded 2xx body, e.g. that an asset has an id.
 	check func() error
+	// next, when set, is the absolute URL to call instead of path and
+	// query: a V4 page's links.next, followed byte for byte.
+	next *url.URL
 }
 
 // api runs r: BeforeCall, the request under APITimeout, AfterCall. A 2xx
 // body is decoded into out (when non-nil). Every error is an *apierr.Error
 // with the token redacted.
 func (c *Client) api(ctx context.Context, r request, out any) (http.Header, error) {
-	u, err := c.endpoint(r.path, r.query)
+	u, err := r.next, error(nil)
+	if u == nil {
+		u, err = c.endpoint(r.path, r.query)
+	}
 	if err != nil {
 		return nil, c.refuse(r.call, c.cfg.base, err)
 	}
@@ -98,6 +107,9 @@ func (c *Client) api(ctx context.Context, r request, out any) (http.Header, erro
 	req.Header.Set("Authorization", "Bearer "+c.cfg.token)
 	req.Header.Set("User-Agent", c.cfg.userAgent)
 	req.Header.Set("Accept", "application/json")
+	if c.cfg.legacyAuth {
+		req.Header.Set(legacyAuthHeader, "true")
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -51,13 +51,17 @@ type Options struct {
 	// AfterCall runs after every API request and every part upload that was
 	// attempted, with what happened.
 	AfterCall func(ctx context.Context, c Call, r Result)
+	// LegacyTokenAuth sends x-frameio-legacy-token-auth: true on every API
+	// call (never on part PUTs): V4 accepts a legacy developer token only
+	// with it, on accounts migrated to V4 but not yet on the Admin Console.
+	LegacyTokenAuth bool
 }
 
 // String describes o with the token hidden.
 func (o Options) String() string {
-	return fmt.Sprintf("frameio.Options{BaseURL:%q Token:%s UserAgent:%q APITimeout:%v UploadMinRate:%d HTTPClient:%t BeforeCall:%t AfterCall:%t}",
+	return fmt.Sprintf("frameio.Options{BaseURL:%q Token:%s UserAgent:%q APITimeout:%v UploadMinRate:%d HTTPClient:%t BeforeCall:%t AfterCall:%t LegacyTokenAuth:%t}",
 		o.BaseURL, hidden(o.Token), o.UserAgent, o.APITimeout, o.UploadMinRate,
-		o.HTTPClient != nil, o.BeforeCall != nil, o.AfterCall != nil)
+		o.HTTPClient != nil, o.BeforeCall != nil, o.AfterCall != nil, o.LegacyTokenAuth)
 }
 
 // GoString is String, so %#v hides the token too.
@@ -85,6 +89,7 @@ type config struct {
 	uploadMinRate int64
 	before        func(context.Context, Call) error
 	after         func(context.Context, Call, Result)
+	legacyAuth    bool
 }
 
 // validate checks o and fills in defaults. Errors name the field and never
@@ -98,6 +103,7 @@ func (o Options) validate() (config, error) {
 		uploadMinRate: o.UploadMinRate,
 		before:        o.BeforeCall,
 		after:         o.AfterCall,
+		legacyAuth:    o.LegacyTokenAuth,
 	}
 	base, err := parseBaseURL(o.BaseURL)
 	if err != nil {
