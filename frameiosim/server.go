@@ -23,7 +23,7 @@ import (
 // http.Handler, and can also listen by itself (Start).
 type Server struct {
 	cfg    Config
-	err    error // invalid config or setup failure, reported by Start
+	err    error             // invalid config or setup failure, reported by Start
 	tokens map[string]string // every token → account, legacy ones included
 	legacy map[string]bool   // legacy tokens: V4 wants the legacy header
 	store  *store
