@@ -87,6 +87,12 @@ type Config struct {
 	// x-frameio-legacy-token-auth: true (401 without it). A token may not
 	// be in both maps.
 	LegacyTokens map[string]string
+	// MoreAccounts maps a token (of Tokens or LegacyTokens) → further
+	// account ids its user belongs to, each with its own project. On V4
+	// they are listed by GET /v4/accounts (after the token's own account)
+	// and usable in paths; v2 and RootFolder(token) see only the token's
+	// own account (RootFolderOfAccount finds theirs).
+	MoreAccounts map[string][]string
 	// CompleteAfter is how long after its last part (a remote upload:
 	// after its create) a file becomes complete: v2 upload_completed_at
 	// stays null and V4 status stays "created" until then. Default 0: at
@@ -206,6 +212,18 @@ func (c Config) Validate() error {
 	for tok := range c.LegacyTokens {
 		if _, ok := c.Tokens[tok]; ok {
 			return errors.New("LegacyTokens: a token is also in Tokens")
+		}
+	}
+	for tok, accts := range c.MoreAccounts {
+		_, cur := c.Tokens[tok]
+		_, old := c.LegacyTokens[tok]
+		if !cur && !old && !(len(c.Tokens) == 0 && tok == DefaultToken) {
+			return errors.New("MoreAccounts: a token is in neither Tokens nor LegacyTokens")
+		}
+		for _, a := range accts {
+			if a == "" || strings.ContainsAny(a, "/?#") {
+				return errors.New("MoreAccounts: an account id is empty or has '/', '?' or '#'")
+			}
 		}
 	}
 	if err := c.validV4(); err != nil {

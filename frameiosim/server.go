@@ -23,9 +23,10 @@ import (
 // http.Handler, and can also listen by itself (Start).
 type Server struct {
 	cfg    Config
-	err    error             // invalid config or setup failure, reported by Start
-	tokens map[string]string // every token → account, legacy ones included
-	legacy map[string]bool   // legacy tokens: V4 wants the legacy header
+	err    error               // invalid config or setup failure, reported by Start
+	tokens map[string]string   // every token → account, legacy ones included
+	legacy map[string]bool     // legacy tokens: V4 wants the legacy header
+	more   map[string][]string // token → further V4 accounts
 	store  *store
 	lim    *limiter
 	key    []byte       // HMAC key of presigned URLs
@@ -68,6 +69,11 @@ func New(cfg Config) *Server {
 	for tok, acct := range cfg.LegacyTokens {
 		s.tokens[tok], s.legacy[tok] = acct, true
 		accounts = append(accounts, acct)
+	}
+	s.more = make(map[string][]string, len(cfg.MoreAccounts))
+	for tok, accts := range cfg.MoreAccounts {
+		s.more[tok] = append([]string(nil), accts...)
+		accounts = append(accounts, accts...)
 	}
 	sort.Strings(accounts)
 	s.store = newStore(accounts, s.now())

@@ -101,6 +101,7 @@ func (s *Server) serveV4(w *statusWriter, r *http.Request) {
 		writeReply(w, *rep)
 		return
 	}
+	acct, known := s.pathAccount(r, acct, rt.account)
 	var out reply
 	if rt.limit == "" {
 		out = rt.handle(s, nil)
@@ -110,10 +111,10 @@ func (s *Server) serveV4(w *statusWriter, r *http.Request) {
 		switch {
 		case !v.ok:
 			out = s.rateLimitedV4(v)
+		case !known:
+			out = v4Error(http.StatusNotFound, "", "Account %s not found", rt.account)
 		case slices.Contains(f.LockedAccounts, acct.id):
 			out = accountLocked()
-		case rt.account != "" && rt.account != acct.id:
-			out = v4Error(http.StatusNotFound, "", "Account %s not found", rt.account)
 		default:
 			out = rt.handle(s, &call{r: r, acct: acct, id: rt.id, faults: f})
 		}
@@ -126,6 +127,18 @@ func (s *Server) serveV4(w *statusWriter, r *http.Request) {
 		return
 	}
 	writeReply(w, out)
+}
+
+// pathAccount is the account a V4 call acts on: the one in its path if the
+// token's user belongs to it (known false otherwise), else the token's.
+func (s *Server) pathAccount(r *http.Request, own *account, inPath string) (acct *account, known bool) {
+	if inPath == "" || inPath == own.id {
+		return own, true
+	}
+	if slices.Contains(s.more[bearerToken(r)], inPath) {
+		return s.store.account(inPath), true
+	}
+	return own, false
 }
 
 // authenticateV4 is authenticate plus the legacy-token rule: a legacy
@@ -320,8 +333,14 @@ func (s *Server) v4Accounts(c *call) reply {
 	if rep != nil {
 		return *rep
 	}
-	root, _ := s.store.get(c.acct.rootID)
-	items := []asset{{id: c.acct.id, seq: 1, insertedAt: root.insertedAt}}
+	ids := append([]string{c.acct.id}, s.more[bearerToken(c.r)]...)
+	items := make([]asset, 0, len(ids))
+	for i, id := range ids {
+		if a := s.store.account(id); a != nil && !slices.ContainsFunc(items, func(x asset) bool { return x.id == id }) {
+			root, _ := s.store.get(a.rootID)
+			items = append(items, asset{id: id, seq: uint64(i + 1), insertedAt: root.insertedAt})
+		}
+	}
 	page, next := p.slice(items)
 	out := make([]v4AccountJSON, len(page))
 	for i, a := range page {

@@ -605,3 +605,35 @@ func TestSetV4Limit(t *testing.T) {
 	}
 	wantRateHeaders(t, newV4C(t, s, DefaultToken).do(http.MethodGet, "/v4/me", nil), "7", "60000")
 }
+
+func TestV4MoreAccounts(t *testing.T) {
+	s := StartTest(t, Config{Tokens: map[string]string{"tok-a": "acct-a", "tok-x": "acct-x"},
+		MoreAccounts: map[string][]string{"tok-a": {"acct-c", "acct-b"}},
+		Faults:       Faults{LockedAccounts: []string{"acct-c"}}})
+	a := newV4C(t, s, "tok-a")
+	r := a.do(http.MethodGet, "/v4/accounts?page_size=2", nil)
+	first := decode[v4One[[]struct{ ID string }]](t, r.body)
+	if r.status != 200 || len(first.Data) != 2 || first.Data[0].ID != "acct-a" || first.Data[1].ID != "acct-c" || first.Links.Next == nil {
+		t.Fatalf("accounts page 1: %d %s", r.status, r.body)
+	}
+	second := decode[v4One[[]struct{ ID string }]](t, a.do(http.MethodGet, *first.Links.Next+"&page_size=2", nil).body)
+	if len(second.Data) != 1 || second.Data[0].ID != "acct-b" || second.Links.Next != nil {
+		t.Fatalf("accounts page 2: %+v", second)
+	}
+	b := *a
+	b.acct = "acct-b"
+	made := b.mkFolder(s.RootFolderOfAccount("acct-b"), "in-b")
+	if st := s.Stats(); len(st.Folders) != 1 || st.Folders[0].ID != made.ID {
+		t.Fatalf("folder in a further account: %+v", st.Folders)
+	}
+	// Its ids belong to acct-b only; locks are per account; others' accounts do not exist.
+	wantV4Error(t, a.do(http.MethodGet, a.p("/folders/"+made.ID), nil), 404, made.ID, "")
+	wantV4Error(t, a.do(http.MethodGet, "/v4/accounts/acct-c/folders/"+s.RootFolderOfAccount("acct-c"), nil), 403, "locked", "")
+	wantV4Error(t, a.do(http.MethodGet, "/v4/accounts/acct-x/folders/"+s.RootFolderOfAccount("acct-x"), nil), 404, "acct-x", "")
+	if s.RootFolder("tok-a") != s.RootFolderOfAccount("acct-a") {
+		t.Fatal("RootFolder(token) is not the token's own account's")
+	}
+	if err := (Config{MoreAccounts: map[string][]string{"ghost": {"a"}}}).Validate(); err == nil || !strings.HasPrefix(err.Error(), "MoreAccounts") {
+		t.Fatalf("MoreAccounts of an unknown token: %v", err)
+	}
+}
