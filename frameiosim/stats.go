@@ -8,14 +8,14 @@ import (
 // Stats is what the simulator saw. It is a snapshot: later calls do not
 // change it.
 type Stats struct {
-	// Calls is the number of API calls accepted (not 429).
+	// Calls is the number of API calls accepted (not 429), both APIs.
 	Calls int `json:"calls"`
-	// Creates is the number of assets created through the API, lost
+	// Creates is the number of assets created through either API, lost
 	// responses included (MakeFolder not included).
 	Creates int `json:"creates"`
 	// RateLimited is the number of 429s answered.
 	RateLimited int `json:"rate_limited"`
-	// CreatesByScope holds the accepted create timestamps per limit scope
+	// CreatesByScope holds the accepted v2 create timestamps per limit scope
 	// (the token, or the account with LimitPerAccount), in order. A create
 	// counts once the limiter accepts it, whatever it answers next.
 	CreatesByScope map[string][]time.Time `json:"creates_by_scope"`
@@ -137,7 +137,7 @@ func (s *Server) RouteCalls(scope, route string) []time.Time {
 	return s.lim.routeTimes(scope, route)
 }
 
-// MaxCreatesInWindow is the largest number of creates the limiter accepted
+// MaxCreatesInWindow is the largest number of v2 creates the limiter accepted
 // for scope in any interval (t-w, t] — the figure a strict limit of n per
 // w must keep at or below n.
 func (s *Server) MaxCreatesInWindow(scope string, w time.Duration) int {
