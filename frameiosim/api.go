@@ -139,10 +139,10 @@ func (s *Server) assetView(r *http.Request, a asset) assetJSON {
 	if a.sourceURL != "" {
 		v.Source = &sourceJSON{URL: a.sourceURL}
 	}
-	if !a.completedAt.IsZero() {
+	if a.completeAt(s.now()) {
 		at := a.completedAt.UTC()
 		v.UploadCompletedAt = &at
-	} else if a.upload != nil {
+	} else if a.upload != nil && a.partsInAt.IsZero() {
 		v.UploadURLs = s.uploadURLs(baseURL(r), a)
 	}
 	return v

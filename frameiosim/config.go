@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -72,6 +73,93 @@ type Config struct {
 	// Logf, if set, receives one line per request. It never sees tokens or
 	// presigned query strings.
 	Logf func(format string, args ...any)
+
+	// API selects what is served: APIBoth (default), APIV2 or APIV4. The
+	// API not served answers 404 under its prefix.
+	API API
+	// V4Limits overrides the V4 per-route limits of DefaultV4Limits, keyed
+	// by route name (RouteFileCreate, ...). A zero Limit or Window in an
+	// entry keeps that part of the default. Enforcement applies to them as
+	// to the v2 limits; LimitPerAccount too.
+	V4Limits map[string]Limit
+	// LegacyTokens maps legacy (v2 developer) token → account id. They work
+	// on v2 like Tokens; on V4 only with the header
+	// x-frameio-legacy-token-auth: true (401 without it). A token may not
+	// be in both maps.
+	LegacyTokens map[string]string
+	// MoreAccounts maps a token (of Tokens or LegacyTokens) → further
+	// account ids its user belongs to, each with its own project. On V4
+	// they are listed by GET /v4/accounts (after the token's own account)
+	// and usable in paths; v2 and RootFolder(token) see only the token's
+	// own account (RootFolderOfAccount finds theirs).
+	MoreAccounts map[string][]string
+	// CompleteAfter is how long after its last part (a remote upload:
+	// after its create) a file becomes complete: v2 upload_completed_at
+	// stays null and V4 status stays "created" until then. Default 0: at
+	// once.
+	CompleteAfter time.Duration
+}
+
+// API names the APIs a Server serves.
+type API string
+
+// Values of Config.API.
+const (
+	APIBoth API = "both"
+	APIV2   API = "v2"
+	APIV4   API = "v4"
+)
+
+func (a API) serves(v API) bool { return a == APIBoth || a == v }
+
+// Limit is one V4 route's rate limit: at most Limit calls per Window per
+// scope (token, or account with LimitPerAccount).
+type Limit struct {
+	Limit  int
+	Window time.Duration
+}
+
+// V4 route names: the keys of Config.V4Limits and Stats.RateLimitedByRoute,
+// and the limit names of the frameio client. Each V4 call draws on exactly
+// one of them.
+const (
+	RouteFileCreate   = "file_create"   // POST files/local_upload and files/remote_upload
+	RouteFolderCreate = "folder_create" // POST folders/{id}/folders
+	RouteListFolders  = "list_folders"  // GET folders/{id}/folders
+	RouteListFiles    = "list_files"    // GET folders/{id}/files
+	RouteListChildren = "list_children" // GET folders/{id}/children
+	RouteShowFile     = "show_file"     // GET files/{id}
+	RouteShowFolder   = "show_folder"   // GET folders/{id}
+	RouteFileStatus   = "file_status"   // GET files/{id}/status
+	RouteFileDelete   = "file_delete"   // DELETE files/{id}
+	RouteAccount      = "account"       // GET /v4/me and GET /v4/accounts together
+)
+
+// DefaultV4Limits returns the documented per-route limits of Frame.io V4.
+func DefaultV4Limits() map[string]Limit {
+	sec, minute := time.Second, time.Minute
+	return map[string]Limit{
+		RouteFileCreate: {5, sec}, RouteFolderCreate: {3, sec},
+		RouteListFolders: {5, sec}, RouteListFiles: {5, sec}, RouteListChildren: {100, minute},
+		RouteShowFile: {10, sec}, RouteShowFolder: {10, sec}, RouteFileStatus: {5, sec},
+		RouteFileDelete: {100, minute}, RouteAccount: {100, minute},
+	}
+}
+
+// v4Limits merges over the defaults.
+func (c Config) v4Limits() map[string]Limit {
+	out := DefaultV4Limits()
+	for name, l := range c.V4Limits {
+		d := out[name]
+		if l.Limit > 0 {
+			d.Limit = l.Limit
+		}
+		if l.Window > 0 {
+			d.Window = l.Window
+		}
+		out[name] = d
+	}
+	return out
 }
 
 // Faults are probabilities (0..1) and delays of injected failures.
@@ -99,20 +187,47 @@ type Faults struct {
 	HTMLError float64 `json:"html_error"`
 	// ForbiddenFolders are parent ids whose creates answer 403.
 	ForbiddenFolders []string `json:"forbidden_folders"`
-	// PaymentRequiredFolders are parent ids whose creates answer 402.
+	// PaymentRequiredFolders are parent ids whose creates answer 402 (V4:
+	// 403 "Account locked", V4's answer to an account over its plan).
 	PaymentRequiredFolders []string `json:"payment_required_folders"`
+	// UploadFailed is the probability that a file whose parts are all in
+	// ends upload_failed instead of completing (V4 /status upload_failed,
+	// status stays "created"; v2 upload_completed_at stays null). Remote
+	// uploads never fail.
+	UploadFailed float64 `json:"upload_failed"`
+	// LockedAccounts are account ids whose every V4 call answers 403
+	// "Account locked" (counted by its route's limit, with its headers).
+	LockedAccounts []string `json:"locked_accounts"`
 }
 
 // Validate reports the first invalid field of c, naming it. Zero values
 // are valid (they mean "default").
 func (c Config) Validate() error {
-	for tok, acct := range c.Tokens {
-		if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
-			return errors.New("Tokens: a token is empty or contains white space")
+	if err := validTokens("Tokens", c.Tokens); err != nil {
+		return err
+	}
+	if err := validTokens("LegacyTokens", c.LegacyTokens); err != nil {
+		return err
+	}
+	for tok := range c.LegacyTokens {
+		if _, ok := c.Tokens[tok]; ok {
+			return errors.New("LegacyTokens: a token is also in Tokens")
 		}
-		if acct == "" {
-			return errors.New("Tokens: a token maps to an empty account id")
+	}
+	for tok, accts := range c.MoreAccounts {
+		_, cur := c.Tokens[tok]
+		_, old := c.LegacyTokens[tok]
+		if !cur && !old && !(len(c.Tokens) == 0 && tok == DefaultToken) {
+			return errors.New("MoreAccounts: a token is in neither Tokens nor LegacyTokens")
 		}
+		for _, a := range accts {
+			if a == "" || strings.ContainsAny(a, "/?#") {
+				return errors.New("MoreAccounts: an account id is empty or has '/', '?' or '#'")
+			}
+		}
+	}
+	if err := c.validV4(); err != nil {
+		return err
 	}
 	switch {
 	case c.CallLimit < 0:
@@ -139,6 +254,61 @@ func (c Config) Validate() error {
 	return nil
 }
 
+func validTokens(field string, tokens map[string]string) error {
+	for tok, acct := range tokens {
+		if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
+			return fmt.Errorf("%s: a token is empty or contains white space", field)
+		}
+		if acct == "" || strings.ContainsAny(acct, "/?#") {
+			return fmt.Errorf("%s: a token maps to an empty account id or one with '/', '?' or '#'", field)
+		}
+	}
+	return nil
+}
+
+// validV4 checks the V4 settings.
+func (c Config) validV4() error {
+	switch c.API {
+	case "", APIBoth, APIV2, APIV4:
+	default:
+		return fmt.Errorf("API: %q is not %q, %q or %q", c.API, APIBoth, APIV2, APIV4)
+	}
+	if c.CompleteAfter < 0 {
+		return fmt.Errorf("CompleteAfter: %v is negative", c.CompleteAfter)
+	}
+	defaults := DefaultV4Limits()
+	for name, l := range c.V4Limits {
+		if err := validLimit(defaults, name, l); err != nil {
+			return fmt.Errorf("V4Limits: %w", err)
+		}
+	}
+	return nil
+}
+
+func validLimit(known map[string]Limit, name string, l Limit) error {
+	if _, ok := known[name]; !ok {
+		return fmt.Errorf("%q is not a V4 route name (%s)", name, strings.Join(sortedKeys(known), ", "))
+	}
+	switch {
+	case l.Limit < 0:
+		return fmt.Errorf("%s: limit %d is negative", name, l.Limit)
+	case l.Window < 0:
+		return fmt.Errorf("%s: window %v is negative", name, l.Window)
+	case l.Window > 0 && l.Window < time.Millisecond:
+		return fmt.Errorf("%s: window %v is below 1ms", name, l.Window)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func (c Config) withDefaults() Config {
 	if len(c.Tokens) == 0 {
 		c.Tokens = map[string]string{DefaultToken: DefaultAccount}
@@ -161,6 +331,9 @@ func (c Config) withDefaults() Config {
 	if c.URLExpiry == 0 {
 		c.URLExpiry = DefaultURLExpiry
 	}
+	if c.API == "" {
+		c.API = APIBoth
+	}
 	if c.Seed == 0 {
 		c.Seed = time.Now().UnixNano()
 	}
@@ -175,7 +348,7 @@ func (f Faults) Validate() error {
 	}{
 		{"Create500", f.Create500}, {"LostCreate", f.LostCreate},
 		{"ResetCreate", f.ResetCreate}, {"PartFail", f.PartFail},
-		{"SlowProb", f.SlowProb}, {"HTMLError", f.HTMLError},
+		{"SlowProb", f.SlowProb}, {"HTMLError", f.HTMLError}, {"UploadFailed", f.UploadFailed},
 	}
 	for _, p := range probs {
 		if !(p.p >= 0 && p.p <= 1) { // also catches NaN
@@ -204,6 +377,8 @@ type faultsJSON struct {
 	HTMLError              float64         `json:"html_error"`
 	ForbiddenFolders       []string        `json:"forbidden_folders"`
 	PaymentRequiredFolders []string        `json:"payment_required_folders"`
+	UploadFailed           float64         `json:"upload_failed"`
+	LockedAccounts         []string        `json:"locked_accounts"`
 }
 
 // MarshalJSON writes durations as Go duration strings.
@@ -213,6 +388,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		PartFail: f.PartFail, Latency: durationJSON(f.Latency), SlowProb: f.SlowProb,
 		SlowDelay: durationJSON(f.SlowDelay), HTMLError: f.HTMLError,
 		ForbiddenFolders: f.ForbiddenFolders, PaymentRequiredFolders: f.PaymentRequiredFolders,
+		UploadFailed: f.UploadFailed, LockedAccounts: f.LockedAccounts,
 	})
 }
 
@@ -238,6 +414,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		PartFail: w.PartFail, Latency: latency, SlowProb: w.SlowProb,
 		SlowDelay: slow, HTMLError: w.HTMLError,
 		ForbiddenFolders: w.ForbiddenFolders, PaymentRequiredFolders: w.PaymentRequiredFolders,
+		UploadFailed: w.UploadFailed, LockedAccounts: w.LockedAccounts,
 	}
 	return nil
 }

@@ -29,6 +29,15 @@ func TestConfigValidate(t *testing.T) {
 		{"probability > 1", Config{Faults: Faults{LostCreate: 1.5}}, "Faults.LostCreate"},
 		{"NaN probability", Config{Faults: Faults{SlowProb: math.NaN()}}, "Faults.SlowProb"},
 		{"negative latency", Config{Faults: Faults{Latency: -1}}, "Faults.Latency"},
+		{"upload_failed > 1", Config{Faults: Faults{UploadFailed: 2}}, "Faults.UploadFailed"},
+		{"api", Config{API: "v3"}, "API"},
+		{"negative complete after", Config{CompleteAfter: -time.Second}, "CompleteAfter"},
+		{"unknown V4 route", Config{V4Limits: map[string]Limit{"uploads": {Limit: 1}}}, "V4Limits"},
+		{"negative V4 limit", Config{V4Limits: map[string]Limit{RouteFileCreate: {Limit: -1}}}, "V4Limits"},
+		{"tiny V4 window", Config{V4Limits: map[string]Limit{RouteFileCreate: {Window: time.Microsecond}}}, "V4Limits"},
+		{"legacy token with space", Config{LegacyTokens: map[string]string{"a b": "x"}}, "LegacyTokens"},
+		{"legacy token also current", Config{Tokens: map[string]string{"t": "a"}, LegacyTokens: map[string]string{"t": "a"}}, "LegacyTokens"},
+		{"account with slash", Config{Tokens: map[string]string{"t": "a/b"}}, "Tokens"},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

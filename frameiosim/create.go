@@ -127,7 +127,7 @@ func (q *createRequest) validate() error {
 func (s *Server) newAsset(parentID string, q createRequest) *asset {
 	now := s.now()
 	a := &asset{id: newID(), name: q.Name, kind: q.Type, parentID: parentID,
-		description: q.Description, insertedAt: now}
+		description: q.Description, insertedAt: now, api: "v2"}
 	if len(q.Properties) > 0 && string(q.Properties) != "null" {
 		a.properties = q.Properties
 	}
@@ -143,7 +143,7 @@ func (s *Server) newAsset(parentID string, q createRequest) *asset {
 	}
 	if q.Source != nil { // Frame.io fetches remote uploads itself
 		a.sourceURL = q.Source.URL
-		a.completedAt = now
+		a.partsInAt, a.completedAt = now, now.Add(s.cfg.CompleteAfter)
 		return a
 	}
 	a.upload = newUpload(a.filesize, s.cfg.PartSize, now, s.cfg.URLExpiry)

@@ -97,6 +97,14 @@ type scopeState struct {
 	calls       meter
 	creates     meter
 	createTimes []time.Time // every accepted create, for Stats
+	routes      map[string]*routeState
+}
+
+// routeState is one V4 route's meter in one scope, with its accepted
+// timestamps for MaxInWindow.
+type routeState struct {
+	m     meter
+	times []time.Time
 }
 
 // verdict is the limiter's answer to one API call.
@@ -120,14 +128,114 @@ type limiter struct {
 	scopes      map[string]*scopeState
 	accepted    int
 	refused     int
+	routes      map[string]rule // V4 per-route rules
+	routeCounts map[string][2]int
 }
 
 func newLimiter(e Enforcement, window time.Duration, callLimit, createLimit int, now func() time.Time) *limiter {
 	return &limiter{
 		enforcement: e, window: window, now: now,
 		callLimit: callLimit, createLimit: createLimit,
-		scopes: make(map[string]*scopeState),
+		scopes: make(map[string]*scopeState), routes: make(map[string]rule),
+		routeCounts: make(map[string][2]int),
 	}
+}
+
+// setRoute sets a V4 route's rule; zero fields keep the current value.
+func (l *limiter) setRoute(name string, lim Limit) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.routes[name]
+	if lim.Limit > 0 {
+		r.limit = lim.Limit
+	}
+	if lim.Window > 0 {
+		r.window = lim.Window
+	}
+	l.routes[name] = r
+}
+
+// routeLimits returns the current V4 rules.
+func (l *limiter) routeLimits() map[string]Limit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]Limit, len(l.routes))
+	for name, r := range l.routes {
+		out[name] = Limit{Limit: r.limit, Window: r.window}
+	}
+	return out
+}
+
+// admitRoute decides one V4 call of route name for scope key, like admit.
+func (l *limiter) admitRoute(key, name string) verdict {
+	l.mu.Lock()
+	r := l.routes[name]
+	l.mu.Unlock()
+	s := l.scope(key)
+	s.mu.Lock()
+	rs := s.routes[name]
+	if rs == nil {
+		if s.routes == nil {
+			s.routes = make(map[string]*routeState)
+		}
+		rs = &routeState{}
+		s.routes[name] = rs
+	}
+	now := l.now()
+	ok, wait := rs.m.allow(l.enforcement, r, now)
+	if ok {
+		rs.m.take(l.enforcement, r, now)
+		rs.times = append(rs.times, now)
+	}
+	v := verdict{ok: ok, wait: wait, limit: r.limit, window: r.window,
+		remaining: rs.m.remaining(l.enforcement, r, now)}
+	s.mu.Unlock()
+	l.mu.Lock()
+	c := l.routeCounts[name]
+	if ok {
+		l.accepted++
+		c[0]++
+	} else {
+		l.refused++
+		c[1]++
+	}
+	l.routeCounts[name] = c
+	l.mu.Unlock()
+	return v
+}
+
+// routeStats returns accepted and refused V4 calls per route.
+func (l *limiter) routeStats() (accepted, refused map[string]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	accepted, refused = make(map[string]int), make(map[string]int)
+	for name, c := range l.routeCounts {
+		accepted[name], refused[name] = c[0], c[1]
+	}
+	return accepted, refused
+}
+
+// routeTimes returns a copy of scope's accepted timestamps of route.
+func (l *limiter) routeTimes(key, name string) []time.Time {
+	l.mu.Lock()
+	s := l.scopes[key]
+	l.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rs := s.routes[name]; rs != nil {
+		return append([]time.Time(nil), rs.times...)
+	}
+	return nil
+}
+
+// scopeKeys lists the scopes seen so far.
+func (l *limiter) scopeKeys() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return sortedKeys(l.scopes)
 }
 
 // setLimits changes the limits; values <= 0 leave a limit unchanged.

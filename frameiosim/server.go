@@ -23,8 +23,10 @@ import (
 // http.Handler, and can also listen by itself (Start).
 type Server struct {
 	cfg    Config
-	err    error // invalid config or setup failure, reported by Start
-	tokens map[string]string
+	err    error               // invalid config or setup failure, reported by Start
+	tokens map[string]string   // every token → account, legacy ones included
+	legacy map[string]bool     // legacy tokens: V4 wants the legacy header
+	more   map[string][]string // token → further V4 accounts
 	store  *store
 	lim    *limiter
 	key    []byte       // HMAC key of presigned URLs
@@ -42,7 +44,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	http      *http.Server
-	url       string
+	url       string // the v2 base URL
+	origin    string // scheme and host
 	closed    bool
 	closeErr  error
 	closeOnce sync.Once
@@ -55,16 +58,29 @@ func New(cfg Config) *Server {
 	err := cfg.Validate()
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, err: err, tokens: make(map[string]string, len(cfg.Tokens)),
-		fault: cfg.Faults, rng: newLockedRand(cfg.Seed), key: make([]byte, 32)}
+		legacy: make(map[string]bool, len(cfg.LegacyTokens)),
+		fault:  cfg.Faults, rng: newLockedRand(cfg.Seed), key: make([]byte, 32)}
 	_, _ = rand.Read(s.key) // crypto/rand.Read never fails (Go ≥ 1.24)
-	accounts := make([]string, 0, len(cfg.Tokens))
+	accounts := make([]string, 0, len(cfg.Tokens)+len(cfg.LegacyTokens))
 	for tok, acct := range cfg.Tokens {
 		s.tokens[tok] = acct
 		accounts = append(accounts, acct)
 	}
+	for tok, acct := range cfg.LegacyTokens {
+		s.tokens[tok], s.legacy[tok] = acct, true
+		accounts = append(accounts, acct)
+	}
+	s.more = make(map[string][]string, len(cfg.MoreAccounts))
+	for tok, accts := range cfg.MoreAccounts {
+		s.more[tok] = append([]string(nil), accts...)
+		accounts = append(accounts, accts...)
+	}
 	sort.Strings(accounts)
 	s.store = newStore(accounts, s.now())
 	s.lim = newLimiter(cfg.Enforcement, cfg.Window, cfg.CallLimit, cfg.CreateLimit, s.now)
+	for name, l := range cfg.v4Limits() {
+		s.lim.setRoute(name, l)
+	}
 	if s.err == nil {
 		s.dir, s.err = os.MkdirTemp("", "frameio-sim-parts-")
 	}
@@ -87,7 +103,8 @@ func (s *Server) Start(addr string) error {
 		return fmt.Errorf("frameio-sim: listen %s: %w", addr, err)
 	}
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.url = "http://" + ln.Addr().String() + "/v2"
+	s.origin = "http://" + ln.Addr().String()
+	s.url = s.origin + "/v2"
 	go s.http.Serve(ln) // returns ErrServerClosed at Close
 	return nil
 }
@@ -149,13 +166,25 @@ func (s *Server) URL() string {
 	return s.url
 }
 
+// V4URL is the V4 API base URL, e.g. "http://127.0.0.1:41234/v4"; ""
+// before Start.
+func (s *Server) V4URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.origin == "" {
+		return ""
+	}
+	return s.origin + "/v4"
+}
+
 // now is the server's clock.
 func (s *Server) now() time.Time {
 	return time.Now().Add(time.Duration(s.skew.Load()))
 }
 
-// RootFolder is the root_asset_id of the project of token's account, or ""
-// for an unknown token.
+// RootFolder is the root folder id of the project of token's account (v2
+// root_asset_id, V4 root_folder_id: both APIs see the same store and ids),
+// or "" for an unknown token. Legacy tokens count.
 func (s *Server) RootFolder(token string) string {
 	acct, ok := s.tokens[token]
 	if !ok {
@@ -206,6 +235,7 @@ func (s *Server) MakeFolder(parentID, name string) string {
 func (s *Server) SetFaults(f Faults) {
 	f.ForbiddenFolders = append([]string(nil), f.ForbiddenFolders...)
 	f.PaymentRequiredFolders = append([]string(nil), f.PaymentRequiredFolders...)
+	f.LockedAccounts = append([]string(nil), f.LockedAccounts...)
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	s.fault = f
@@ -223,8 +253,36 @@ func (s *Server) SetLimits(callLimit, createLimit int) {
 	s.lim.setLimits(callLimit, createLimit)
 }
 
-// ServeHTTP serves the API (/v2), part uploads (/upload) and the control
-// endpoints (/_sim).
+// SetV4Limit changes one V4 route's limit (headers show it on the next
+// answer); a zero field keeps its current value. It reports an unknown
+// route name or a negative value.
+func (s *Server) SetV4Limit(route string, l Limit) error {
+	if err := validLimit(DefaultV4Limits(), route, l); err != nil {
+		return fmt.Errorf("frameio-sim: %w", err)
+	}
+	s.lim.setRoute(route, l)
+	return nil
+}
+
+// V4Limits returns the V4 per-route limits in force, by route name.
+func (s *Server) V4Limits() map[string]Limit {
+	return s.lim.routeLimits()
+}
+
+// Delete removes an asset (a folder with everything below it) for test
+// setup, bypassing limits and faults, as if deleted in Frame.io's web
+// app. It reports false for an unknown id or a project root.
+func (s *Server) Delete(id string) bool {
+	gone, err := s.store.remove(id)
+	if err != nil {
+		return false
+	}
+	s.dropParts(gone)
+	return true
+}
+
+// ServeHTTP serves the APIs (/v2, /v4), part uploads (/upload) and the
+// control endpoints (/_sim).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusWriter{ResponseWriter: w}
@@ -234,15 +292,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch p := r.URL.Path; {
-	case strings.HasPrefix(p, "/v2/"):
+	case strings.HasPrefix(p, "/v2/") && s.cfg.API.serves(APIV2):
 		s.serveAPI(rec, r)
+	case strings.HasPrefix(p, "/v4/") && s.cfg.API.serves(APIV4):
+		s.serveV4(rec, r)
 	case strings.HasPrefix(p, "/upload/"):
 		s.serveUpload(rec, r)
 	case strings.HasPrefix(p, "/_sim/"):
 		s.serveControl(rec, r)
 	default:
-		writeReply(rec, apiError(http.StatusNotFound, "no such endpoint: %s (the API is under /v2)", p))
+		writeReply(rec, apiError(http.StatusNotFound, "no such endpoint: %s (the API is under %s)", p, s.prefixes()))
 	}
+}
+
+func (s *Server) prefixes() string {
+	switch s.cfg.API {
+	case APIV2:
+		return "/v2"
+	case APIV4:
+		return "/v4"
+	}
+	return "/v2 and /v4"
 }
 
 // serveAPI runs one API call: proxy fault, auth, rate limit, handler,
@@ -280,13 +350,11 @@ func (s *Server) serveAPI(w *statusWriter, r *http.Request) {
 // authenticate finds the account of the bearer token and the limit scope.
 // Tokens never appear in the answer.
 func (s *Server) authenticate(r *http.Request) (*account, string, *reply) {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+	tok := bearerToken(r)
+	if tok == "" {
 		rep := apiError(http.StatusUnauthorized, "missing bearer token: send the header Authorization: Bearer <token>")
 		return nil, "", &rep
 	}
-	tok = strings.TrimSpace(tok)
 	acctID, ok := s.tokens[tok]
 	if !ok {
 		rep := apiError(http.StatusUnauthorized, "invalid API token")
@@ -297,6 +365,15 @@ func (s *Server) authenticate(r *http.Request) (*account, string, *reply) {
 		scope = acctID
 	}
 	return s.store.account(acctID), scope, nil
+}
+
+// bearerToken is the token of the Authorization header, or "".
+func bearerToken(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
 }
 
 func setRateHeaders(h http.Header, v verdict) {

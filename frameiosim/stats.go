@@ -8,14 +8,14 @@ import (
 // Stats is what the simulator saw. It is a snapshot: later calls do not
 // change it.
 type Stats struct {
-	// Calls is the number of API calls accepted (not 429).
+	// Calls is the number of API calls accepted (not 429), both APIs.
 	Calls int `json:"calls"`
-	// Creates is the number of assets created through the API, lost
+	// Creates is the number of assets created through either API, lost
 	// responses included (MakeFolder not included).
 	Creates int `json:"creates"`
 	// RateLimited is the number of 429s answered.
 	RateLimited int `json:"rate_limited"`
-	// CreatesByScope holds the accepted create timestamps per limit scope
+	// CreatesByScope holds the accepted v2 create timestamps per limit scope
 	// (the token, or the account with LimitPerAccount), in order. A create
 	// counts once the limiter accepts it, whatever it answers next.
 	CreatesByScope map[string][]time.Time `json:"creates_by_scope"`
@@ -37,6 +37,14 @@ type Stats struct {
 	// lost (LostCreate, ResetCreate).
 	FailedCreates int `json:"failed_creates"`
 	LostCreates   int `json:"lost_creates"`
+	// CallsByRoute and RateLimitedByRoute count V4 calls accepted and
+	// answered 429, by route name (RouteFileCreate, ...). Calls and
+	// RateLimited include them.
+	CallsByRoute       map[string]int `json:"calls_by_route"`
+	RateLimitedByRoute map[string]int `json:"rate_limited_by_route"`
+	// FailedUploads is every file (either API) that ended upload_failed,
+	// deleted ones included, as it was when it failed.
+	FailedUploads []File `json:"failed_uploads"`
 }
 
 // Duplicate is a name that appears Count times among a folder's live
@@ -56,10 +64,22 @@ type File struct {
 	// without a leading slash, e.g. "shoot/a.mov".
 	Path string `json:"path"`
 	Size int64  `json:"size"`
-	// Complete is true once every part is in (remote uploads: at once).
+	// API is "v2" or "v4": the API that created it ("" for none).
+	API string `json:"api"`
+	// MediaType is the v2 filetype or the V4 media_type.
+	MediaType string `json:"media_type"`
+	// Complete is true once Frame.io calls the file complete: Config.
+	// CompleteAfter after its last part is in (remote uploads: after
+	// create), unless it failed.
 	Complete bool `json:"complete"`
+	// Failed is true if the file ended upload_failed (Faults.UploadFailed):
+	// it never completes.
+	Failed bool `json:"failed"`
+	// Status is one of FileUploading, FileProcessing, FileComplete,
+	// FileFailed.
+	Status string `json:"status"`
 	// SHA256 is the hex digest of the received bytes in part order; "" until
-	// Complete, and for remote uploads.
+	// every part is in, and for remote uploads.
 	SHA256 string `json:"sha256"`
 	// Parts is the number of upload URLs the file was given.
 	Parts int `json:"parts"`
@@ -72,7 +92,22 @@ type Folder struct {
 	Name     string `json:"name"`
 	// Path is like File.Path, e.g. "shoot".
 	Path string `json:"path"`
+	// API is "v2" or "v4": the API that created it ("" for MakeFolder).
+	API string `json:"api"`
 }
+
+// File.Status values.
+const (
+	// FileUploading: some part is still missing.
+	FileUploading = "uploading"
+	// FileProcessing: every part is in; complete once CompleteAfter passes.
+	FileProcessing = "processing"
+	// FileComplete: Frame.io calls the file complete (v2
+	// upload_completed_at set; V4 status "uploaded", upload_complete).
+	FileComplete = "complete"
+	// FileFailed: the file ended upload_failed and never completes.
+	FileFailed = "failed"
+)
 
 // Stats returns a snapshot of what happened so far.
 func (s *Server) Stats() Stats {
@@ -80,13 +115,29 @@ func (s *Server) Stats() Stats {
 	st := Stats{Calls: accepted, RateLimited: refused, CreatesByScope: s.lim.createTimes(),
 		PartsReceived: int(s.partsReceived.Load()), PartsFailed: int(s.partsFailed.Load()),
 		FailedCreates: int(s.failedCreates.Load()), LostCreates: int(s.lostCreates.Load())}
-	st.Files, st.Folders, st.Duplicates, st.Creates, st.Deleted = s.store.inventory()
+	st.Files, st.Folders, st.Duplicates, st.Creates, st.Deleted = s.store.inventory(s.now())
+	st.CallsByRoute, st.RateLimitedByRoute = s.lim.routeStats()
 	// Empty, not nil: scripts reading the JSON get [] rather than null.
 	st.Files, st.Folders, st.Duplicates = nonNil(st.Files), nonNil(st.Folders), nonNil(st.Duplicates)
+	st.FailedUploads = nonNil(s.store.failedFiles())
 	return st
 }
 
-// MaxCreatesInWindow is the largest number of creates the limiter accepted
+// MaxInWindow is the largest number of calls of V4 route (a Route* name)
+// the limiter accepted for scope (the token, or the account with
+// LimitPerAccount) in any interval (t-w, t]: the figure a strict limit of
+// n per w must keep at or below n.
+func (s *Server) MaxInWindow(scope, route string, w time.Duration) int {
+	return maxInWindow(s.lim.routeTimes(scope, route), w)
+}
+
+// RouteCalls returns the times of the V4 calls of route that the limiter
+// accepted for scope, in order.
+func (s *Server) RouteCalls(scope, route string) []time.Time {
+	return s.lim.routeTimes(scope, route)
+}
+
+// MaxCreatesInWindow is the largest number of v2 creates the limiter accepted
 // for scope in any interval (t-w, t] — the figure a strict limit of n per
 // w must keep at or below n.
 func (s *Server) MaxCreatesInWindow(scope string, w time.Duration) int {

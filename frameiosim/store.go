@@ -30,8 +30,12 @@ type asset struct {
 	properties                                     json.RawMessage
 	sourceURL                                      string
 	insertedAt                                     time.Time
-	completedAt                                    time.Time // zero: not complete
-	sha256                                         string    // hex of the bytes received, set with completedAt
+	api                                            string    // "v2" or "v4" for assets made through that API; "" for setup
+	seq                                            uint64    // store-wide creation order, the V4 page cursor
+	partsInAt                                      time.Time // every part in (remote uploads: created); zero until then
+	completedAt                                    time.Time // when Frame.io calls it complete; zero: never (yet)
+	failed                                         bool      // ended upload_failed: never completes
+	sha256                                         string    // hex of the bytes received, set with partsInAt
 	children                                       []string  // live children, in creation order
 	root                                           bool
 	upload                                         *upload // files with parts; nil otherwise
@@ -44,6 +48,14 @@ type store struct {
 	assets   map[string]*asset   // live only
 	created  int                 // assets created through the API
 	deleted  int
+	seq      uint64 // last asset sequence number handed out
+	failed   []File // every file that ended upload_failed, as it was then
+}
+
+// completeAt reports whether Frame.io calls the file complete at now: every
+// part in, CompleteAfter passed, and not failed.
+func (a *asset) completeAt(now time.Time) bool {
+	return !a.completedAt.IsZero() && !now.Before(a.completedAt)
 }
 
 func newStore(accountIDs []string, now time.Time) *store {
@@ -100,6 +112,8 @@ func (st *store) add(a *asset, viaAPI bool) error {
 		return errParentNotFolder
 	}
 	a.projectID, a.accountID = p.projectID, p.accountID
+	st.seq++
+	a.seq = st.seq
 	st.assets[a.id] = a
 	p.children = append(p.children, a.id)
 	if viaAPI {
@@ -162,19 +176,27 @@ func removeString(s []string, v string) []string {
 	return s
 }
 
-// markComplete records that every part of a file is in, and the SHA-256
-// of its bytes. A part overwritten later updates the digest only.
-func (st *store) markComplete(id string, at time.Time, sha string) {
+// markPartsIn records that every part of a file is in at at, and the
+// SHA-256 of its bytes. The first time, fail decides whether the file ends
+// upload_failed; otherwise it completes completeAfter later. A part
+// overwritten later updates the digest only.
+func (st *store) markPartsIn(id string, at time.Time, sha string, completeAfter time.Duration, fail func() bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	a, ok := st.assets[id]
 	if !ok {
 		return
 	}
-	if a.completedAt.IsZero() {
-		a.completedAt = at
-	}
 	a.sha256 = sha
+	if !a.partsInAt.IsZero() {
+		return
+	}
+	a.partsInAt = at
+	if a.failed = fail(); a.failed {
+		st.failed = append(st.failed, st.fileLocked(a, st.pathLocked(a), at))
+		return
+	}
+	a.completedAt = at.Add(completeAfter)
 }
 
 // pathLocked is the asset's path below its project root, e.g. "a/b.mov"
@@ -192,7 +214,7 @@ func (st *store) pathLocked(a *asset) string {
 
 // inventory lists live files and folders (project roots excluded) and
 // duplicates, sorted by path for stable output.
-func (st *store) inventory() (files []File, folders []Folder, dups []Duplicate, created, deleted int) {
+func (st *store) inventory(now time.Time) (files []File, folders []Folder, dups []Duplicate, created, deleted int) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	type key struct{ parent, name string }
@@ -204,10 +226,10 @@ func (st *store) inventory() (files []File, folders []Folder, dups []Duplicate, 
 		counts[key{a.parentID, a.name}]++
 		path := st.pathLocked(a)
 		if a.kind == typeFolder {
-			folders = append(folders, Folder{ID: a.id, ParentID: a.parentID, Name: a.name, Path: path})
+			folders = append(folders, Folder{ID: a.id, ParentID: a.parentID, Name: a.name, Path: path, API: a.api})
 			continue
 		}
-		files = append(files, st.fileLocked(a, path))
+		files = append(files, st.fileLocked(a, path, now))
 	}
 	for k, n := range counts {
 		if n > 1 {
@@ -224,9 +246,26 @@ func (st *store) inventory() (files []File, folders []Folder, dups []Duplicate, 
 	return files, folders, dups, st.created, st.deleted
 }
 
-func (st *store) fileLocked(a *asset, path string) File {
+// failedFiles copies the record of files that ended upload_failed.
+func (st *store) failedFiles() []File {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return append([]File(nil), st.failed...)
+}
+
+func (st *store) fileLocked(a *asset, path string, now time.Time) File {
 	f := File{ID: a.id, ParentID: a.parentID, Name: a.name, Path: path, Size: a.filesize,
-		Complete: !a.completedAt.IsZero()}
+		API: a.api, MediaType: a.filetype, Complete: a.completeAt(now), Failed: a.failed}
+	switch {
+	case a.failed:
+		f.Status = FileFailed
+	case f.Complete:
+		f.Status = FileComplete
+	case !a.partsInAt.IsZero():
+		f.Status = FileProcessing
+	default:
+		f.Status = FileUploading
+	}
 	if a.upload != nil {
 		f.Parts = a.upload.parts
 		f.SHA256 = a.sha256

@@ -166,10 +166,16 @@ func (s *Server) checkUpload(r *http.Request) (asset, int, *s3Error) {
 		return asset{}, 0, s3Err(http.StatusForbidden, "AccessDenied", "Header x-amz-acl must be \"private\", got %q.", acl)
 	}
 	if want := a.upload.partLen(part - 1); r.ContentLength != want {
-		if r.ContentLength < 0 {
-			return asset{}, 0, s3Err(http.StatusBadRequest, "MissingContentLength", "Header Content-Length is required and must be %d for part %d.", want, part)
+		// V4's URLs sign the part's size: any other length fails the
+		// signature, as S3 answers a signed content-length mismatch.
+		status := http.StatusBadRequest
+		if a.api == "v4" {
+			status = http.StatusForbidden
 		}
-		return asset{}, 0, s3Err(http.StatusBadRequest, "InvalidRequest", "Header Content-Length is %d; part %d must be exactly %d bytes.", r.ContentLength, part, want)
+		if r.ContentLength < 0 {
+			return asset{}, 0, s3Err(status, "MissingContentLength", "Header Content-Length is required and must be %d for part %d.", want, part)
+		}
+		return asset{}, 0, s3Err(status, "InvalidRequest", "Header Content-Length is %d; part %d must be exactly %d bytes.", r.ContentLength, part, want)
 	}
 	return a, part - 1, nil
 }
@@ -251,7 +257,8 @@ func (s *Server) commitPart(a asset, part int, tmp string) *s3Error {
 		return s3Err(http.StatusInternalServerError, "InternalError", "Cannot read back the stored parts.")
 	}
 	if u.nReceived == u.parts {
-		s.store.markComplete(a.id, s.now(), hex.EncodeToString(u.hasher.Sum(nil)))
+		fail := func() bool { return s.chance(s.faults().UploadFailed) }
+		s.store.markPartsIn(a.id, s.now(), hex.EncodeToString(u.hasher.Sum(nil)), s.cfg.CompleteAfter, fail)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ type options struct {
 	addr           string
 	cfg            frameiosim.Config
 	tokens         secretFlag
+	legacyTokens   secretFlag
 	forbidden      []string // folder ids, or "/paths" made under every root
 	paymentFolders []string
 	logRequests    bool
@@ -37,6 +39,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 		Enforcement: frameiosim.LeakyBucket,
 		PartSize:    frameiosim.DefaultPartSize,
 		URLExpiry:   frameiosim.DefaultURLExpiry,
+		API:         frameiosim.APIBoth,
 	}}
 	fs := flag.NewFlagSet("frameio-sim", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // we print one line ourselves
@@ -62,18 +65,27 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 		return o, err
 	}
 	if o.tokens != "" {
-		src := "--tokens"
-		if !set["tokens"] {
-			src = envPrefix + "TOKENS"
-		}
 		if o.cfg.Tokens, err = parseTokens(string(o.tokens)); err != nil {
-			return o, fmt.Errorf("%s: %w", src, err)
+			return o, fmt.Errorf("%s: %w", source(set, "tokens"), err)
+		}
+	}
+	if o.legacyTokens != "" {
+		if o.cfg.LegacyTokens, err = parseTokens(string(o.legacyTokens)); err != nil {
+			return o, fmt.Errorf("%s: %w", source(set, "legacy-tokens"), err)
 		}
 	}
 	if err := o.cfg.Validate(); err != nil {
 		return o, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return o, nil
+}
+
+// source names where a flag's value came from: the flag, or its variable.
+func source(set map[string]bool, name string) string {
+	if set[name] {
+		return "--" + name
+	}
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
 func (o *options) define(fs *flag.FlagSet) {
@@ -100,6 +112,66 @@ func (o *options) define(fs *flag.FlagSet) {
 	fs.Var((*listFlag)(&o.paymentFolders), "payment-required-folder", "folder id or /path whose creates answer 402; repeatable")
 	fs.Var((*seedFlag)(&c.Seed), "seed", "fault RNG seed (0: time-based)")
 	fs.BoolVar(&o.logRequests, "log-requests", false, "log each request to stderr (never tokens or signatures)")
+	fs.Var((*apiFlag)(&c.API), "api", "APIs to serve: v4, v2 or both")
+	fs.Var(&o.legacyTokens, "legacy-tokens", "comma list of legacy token=account: v2 developer tokens, accepted on V4 only with x-frameio-legacy-token-auth: true")
+	fs.Var((*v4LimitsFlag)(&c.V4Limits), "v4-limit", "V4 route limit route=N/window (e.g. file_create=5/1s, folder_create=3/1s); comma list, repeatable")
+	fs.Var((*durationFlag)(&c.CompleteAfter), "complete-after", "delay from a file's last part to its completion")
+	fs.Var((*probFlag)(&f.UploadFailed), "upload-failed", "probability a fully uploaded file ends upload_failed")
+	fs.Var((*listFlag)(&f.LockedAccounts), "locked-account", "account id whose V4 calls answer 403 Account locked; repeatable")
+}
+
+type apiFlag frameiosim.API
+
+func (a *apiFlag) String() string { return string(*a) }
+func (a *apiFlag) Set(v string) error {
+	switch x := frameiosim.API(v); x {
+	case frameiosim.APIV4, frameiosim.APIV2, frameiosim.APIBoth:
+		*a = apiFlag(x)
+		return nil
+	}
+	return errors.New("want v4, v2 or both")
+}
+
+// v4LimitsFlag collects route=N/window entries.
+type v4LimitsFlag map[string]frameiosim.Limit
+
+func (l *v4LimitsFlag) String() string {
+	var out []string
+	for route, lim := range *l {
+		out = append(out, fmt.Sprintf("%s=%d/%v", route, lim.Limit, lim.Window))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+func (l *v4LimitsFlag) Set(v string) error {
+	if *l == nil {
+		*l = map[string]frameiosim.Limit{}
+	}
+	known := frameiosim.DefaultV4Limits()
+	for _, entry := range strings.Split(v, ",") {
+		route, spec, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		n, win, ok2 := strings.Cut(spec, "/")
+		limit, err := strconv.Atoi(n)
+		window, werr := time.ParseDuration(win)
+		if _, found := known[route]; !found {
+			return fmt.Errorf("%q is not a V4 route (%s)", route, strings.Join(routeNames(known), ", "))
+		}
+		if !ok || !ok2 || err != nil || limit < 1 || werr != nil || window < time.Millisecond {
+			return fmt.Errorf("%q is not route=N/window like file_create=5/1s", entry)
+		}
+		(*l)[route] = frameiosim.Limit{Limit: limit, Window: window}
+	}
+	return nil
+}
+
+func routeNames(m map[string]frameiosim.Limit) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // secretFlag holds a value that must never be echoed: the flag package

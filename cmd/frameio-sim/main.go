@@ -1,12 +1,17 @@
-// Command frameio-sim serves a simulated Frame.io v2 (package frameiosim)
-// for the demo, docker-compose and scripts:
+// Command frameio-sim serves a simulated Frame.io, V4 and v2 (package
+// frameiosim), for the demo, docker-compose and scripts:
 //
 //	frameio-sim --addr 127.0.0.1:8090 --create-limit 5 --enforcement sliding --lost-create 0.05
+//	frameio-sim --api v4 --v4-limit file_create=5/1s,folder_create=3/1s --complete-after 2s --upload-failed 0.05
 //
-// On start it prints the base URL and each account's root folder id on
-// stderr, and one JSON line on stdout for scripts:
+// --api v4|v2|both (default both) selects what is served. On start it
+// prints the base URLs and each account's root folder id (the same id in
+// both APIs) on stderr, and one JSON line on stdout for scripts:
 //
-//	{"url":"http://127.0.0.1:8090/v2","roots":{"acct-dev":"<id>"}}
+//	{"url":"http://127.0.0.1:8090/v2","v2_url":"http://127.0.0.1:8090/v2","v4_url":"http://127.0.0.1:8090/v4","roots":{"acct-dev":"<id>"}}
+//
+// url is the v2 URL when v2 is served, else the V4 one; v2_url and v4_url
+// appear only for what is served.
 //
 // Every flag can also be set with FRAMEQ_SIM_<FLAG> (e.g.
 // FRAMEQ_SIM_CREATE_LIMIT=5); a flag on the command line wins. A bad flag
@@ -15,6 +20,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -39,6 +45,8 @@ func main() {
 // banner is the JSON line printed on stdout once serving.
 type banner struct {
 	URL     string            `json:"url"`
+	V2URL   string            `json:"v2_url,omitempty"`
+	V4URL   string            `json:"v4_url,omitempty"`
 	Roots   map[string]string `json:"roots"`
 	Folders map[string]string `json:"folders,omitempty"` // "account:/path" → id of --*-folder paths
 }
@@ -59,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		sim.Close()
 		return 1
 	}
-	b := banner{URL: sim.URL(), Roots: map[string]string{}, Folders: map[string]string{}}
+	b := newBanner(sim, o.cfg.API)
 	for _, acct := range sim.Accounts() {
 		b.Roots[acct] = sim.RootFolderOfAccount(acct)
 	}
@@ -124,8 +132,26 @@ func makePath(sim *frameiosim.Server, root, path string) string {
 	return id
 }
 
+// newBanner holds the URLs of the APIs served and the root folders.
+func newBanner(sim *frameiosim.Server, api frameiosim.API) banner {
+	b := banner{Roots: map[string]string{}, Folders: map[string]string{}}
+	if api != frameiosim.APIV4 {
+		b.V2URL = sim.URL()
+	}
+	if api != frameiosim.APIV2 {
+		b.V4URL = sim.V4URL()
+	}
+	b.URL = cmp.Or(b.V2URL, b.V4URL)
+	return b
+}
+
 func printBanner(stdout, stderr io.Writer, b banner) {
-	fmt.Fprintf(stderr, "frameio-sim: serving Frame.io v2 at %s\n", b.URL)
+	if b.V4URL != "" {
+		fmt.Fprintf(stderr, "frameio-sim: serving Frame.io V4 at %s\n", b.V4URL)
+	}
+	if b.V2URL != "" {
+		fmt.Fprintf(stderr, "frameio-sim: serving Frame.io v2 at %s\n", b.V2URL)
+	}
 	for _, acct := range slices.Sorted(maps.Keys(b.Roots)) {
 		fmt.Fprintf(stderr, "frameio-sim: account %s: root folder %s\n", acct, b.Roots[acct])
 	}

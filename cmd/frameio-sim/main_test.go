@@ -173,6 +173,16 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"--forbidden-folder", "/" + strings.Repeat("n", 300)}, nil, "--forbidden-folder"},
 		{nil, map[string]string{"FRAMEQ_SIM_CALL_LIMIT": "-3"}, "FRAMEQ_SIM_CALL_LIMIT"},
 		{nil, map[string]string{"FRAMEQ_SIM_NO_RETRY_AFTER": "perhaps"}, "FRAMEQ_SIM_NO_RETRY_AFTER"},
+		{[]string{"--api", "v3"}, nil, "-api"},
+		{[]string{"--v4-limit", "uploads=5/1s"}, nil, "-v4-limit"},
+		{[]string{"--v4-limit", "file_create=5"}, nil, "-v4-limit"},
+		{[]string{"--v4-limit", "file_create=0/1s"}, nil, "-v4-limit"},
+		{[]string{"--v4-limit", "file_create=5/1us"}, nil, "-v4-limit"},
+		{[]string{"--upload-failed", "2"}, nil, "-upload-failed"},
+		{[]string{"--complete-after", "-1s"}, nil, "-complete-after"},
+		{[]string{"--legacy-tokens", "secret-only"}, nil, "--legacy-tokens"},
+		{[]string{"--tokens", "secret-only=a", "--legacy-tokens", "secret-only=a"}, nil, "LegacyTokens"},
+		{nil, map[string]string{"FRAMEQ_SIM_API": "v1"}, "FRAMEQ_SIM_API"},
 	}
 	for _, tt := range cases {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -207,5 +217,88 @@ func TestRunTokensFromEnvironment(t *testing.T) {
 	s := startRun(t, nil, map[string]string{"FRAMEQ_SIM_TOKENS": "env-tok=acct-env"})
 	if code, _, _ := call(t, http.MethodGet, s.banner.URL+"/me", "env-tok", ""); code != 200 {
 		t.Fatalf("me with the env token: %d", code)
+	}
+}
+
+func TestRunServesV4(t *testing.T) {
+	env := map[string]string{"FRAMEQ_SIM_V4_LIMIT": "folder_create=9/1s", "FRAMEQ_SIM_LEGACY_TOKENS": "secret-legacy=acct-old"}
+	// The flag wins over the variable; repeated flags add up.
+	s := startRun(t, []string{"--api", "both", "--v4-limit", "file_create=2/1m", "--v4-limit", "folder_create=1/1m", "--complete-after", "1h", "--upload-failed", "0", "--log-requests"}, env)
+	b := s.banner
+	if !strings.HasSuffix(b.V4URL, "/v4") || b.V2URL == "" || b.URL != b.V2URL || strings.TrimSuffix(b.V4URL, "/v4") != strings.TrimSuffix(b.V2URL, "/v2") {
+		t.Fatalf("banner: %+v", b)
+	}
+	root := b.Roots["acct-dev"]
+	folders := b.V4URL + "/accounts/acct-dev/folders/" + root + "/folders"
+	code, h, body := call(t, http.MethodPost, folders, "dev-token", `{"data":{"name":"a"}}`)
+	if code != 201 || h.Get("x-ratelimit-limit") != "1" || h.Get("x-ratelimit-window") != "60000" {
+		t.Fatalf("V4 folder create: %d %v %s", code, h, body)
+	}
+	if code, _, _ := call(t, http.MethodPost, folders, "dev-token", `{"data":{"name":"b"}}`); code != 429 {
+		t.Fatalf("second folder create with folder_create=1/1m: %d", code)
+	}
+	code, h, body = call(t, http.MethodPost, b.V4URL+"/accounts/acct-dev/folders/"+root+"/files/local_upload", "dev-token", `{"data":{"name":"a.mov","file_size":3}}`)
+	if code != 201 || h.Get("x-ratelimit-limit") != "2" || !strings.Contains(body, `"media_type":"video/quicktime"`) {
+		t.Fatalf("V4 local_upload: %d %v %s", code, h, body)
+	}
+	var file struct {
+		Data struct {
+			ID         string
+			UploadURLs []struct{ URL string } `json:"upload_urls"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &file); err != nil || len(file.Data.UploadURLs) != 1 {
+		t.Fatalf("local_upload body %s: %v", body, err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, file.Data.UploadURLs[0].URL, strings.NewReader("abc"))
+	req.Header.Set("Content-Type", "video/quicktime")
+	req.Header.Set("x-amz-acl", "private")
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 200 {
+		t.Fatalf("part PUT: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+	// --complete-after 1h: every part is in, the file is not complete yet.
+	code, _, body = call(t, http.MethodGet, b.V4URL+"/accounts/acct-dev/files/"+file.Data.ID+"/status", "dev-token", "")
+	if code != 200 || !strings.Contains(body, `"upload_complete":false`) || !strings.Contains(body, `"upload_failed":false`) || strings.Contains(body, `"uploaded_at":null`) {
+		t.Fatalf("status: %d %s", code, body)
+	}
+	if code, _, _ := call(t, http.MethodGet, b.V4URL+"/me", "secret-legacy", ""); code != 401 {
+		t.Fatalf("legacy token without the header: %d", code)
+	}
+	if code, _, _ := call(t, http.MethodGet, b.V2URL+"/me", "secret-legacy", ""); code != 200 {
+		t.Fatalf("legacy token on v2: %d", code)
+	}
+	if rc := s.stop(); rc != 0 {
+		t.Fatalf("exit code %d", rc)
+	}
+	errOut := s.stderr.String()
+	for _, want := range []string{"serving Frame.io V4 at " + b.V4URL, "serving Frame.io v2 at " + b.V2URL, "POST /v4/accounts/acct-dev/folders/"} {
+		if !strings.Contains(errOut, want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "secret-legacy") || strings.Contains(errOut, "X-Amz") {
+		t.Fatalf("stderr shows a secret:\n%s", errOut)
+	}
+}
+
+func TestRunServesOneAPI(t *testing.T) {
+	v4 := startRun(t, []string{"--api", "v4", "--locked-account", "acct-dev"}, nil).banner
+	if v4.V2URL != "" || v4.URL != v4.V4URL || !strings.HasSuffix(v4.URL, "/v4") {
+		t.Fatalf("--api v4 banner: %+v", v4)
+	}
+	if code, _, body := call(t, http.MethodGet, v4.V4URL+"/me", "dev-token", ""); code != 403 || !strings.Contains(body, "Account locked") {
+		t.Fatalf("--locked-account: %d %s", code, body)
+	}
+	if code, _, _ := call(t, http.MethodGet, strings.TrimSuffix(v4.URL, "/v4")+"/v2/me", "dev-token", ""); code != 404 {
+		t.Fatalf("v2 under --api v4: %d", code)
+	}
+	v2 := startRun(t, []string{"--api", "v2"}, nil).banner
+	if v2.V4URL != "" || v2.URL != v2.V2URL || !strings.HasSuffix(v2.URL, "/v2") {
+		t.Fatalf("--api v2 banner: %+v", v2)
+	}
+	if code, _, _ := call(t, http.MethodGet, strings.TrimSuffix(v2.URL, "/v2")+"/v4/me", "dev-token", ""); code != 404 {
+		t.Fatalf("V4 under --api v2: %d", code)
 	}
 }
