@@ -49,8 +49,20 @@ type Config struct {
 	// LogLevel is a zerolog level name: debug, info, warn, error.
 	LogLevel string
 
-	// APIURL is the Frame.io API base URL.
+	// APIVersion is the Frame.io API the workers drive: "v4" (current) or
+	// "v2" (legacy).
+	APIVersion string
+	// APIURL is the Frame.io API base URL, /v4 or /v2 included; empty means
+	// the version's default (see APIBase).
 	APIURL string
+	// AccountID is the V4 account to upload into; empty means the token's
+	// only account.
+	AccountID string
+	// LegacyTokenAuth sends x-frameio-legacy-token-auth: true on V4, for
+	// legacy developer tokens of V4-migrated accounts.
+	LegacyTokenAuth bool
+	// RouteLimits are V4's per-route rates, by limit name.
+	RouteLimits RouteRates
 	// Tokens maps a token reference (as carried by task payloads) to its
 	// bearer token. "default" comes from FRAMEQ_TOKEN.
 	Tokens map[string]string
@@ -58,9 +70,9 @@ type Config struct {
 	UploadRoot string
 	// HTTPAddr is the worker's HTTP listener (health, metrics, dashboard).
 	HTTPAddr string
-	// CreateRate limits asset creation per limit scope.
+	// CreateRate limits asset creation per limit scope (v2).
 	CreateRate Rate
-	// CallRate limits all API calls per limit scope.
+	// CallRate limits all API calls per limit scope (v2).
 	CallRate Rate
 	// RateMargin runs at (1-RateMargin) of each rate, for networks whose
 	// jitter would otherwise push a smooth schedule over a strict limit.
@@ -81,6 +93,15 @@ type Config struct {
 	RetryMaxDelay time.Duration
 	// TaskTimeout bounds one attempt of one task.
 	TaskTimeout time.Duration
+	// VerifyUploads makes a file done only once Frame.io says it has
+	// assembled it, not when its last part is in.
+	VerifyUploads bool
+	// VerifyTimeout is how long Frame.io may take to say so before the
+	// file counts as failed.
+	VerifyTimeout time.Duration
+	// VerifyReuploads is how many times a file Frame.io failed is deleted
+	// and uploaded again before it fails for good.
+	VerifyReuploads int
 	// ShutdownTimeout is how long a stopping worker lets active tasks finish
 	// before handing them back to the queue.
 	ShutdownTimeout time.Duration
@@ -103,8 +124,13 @@ type Rate struct {
 
 // String formats r as N/period.
 func (r Rate) String() string {
-	if r.Per == time.Second {
+	switch r.Per {
+	case time.Second:
 		return fmt.Sprintf("%d/s", r.N)
+	case time.Minute:
+		return fmt.Sprintf("%d/m", r.N)
+	case time.Hour:
+		return fmt.Sprintf("%d/h", r.N)
 	}
 	return fmt.Sprintf("%d/%s", r.N, r.Per)
 }
@@ -140,7 +166,8 @@ func Default() Config {
 	return Config{
 		LogFormat:       "json",
 		LogLevel:        "info",
-		APIURL:          "https://api.frame.io/v2",
+		APIVersion:      "v4",
+		RouteLimits:     DefaultRouteLimits(),
 		Tokens:          map[string]string{},
 		HTTPAddr:        "127.0.0.1:8080",
 		CreateRate:      Rate{5, time.Second},
@@ -152,9 +179,29 @@ func Default() Config {
 		RateMargin:      0.02,
 		RetryMaxDelay:   10 * time.Minute,
 		TaskTimeout:     6 * time.Hour,
+		VerifyUploads:   true,
+		VerifyTimeout:   time.Hour,
+		VerifyReuploads: 2,
 		ShutdownTimeout: 30 * time.Second,
 		APITimeout:      45 * time.Second,
 	}
+}
+
+// Default base URLs of the two API versions.
+const (
+	DefaultV4URL = "https://api.frame.io/v4"
+	DefaultV2URL = "https://api.frame.io/v2"
+)
+
+// APIBase is the API base URL: APIURL, or the default of APIVersion.
+func (c *Config) APIBase() string {
+	switch {
+	case c.APIURL != "":
+		return c.APIURL
+	case c.APIVersion == "v2":
+		return DefaultV2URL
+	}
+	return DefaultV4URL
 }
 
 // DefaultRedisURL is used by the worker and enqueue when FRAMEQ_REDIS_URL is unset.
@@ -231,7 +278,11 @@ func (c *Config) settings(groups []Group) []setting {
 	}
 	if hasGroup(groups, Worker) {
 		out = append(out,
-			setting{"FRAMEQ_API_URL", "api-url", "Frame.io API base URL", (*stringValue)(&c.APIURL)},
+			setting{"FRAMEQ_API_VERSION", "api-version", "Frame.io API: v4, or v2 (legacy)", oneOf(&c.APIVersion, "v4", "v2")},
+			setting{"FRAMEQ_API_URL", "api-url", "Frame.io API base URL with /v4 or /v2 (default: the version's)", (*stringValue)(&c.APIURL)},
+			setting{"FRAMEQ_ACCOUNT_ID", "account-id", "V4 account to upload into (default: the token's only account)", (*stringValue)(&c.AccountID)},
+			setting{"FRAMEQ_LEGACY_TOKEN_AUTH", "legacy-token-auth", "V4: send x-frameio-legacy-token-auth: true (legacy developer tokens)", (*boolValue)(&c.LegacyTokenAuth)},
+			setting{"FRAMEQ_ROUTE_LIMITS", "route-limits", "V4 per-route rates, e.g. file_create=5/s,folder_create=3/s (others keep their defaults)", &c.RouteLimits},
 			setting{"FRAMEQ_UPLOAD_ROOT", "upload-root", "only files under this directory are read (required)", (*stringValue)(&c.UploadRoot)},
 			setting{"FRAMEQ_HTTP_ADDR", "http-addr", "HTTP listener for health, metrics and dashboard", (*stringValue)(&c.HTTPAddr)},
 			setting{"FRAMEQ_CREATE_RATE", "create-rate", "asset creations allowed per scope, e.g. 5/s", (*rateValue)(&c.CreateRate)},
@@ -243,6 +294,9 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_MAX_RETRY", "max-retry", "failed attempts before a task is archived", (*positiveInt)(&c.MaxRetry)},
 			setting{"FRAMEQ_RETRY_MAX_DELAY", "retry-max-delay", "cap of the back-off between attempts", (*durationValue)(&c.RetryMaxDelay)},
 			setting{"FRAMEQ_TASK_TIMEOUT", "task-timeout", "time limit of one attempt", (*durationValue)(&c.TaskTimeout)},
+			setting{"FRAMEQ_VERIFY_UPLOADS", "verify-uploads", "a file is done only once Frame.io says it is assembled", (*boolValue)(&c.VerifyUploads)},
+			setting{"FRAMEQ_VERIFY_TIMEOUT", "verify-timeout", "how long Frame.io may take to assemble a file before it counts as failed", (*durationValue)(&c.VerifyTimeout)},
+			setting{"FRAMEQ_VERIFY_REUPLOADS", "verify-reuploads", "times a file Frame.io failed is uploaded again before it fails for good", (*nonNegativeInt)(&c.VerifyReuploads)},
 			setting{"FRAMEQ_SHUTDOWN_TIMEOUT", "shutdown-timeout", "grace period for active tasks on SIGTERM", (*durationValue)(&c.ShutdownTimeout)},
 			setting{"FRAMEQ_API_TIMEOUT", "api-timeout", "time limit of one API call (Frame.io gives up at 30s)", (*durationValue)(&c.APITimeout)},
 			setting{"FRAMEQ_DASHBOARD_WRITABLE", "dashboard-writable", "allow the dashboard's write actions (needs user and password)", (*boolValue)(&c.DashboardWritable)},

@@ -3,9 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/frameq/frameq/frameio"
 )
 
 // flag.Value implementations that reject bad input with a reason.
@@ -113,3 +117,53 @@ func (b *boolValue) Set(v string) error {
 
 // IsBoolFlag lets "-dashboard-writable" stand alone on the command line.
 func (b *boolValue) IsBoolFlag() bool { return true }
+
+// RouteRates are rates by limit name, written "name=5/s,name=100/m". Set
+// overrides the named limits and keeps the others; an unknown name is an
+// error, so a typo cannot leave a route at its default unnoticed.
+type RouteRates map[string]Rate
+
+// DefaultRouteLimits are Frame.io V4's documented per-route rates.
+func DefaultRouteLimits() RouteRates {
+	out := RouteRates{}
+	for name, r := range frameio.V4DefaultLimits() {
+		out[name] = Rate(r)
+	}
+	return out
+}
+
+// String lists every rate, sorted by name.
+func (r *RouteRates) String() string {
+	if r == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(*r))
+	for _, name := range slices.Sorted(maps.Keys(*r)) {
+		parts = append(parts, name+"="+(*r)[name].String())
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set parses name=rate pairs over the current rates.
+func (r *RouteRates) Set(v string) error {
+	next := maps.Clone(*r)
+	if next == nil {
+		next = DefaultRouteLimits()
+	}
+	for _, pair := range strings.Split(v, ",") {
+		name, rate, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok {
+			return fmt.Errorf("%q: want name=rate, e.g. file_create=5/s", pair)
+		}
+		if _, known := next[name]; !known {
+			return fmt.Errorf("%q: unknown limit; known: %s", name, strings.Join(slices.Sorted(maps.Keys(next)), ", "))
+		}
+		x, err := ParseRate(rate)
+		if err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		next[name] = x
+	}
+	*r = next
+	return nil
+}

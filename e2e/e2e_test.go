@@ -59,7 +59,7 @@ func (e *env) environ(extra ...string) []string {
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
 		"FRAMEQ_REDIS_URL=" + e.redis.URL(),
-		"FRAMEQ_API_URL=" + e.sim.URL(),
+		"FRAMEQ_API_VERSION=v2", "FRAMEQ_API_URL=" + e.sim.URL(),
 		"FRAMEQ_TOKEN=" + frameiosim.DefaultToken,
 		"FRAMEQ_UPLOAD_ROOT=" + e.root,
 		"FRAMEQ_HTTP_ADDR=127.0.0.1:0",

@@ -69,7 +69,7 @@ func newRig(t *testing.T, cfg frameiosim.Config, o rigOptions) *rig {
 		r.api = front.URL + "/v2"
 	}
 	r.env = e
-	r.worker = append([]string{"FRAMEQ_SHUTDOWN_TIMEOUT=5s", "FRAMEQ_API_URL=" + r.api}, o.worker...)
+	r.worker = append([]string{"FRAMEQ_SHUTDOWN_TIMEOUT=5s", "FRAMEQ_API_VERSION=v2", "FRAMEQ_API_URL=" + r.api}, o.worker...)
 	return r
 }
 

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,8 @@ type Worker struct {
 	ln       net.Listener
 	http     *http.Server
 
+	v4 map[string]*frameio.V4 // by token ref, before CheckTokens picks the account
+
 	mu       sync.Mutex
 	observed map[string]frameio.RateLimit // last header figures per scope/limit
 	tokensOK error                        // result of the last CheckTokens
@@ -62,13 +65,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	if len(cfg.Tokens) == 0 {
 		return nil, errors.New("no tokens: set FRAMEQ_TOKEN (ref \"default\") or FRAMEQ_TOKEN_<REF>")
 	}
-	lim, err := throttle.New(rdb, throttle.Config{
-		Limits: map[string]throttle.Limit{
-			frameio.LimitCalls:   {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1},
-			frameio.LimitCreates: {Rate: cfg.CreateRate.N, Per: cfg.CreateRate.Per, Burst: 1},
-		},
-		Margin: cfg.RateMargin,
-	})
+	lim, err := throttle.New(rdb, throttle.Config{Limits: limits(cfg), Margin: cfg.RateMargin})
 	if err != nil {
 		return nil, fmt.Errorf("limiter: %w", err)
 	}
@@ -76,6 +73,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		cfg: cfg, rdb: rdb, log: log, limiter: lim, metrics: metrics.New(),
 		insp:     asynq.NewInspectorFromRedisClient(rdb),
 		accounts: map[string]*upload.Account{}, observed: map[string]frameio.RateLimit{},
+		v4: map[string]*frameio.V4{},
 	}
 	w.breaker = job.NewBreaker(rdb)
 	w.breaker.OnChange = w.breakerChanged
@@ -91,6 +89,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		PartConcurrency: cfg.PartConcurrency, Log: log,
 		Breaker: w.breaker, Observer: w.metrics,
 		MaxRetry: cfg.MaxRetry, TaskTimeout: cfg.TaskTimeout,
+		Verify: cfg.VerifyUploads, VerifyTimeout: cfg.VerifyTimeout, VerifyReuploads: cfg.VerifyReuploads,
 	}); err != nil {
 		return nil, err
 	}
@@ -105,13 +104,32 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	return w, nil
 }
 
+// limits are the shared limiter's budgets for the configured API: v2's
+// calls and creates, or V4's one limit per route.
+func limits(cfg config.Config) map[string]throttle.Limit {
+	if cfg.APIVersion == "v2" {
+		return map[string]throttle.Limit{
+			frameio.LimitCalls:   {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1},
+			frameio.LimitCreates: {Rate: cfg.CreateRate.N, Per: cfg.CreateRate.Per, Burst: 1},
+		}
+	}
+	out := make(map[string]throttle.Limit, len(cfg.RouteLimits))
+	for name, r := range cfg.RouteLimits {
+		out[name] = throttle.Limit{Rate: r.N, Per: r.Per, Burst: 1}
+	}
+	return out
+}
+
+// newAccount makes ref's client for the configured API. A V4 account is
+// only usable once CheckTokens has found its account id.
 func (w *Worker) newAccount(ref, token string) (*upload.Account, error) {
 	acct := &upload.Account{Scope: "token:" + ref}
-	c, err := frameio.New(frameio.Options{
-		BaseURL:    w.cfg.APIURL,
-		Token:      token,
-		UserAgent:  "frameq/" + version,
-		APITimeout: w.cfg.APITimeout,
+	o := frameio.Options{
+		BaseURL:         w.cfg.APIBase(),
+		Token:           token,
+		UserAgent:       "frameq/" + version,
+		APITimeout:      w.cfg.APITimeout,
+		LegacyTokenAuth: w.cfg.LegacyTokenAuth,
 		BeforeCall: func(ctx context.Context, c frameio.Call) error {
 			start := time.Now()
 			err := w.limiter.Wait(ctx, acct.Scope, c.Limits...)
@@ -123,11 +141,16 @@ func (w *Worker) newAccount(ref, token string) (*upload.Account, error) {
 		AfterCall: func(ctx context.Context, c frameio.Call, r frameio.Result) {
 			w.afterCall(ctx, acct.Scope, c, r)
 		},
-	})
+	}
+	var err error
+	if w.cfg.APIVersion == "v2" {
+		acct.Client, err = frameio.New(o)
+	} else {
+		w.v4[ref], err = frameio.NewV4(o)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("token ref %q: %w", ref, err)
 	}
-	acct.Client = c
 	return acct, nil
 }
 
@@ -202,26 +225,77 @@ func (w *Worker) stopServers() {
 // Addr is the HTTP listener's address.
 func (w *Worker) Addr() string { return w.ln.Addr().String() }
 
-// CheckTokens calls GET /me with every token and fails naming the first
-// ref whose token is rejected.
+// CheckTokens asks Frame.io who every token is (v2: GET /me; V4: GET
+// /accounts, which also picks the account) and fails naming the first ref
+// whose token is rejected. Errors that are the operator's to fix (no such
+// account, several to choose from) are *ConfigError.
 func (w *Worker) CheckTokens(ctx context.Context) error {
 	var err error
 	for _, ref := range w.cfg.TokenRefs() {
 		acct := w.accounts[ref]
-		me, merr := acct.Client.Me(ctx)
-		if merr != nil {
-			err = fmt.Errorf("token ref %q: GET /me: %w", ref, merr)
+		var accountID string
+		if v4 := w.v4[ref]; v4 != nil {
+			accountID, err = w.pickAccount(ctx, ref, v4)
+			if err == nil {
+				acct.API = upload.NewV4(v4.ForAccount(accountID))
+			}
+		} else {
+			var me *frameio.User
+			if me, err = acct.Client.Me(ctx); err != nil {
+				err = fmt.Errorf("token ref %q: GET /me: %w", ref, err)
+			} else {
+				accountID = me.AccountID
+			}
+		}
+		if err != nil {
 			break
 		}
-		if w.cfg.LimitScope == "account" && me.AccountID != "" {
-			acct.Scope = "account:" + me.AccountID
+		if w.cfg.LimitScope == "account" && accountID != "" {
+			acct.Scope = "account:" + accountID
 		}
-		w.log.Info().Str("token_ref", ref).Str("account_id", me.AccountID).Str("scope", acct.Scope).Msg("token accepted")
+		w.log.Info().Str("token_ref", ref).Str("account_id", accountID).Str("scope", acct.Scope).Msg("token accepted")
 	}
 	w.mu.Lock()
 	w.tokensOK = err
 	w.mu.Unlock()
 	return err
+}
+
+// ConfigError is a start-up failure the operator fixes in the
+// configuration (cmd/worker exits 2 for it), not a rejected token.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// pickAccount lists the token's V4 accounts and returns FRAMEQ_ACCOUNT_ID
+// if the token has it, else the token's only account.
+func (w *Worker) pickAccount(ctx context.Context, ref string, v4 *frameio.V4) (string, error) {
+	accounts, err := v4.Accounts(ctx)
+	if err != nil {
+		return "", fmt.Errorf("token ref %q: GET /accounts: %w", ref, err)
+	}
+	ids := make([]string, len(accounts))
+	for i, a := range accounts {
+		ids[i] = a.ID
+		if a.DisplayName != "" {
+			ids[i] += " (" + a.DisplayName + ")"
+		}
+	}
+	want := w.cfg.AccountID
+	switch {
+	case want != "":
+		for _, a := range accounts {
+			if a.ID == want {
+				return want, nil
+			}
+		}
+		return "", &ConfigError{fmt.Sprintf("token ref %q: FRAMEQ_ACCOUNT_ID %s is not one of the token's accounts: %s", ref, want, strings.Join(ids, ", "))}
+	case len(accounts) == 1:
+		return accounts[0].ID, nil
+	case len(accounts) == 0:
+		return "", &ConfigError{fmt.Sprintf("token ref %q: the token has no Frame.io V4 account", ref)}
+	}
+	return "", &ConfigError{fmt.Sprintf("token ref %q: the token has %d accounts; choose one with FRAMEQ_ACCOUNT_ID (or --account-id): %s", ref, len(accounts), strings.Join(ids, ", "))}
 }
 
 // Run processes tasks and serves HTTP until ctx ends, then stops taking

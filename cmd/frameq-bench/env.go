@@ -94,7 +94,7 @@ func (s *stack) environ(extra ...string) []string {
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
 		"FRAMEQ_REDIS_URL=" + s.redis.URL(),
-		"FRAMEQ_API_URL=" + s.sim.URL(),
+		"FRAMEQ_API_VERSION=v2", "FRAMEQ_API_URL=" + s.sim.URL(),
 		"FRAMEQ_TOKEN=" + frameiosim.DefaultToken,
 		"FRAMEQ_UPLOAD_ROOT=" + s.root,
 		"FRAMEQ_HTTP_ADDR=127.0.0.1:0",

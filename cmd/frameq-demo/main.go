@@ -103,7 +103,7 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "sample tree: %d files, %s, in %s\n", len(sums), mib(size), dir)
 
 	cfg := config.Default()
-	cfg.APIURL, cfg.UploadRoot, cfg.HTTPAddr, cfg.RedisURL = sim.URL(), dir, "127.0.0.1:0", redisURL
+	cfg.APIVersion, cfg.APIURL, cfg.UploadRoot, cfg.HTTPAddr, cfg.RedisURL = "v2", sim.URL(), dir, "127.0.0.1:0", redisURL
 	cfg.Tokens = map[string]string{"default": frameiosim.DefaultToken}
 	cfg.CreateRate = config.Rate{N: o.createRate, Per: time.Second}
 	cfg.Concurrency, cfg.MaxRetry, cfg.RetryMaxDelay = 8, 10, 2*time.Second

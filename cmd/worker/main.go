@@ -64,6 +64,11 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		return 2
 	}
 	if err := w.CheckTokens(ctx); err != nil {
+		var cerr *worker.ConfigError
+		if errors.As(err, &cerr) {
+			fmt.Fprintln(stderr, "worker:", err)
+			return 2
+		}
 		log.Error().Err(err).Msg("token check failed")
 		return 1
 	}
