@@ -23,7 +23,9 @@ import (
 	"time"
 
 	"github.com/frameq/frameq/apierr"
+	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/ident"
+	"github.com/frameq/frameq/throttle"
 )
 
 // Config is every setting of every frameq command. Each command binds the
@@ -202,6 +204,22 @@ func (c *Config) APIBase() string {
 		return DefaultV2URL
 	}
 	return DefaultV4URL
+}
+
+// Limits are the shared limiter's budgets for the configured API: v2's
+// calls and creates, or V4's one limit per route.
+func (c *Config) Limits() map[string]throttle.Limit {
+	if c.APIVersion == "v2" {
+		return map[string]throttle.Limit{
+			frameio.LimitCalls:   {Rate: c.CallRate.N, Per: c.CallRate.Per, Burst: 1},
+			frameio.LimitCreates: {Rate: c.CreateRate.N, Per: c.CreateRate.Per, Burst: 1},
+		}
+	}
+	out := make(map[string]throttle.Limit, len(c.RouteLimits))
+	for name, r := range c.RouteLimits {
+		out[name] = throttle.Limit{Rate: r.N, Per: r.Per, Burst: 1}
+	}
+	return out
 }
 
 // DefaultRedisURL is used by the worker and enqueue when FRAMEQ_REDIS_URL is unset.

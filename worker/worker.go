@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -65,7 +64,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	if len(cfg.Tokens) == 0 {
 		return nil, errors.New("no tokens: set FRAMEQ_TOKEN (ref \"default\") or FRAMEQ_TOKEN_<REF>")
 	}
-	lim, err := throttle.New(rdb, throttle.Config{Limits: limits(cfg), Margin: cfg.RateMargin})
+	lim, err := throttle.New(rdb, throttle.Config{Limits: cfg.Limits(), Margin: cfg.RateMargin})
 	if err != nil {
 		return nil, fmt.Errorf("limiter: %w", err)
 	}
@@ -104,21 +103,6 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	return w, nil
 }
 
-// limits are the shared limiter's budgets for the configured API: v2's
-// calls and creates, or V4's one limit per route.
-func limits(cfg config.Config) map[string]throttle.Limit {
-	if cfg.APIVersion == "v2" {
-		return map[string]throttle.Limit{
-			frameio.LimitCalls:   {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1},
-			frameio.LimitCreates: {Rate: cfg.CreateRate.N, Per: cfg.CreateRate.Per, Burst: 1},
-		}
-	}
-	out := make(map[string]throttle.Limit, len(cfg.RouteLimits))
-	for name, r := range cfg.RouteLimits {
-		out[name] = throttle.Limit{Rate: r.N, Per: r.Per, Burst: 1}
-	}
-	return out
-}
 
 // newAccount makes ref's client for the configured API. A V4 account is
 // only usable once CheckTokens has found its account id.
@@ -267,35 +251,17 @@ type ConfigError struct{ Msg string }
 
 func (e *ConfigError) Error() string { return e.Msg }
 
-// pickAccount lists the token's V4 accounts and returns FRAMEQ_ACCOUNT_ID
-// if the token has it, else the token's only account.
+// pickAccount is FRAMEQ_ACCOUNT_ID if the token has it, else the token's
+// only V4 account.
 func (w *Worker) pickAccount(ctx context.Context, ref string, v4 *frameio.V4) (string, error) {
-	accounts, err := v4.Accounts(ctx)
-	if err != nil {
-		return "", fmt.Errorf("token ref %q: GET /accounts: %w", ref, err)
-	}
-	ids := make([]string, len(accounts))
-	for i, a := range accounts {
-		ids[i] = a.ID
-		if a.DisplayName != "" {
-			ids[i] += " (" + a.DisplayName + ")"
-		}
-	}
-	want := w.cfg.AccountID
+	id, err := v4.ChooseAccount(ctx, w.cfg.AccountID)
 	switch {
-	case want != "":
-		for _, a := range accounts {
-			if a.ID == want {
-				return want, nil
-			}
-		}
-		return "", &ConfigError{fmt.Sprintf("token ref %q: FRAMEQ_ACCOUNT_ID %s is not one of the token's accounts: %s", ref, want, strings.Join(ids, ", "))}
-	case len(accounts) == 1:
-		return accounts[0].ID, nil
-	case len(accounts) == 0:
-		return "", &ConfigError{fmt.Sprintf("token ref %q: the token has no Frame.io V4 account", ref)}
+	case errors.Is(err, frameio.ErrAccountChoice):
+		return "", &ConfigError{fmt.Sprintf("token ref %q: %v (FRAMEQ_ACCOUNT_ID or --account-id)", ref, err)}
+	case err != nil:
+		return "", fmt.Errorf("token ref %q: %w", ref, err)
 	}
-	return "", &ConfigError{fmt.Sprintf("token ref %q: the token has %d accounts; choose one with FRAMEQ_ACCOUNT_ID (or --account-id): %s", ref, len(accounts), strings.Join(ids, ", "))}
+	return id, nil
 }
 
 // Run processes tasks and serves HTTP until ctx ends, then stops taking

@@ -18,6 +18,7 @@ import (
 	"github.com/frameq/frameq/ident"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
+	"github.com/frameq/frameq/tasks/upload"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -28,16 +29,17 @@ const recheckConcurrency = 8
 // errNoToken: --recheck calls Frame.io, so it needs the workers' token.
 var errNoToken = errors.New("--recheck needs the token")
 
-// rechecker asks Frame.io whether the assets of done records still exist.
+// rechecker asks Frame.io whether the files of done records still exist.
 type rechecker struct {
 	cfg     config.Config
 	limiter *throttle.Limiter
-	clients map[string]*frameio.Client
+	apis    map[string]upload.FrameIO // by token ref
 }
 
 // newRechecker reads the worker's Frame.io settings (FRAMEQ_TOKEN,
-// FRAMEQ_TOKEN_<REF>, FRAMEQ_TOKENS_FILE, FRAMEQ_API_URL, FRAMEQ_CALL_RATE,
-// FRAMEQ_RATE_MARGIN) from the environment only: tokens never come from flags.
+// FRAMEQ_TOKEN_<REF>, FRAMEQ_TOKENS_FILE, FRAMEQ_API_VERSION, FRAMEQ_API_URL,
+// FRAMEQ_ACCOUNT_ID, the rates) from the environment only: tokens never come
+// from flags.
 func (c *cli) newRechecker(rdb redis.UniversalClient) (*rechecker, error) {
 	cfg := config.Default()
 	fs := flag.NewFlagSet("recheck", flag.ContinueOnError)
@@ -45,42 +47,56 @@ func (c *cli) newRechecker(rdb redis.UniversalClient) (*rechecker, error) {
 	if err := cfg.Load(fs, nil, c.environ, config.Worker); err != nil {
 		return nil, fmt.Errorf("--recheck: %w", err)
 	}
-	lim, err := throttle.New(rdb, throttle.Config{
-		Limits: map[string]throttle.Limit{frameio.LimitCalls: {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1}},
-		Margin: cfg.RateMargin,
-	})
+	lim, err := throttle.New(rdb, throttle.Config{Limits: cfg.Limits(), Margin: cfg.RateMargin})
 	if err != nil {
 		return nil, fmt.Errorf("--recheck: limiter: %w", err)
 	}
-	return &rechecker{cfg: cfg, limiter: lim, clients: map[string]*frameio.Client{}}, nil
+	return &rechecker{cfg: cfg, limiter: lim, apis: map[string]upload.FrameIO{}}, nil
 }
 
-// client returns the Frame.io client of a token ref, made on first use.
-func (r *rechecker) client(ref string) (*frameio.Client, error) {
-	if c, ok := r.clients[ref]; ok {
-		return c, nil
+// api returns the Frame.io API of a token ref, made on first use, the way
+// the worker makes it: the same version, account and shared limits.
+func (r *rechecker) api(ctx context.Context, ref string) (upload.FrameIO, error) {
+	if a, ok := r.apis[ref]; ok {
+		return a, nil
 	}
 	token, ok := r.cfg.Tokens[ref]
 	if !ok {
 		return nil, fmt.Errorf("%w of ref %q: set %s", errNoToken, ref, ident.TokenVar(ref))
 	}
 	scope := "token:" + ref // the worker's scope with FRAMEQ_LIMIT_SCOPE=token
-	c, err := frameio.New(frameio.Options{
-		BaseURL: r.cfg.APIURL, Token: token, APITimeout: r.cfg.APITimeout,
-		BeforeCall: func(ctx context.Context, _ frameio.Call) error { return r.wait(ctx, scope) },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("token ref %q: %w", ref, err)
+	o := frameio.Options{
+		BaseURL: r.cfg.APIBase(), Token: token, APITimeout: r.cfg.APITimeout, LegacyTokenAuth: r.cfg.LegacyTokenAuth,
+		BeforeCall: func(ctx context.Context, c frameio.Call) error { return r.wait(ctx, scope, c.Limits) },
 	}
-	r.clients[ref] = c
-	return c, nil
+	var a upload.FrameIO
+	if r.cfg.APIVersion == "v2" {
+		c, err := frameio.New(o)
+		if err != nil {
+			return nil, fmt.Errorf("token ref %q: %w", ref, err)
+		}
+		a = upload.NewV2(c)
+	} else {
+		v, err := frameio.NewV4(o)
+		if err != nil {
+			return nil, fmt.Errorf("token ref %q: %w", ref, err)
+		}
+		id, err := v.ChooseAccount(ctx, r.cfg.AccountID)
+		if err != nil {
+			return nil, fmt.Errorf("token ref %q: %w", ref, err)
+		}
+		a = upload.NewV4(v.ForAccount(id))
+	}
+	r.apis[ref] = a
+	return a, nil
 }
 
-// wait takes a call permit, sleeping out waits longer than the limiter's
-// MaxWait (a hold after a 429): enqueue has no queue to hand work back to.
-func (r *rechecker) wait(ctx context.Context, scope string) error {
+// wait takes a permit of every limit a call draws on, sleeping out waits
+// longer than the limiter's MaxWait (a hold after a 429): enqueue has no
+// queue to hand work back to.
+func (r *rechecker) wait(ctx context.Context, scope string, limits []string) error {
 	for {
-		err := r.limiter.Wait(ctx, scope, frameio.LimitCalls)
+		err := r.limiter.Wait(ctx, scope, limits...)
 		var d *throttle.DelayError
 		if !errors.As(err, &d) {
 			return err
@@ -107,8 +123,8 @@ func (r *rechecker) run(ctx context.Context, p *records.Progresses, uploads []*j
 	}
 	for i, u := range uploads { // clients first: a missing token fails before any call
 		if assets[i] != "" {
-			if _, err := r.client(u.TokenRef); err != nil {
-				return 0, err
+			if _, err := r.api(ctx, u.TokenRef); err != nil {
+				return 0, fmt.Errorf("recheck %s: %w", u.Path, err)
 			}
 		}
 	}
@@ -161,8 +177,8 @@ feed:
 // gone looks up one recorded asset and, if Frame.io says 404, forgets the
 // done record.
 func (r *rechecker) gone(ctx context.Context, p *records.Progresses, u *job.Upload, key, assetID string) (bool, error) {
-	c, _ := r.client(u.TokenRef) // made in run
-	_, err := c.GetAsset(ctx, assetID)
+	api := r.apis[u.TokenRef] // made in run
+	_, err := api.GetFile(ctx, assetID)
 	var e *apierr.Error
 	switch {
 	case err == nil:

@@ -19,16 +19,26 @@ import (
 )
 
 // uploadPending runs every pending task of the default token through a real
-// handler against the simulator, then removes it from the queue, as a
-// worker would.
-func uploadPending(t *testing.T, srv *redistest.Server, sim *frameiosim.Server, root string) int {
+// handler against the simulator on API version api, then removes it from
+// the queue, as a worker would.
+func uploadPending(t *testing.T, srv *redistest.Server, sim *frameiosim.Server, root, api string) int {
 	t.Helper()
-	c, err := frameio.New(frameio.Options{BaseURL: sim.URL(), Token: frameiosim.DefaultToken})
-	if err != nil {
-		t.Fatal(err)
+	acct := &upload.Account{Scope: "token:default"}
+	if api == "v4" {
+		v, err := frameio.NewV4(frameio.Options{BaseURL: sim.V4URL(), Token: frameiosim.DefaultToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct.API = upload.NewV4(v.ForAccount(frameiosim.DefaultAccount))
+	} else {
+		c, err := frameio.New(frameio.Options{BaseURL: sim.URL(), Token: frameiosim.DefaultToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct.Client = c
 	}
 	h, err := upload.NewHandler(srv.Client(t), upload.Options{
-		Accounts:   map[string]*upload.Account{"default": {Client: c, Scope: "token:default"}},
+		Accounts:   map[string]*upload.Account{"default": acct},
 		UploadRoot: root, Log: zerolog.Nop(),
 	})
 	if err != nil {
@@ -53,6 +63,12 @@ func uploadPending(t *testing.T, srv *redistest.Server, sim *frameiosim.Server, 
 }
 
 func TestRecheckUploadsAgainWhatWasDeletedInFrameio(t *testing.T) {
+	for _, api := range []string{"v4", "v2"} {
+		t.Run(api, func(t *testing.T) { testRecheckUploadsAgain(t, api) })
+	}
+}
+
+func testRecheckUploadsAgain(t *testing.T, api string) {
 	srv := redistest.Start(t)
 	sim := frameiosim.StartTest(t, frameiosim.Config{CreateLimit: 1000, CallLimit: 1000})
 	dir := t.TempDir()
@@ -60,7 +76,7 @@ func TestRecheckUploadsAgainWhatWasDeletedInFrameio(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "sub", "a.mov"), []byte("aaa"), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.mov"), []byte("bb"), 0o644)
 	parent := sim.RootFolder(frameiosim.DefaultToken)
-	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_TOKEN=" + frameiosim.DefaultToken, "FRAMEQ_API_URL=" + sim.URL()}
+	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_TOKEN=" + frameiosim.DefaultToken, "FRAMEQ_API_VERSION=" + api, "FRAMEQ_API_URL=" + apiURL(sim, api)}
 	cli := func(args ...string) (string, int) {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), args, env, &out, &errb)
@@ -69,7 +85,7 @@ func TestRecheckUploadsAgainWhatWasDeletedInFrameio(t *testing.T) {
 	if stderr, code := cli("dir", "--parent", parent, dir); code != 0 || !strings.Contains(stderr, "2 enqueued") {
 		t.Fatalf("first dir: %d %s", code, stderr)
 	}
-	if n := uploadPending(t, srv, sim, dir); n != 2 {
+	if n := uploadPending(t, srv, sim, dir, api); n != 2 {
 		t.Fatalf("%d uploaded, want 2", n)
 	}
 	var gone frameiosim.File
@@ -78,9 +94,8 @@ func TestRecheckUploadsAgainWhatWasDeletedInFrameio(t *testing.T) {
 			gone = f
 		}
 	}
-	c, _ := frameio.New(frameio.Options{BaseURL: sim.URL(), Token: frameiosim.DefaultToken})
-	if err := c.DeleteAsset(context.Background(), gone.ID); err != nil {
-		t.Fatal(err)
+	if !sim.Delete(gone.ID) {
+		t.Fatalf("could not delete %s in the simulator", gone.ID)
 	}
 
 	// Without --recheck the done record is trusted, and no call is made.
@@ -95,10 +110,12 @@ func TestRecheckUploadsAgainWhatWasDeletedInFrameio(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "recheck: 1 ") || !strings.Contains(stderr, "1 enqueued, 0 already queued, 1 already uploaded") {
 		t.Fatalf("dir --recheck: %d %s", code, stderr)
 	}
-	if got := sim.Stats().Calls - calls; got != 2 {
-		t.Errorf("--recheck made %d calls, want one GET per recorded asset (2)", got)
+	// One GET per recorded file; V4 first lists the token's accounts.
+	want := map[string]int{"v2": 2, "v4": 3}[api]
+	if got := sim.Stats().Calls - calls; got != want {
+		t.Errorf("--recheck made %d calls, want %d", got, want)
 	}
-	if n := uploadPending(t, srv, sim, dir); n != 1 {
+	if n := uploadPending(t, srv, sim, dir, api); n != 1 {
 		t.Fatalf("%d uploaded after --recheck, want 1", n)
 	}
 	st := sim.Stats()
@@ -112,6 +129,14 @@ func TestRecheckUploadsAgainWhatWasDeletedInFrameio(t *testing.T) {
 	}
 }
 
+// apiURL is the simulator's base URL of API version api.
+func apiURL(sim *frameiosim.Server, api string) string {
+	if api == "v4" {
+		return sim.V4URL()
+	}
+	return sim.URL()
+}
+
 func TestRecheckNeedsATokenAndNamesTheFileOnError(t *testing.T) {
 	srv := redistest.Start(t)
 	sim := frameiosim.StartTest(t, frameiosim.Config{CreateLimit: 1000, CallLimit: 1000})
@@ -121,14 +146,14 @@ func TestRecheckNeedsATokenAndNamesTheFileOnError(t *testing.T) {
 	if _, stderr, code := runCLI(t, srv.URL(), "dir", "--parent", parent, dir); code != 0 {
 		t.Fatal(stderr)
 	}
-	uploadPending(t, srv, sim, dir)
+	uploadPending(t, srv, sim, dir, "v4")
 	// No token: a usage error naming the variable, before any call.
 	if _, stderr, code := runCLI(t, srv.URL(), "dir", "--recheck", "--parent", parent, dir); code != exitUsage || !strings.Contains(stderr, "FRAMEQ_TOKEN") {
 		t.Errorf("no token: exit %d %s", code, stderr)
 	}
 	// A token Frame.io refuses: the command fails naming the file, not the token.
 	var out, errb bytes.Buffer
-	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_TOKEN=wrong-secret-token", "FRAMEQ_API_URL=" + sim.URL()}
+	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_TOKEN=wrong-secret-token", "FRAMEQ_API_URL=" + sim.V4URL()}
 	code := run(context.Background(), []string{"dir", "--recheck", "--parent", parent, dir}, env, &out, &errb)
 	if code != exitFailed || !strings.Contains(errb.String(), "a.mov") || strings.Contains(errb.String(), "wrong-secret-token") || out.Len() != 0 {
 		t.Errorf("refused token: exit %d stdout %q stderr %s", code, out.String(), errb.String())
