@@ -103,7 +103,6 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	return w, nil
 }
 
-
 // newAccount makes ref's client for the configured API. A V4 account is
 // only usable once CheckTokens has found its account id.
 func (w *Worker) newAccount(ref, token string) (*upload.Account, error) {
