@@ -27,9 +27,10 @@ const (
 	MaxTokenRef = 64
 )
 
-// IDPattern is the id rule: 1 to 128 of A-Z a-z 0-9 . _ -. Frame.io ids are
-// UUIDs; the wider set leaves room for batch names and simulators.
-const IDPattern = `^[A-Za-z0-9._-]{1,128}$`
+// IDPattern is the id rule: 1 to 128 of A-Z a-z 0-9 . _ - :. Frame.io ids
+// are UUIDs, and V4 ids of Adobe-storage resources look like "adobe:…"; the
+// wider set leaves room for batch names and simulators.
+const IDPattern = `^[A-Za-z0-9._:-]{1,128}$`
 
 // TokenRefPattern is the token-reference rule: 1 to 64 of a-z 0-9 _ -. A
 // worker learns ref r from FRAMEQ_TOKEN_<R> lower-cased, or from a
@@ -71,9 +72,9 @@ func (e *Error) Error() string { return e.Field + ": " + e.Reason }
 // ID checks an id (batch, parent_id) against IDPattern; field names it in
 // the error.
 func ID(field, v string) error {
-	return check(field, v, MaxID, "A-Z a-z 0-9 - _ .", func(r rune) bool {
+	return check(field, v, MaxID, "A-Z a-z 0-9 - _ . :", func(r rune) bool {
 		return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' ||
-			r == '-' || r == '_' || r == '.'
+			r == '-' || r == '_' || r == '.' || r == ':'
 	})
 }
 

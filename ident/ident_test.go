@@ -12,8 +12,8 @@ import (
 var (
 	goodRefs = []string{"default", "acme", "a", "prod_2", "eu-west", strings.Repeat("r", 64)}
 	badRefs  = []string{"", "Acme", "ACME", "a.b", "a b", "a/b", "é", "a\n", strings.Repeat("r", 65)}
-	goodIDs  = []string{"p", "root-folder", "Ab.9_-", "b20261202T120000-deadbeef", strings.Repeat("i", 128)}
-	badIDs   = []string{"", "a/b", "a b", "a:b", "é", "a\x00", strings.Repeat("i", 129)}
+	goodIDs  = []string{"p", "root-folder", "Ab.9_-", "adobe:urn-aaid-sc-US-a1b2", "b20261202T120000-deadbeef", strings.Repeat("i", 128)}
+	badIDs   = []string{"", "a/b", "a b", "a;b", "é", "a\x00", strings.Repeat("i", 129)}
 	goodPath = []string{"a.mov", "x/y/a.mov", "...", "..a", ".a", "a..", "a b/ü ñ.mov", "a\u00a0b", "a\u200bb"}
 	badPath  = []string{"", "/a", "a/", "a//b", ".", "..", "./a", "a/./b", "x/../a", "a/..",
 		"a\nb", "a\rb", "a\tb", "a\x00b", "a\x1bb", "a\x7fb", "a\u0085b", "a\u009fb"}
