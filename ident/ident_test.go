@@ -89,7 +89,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{TokenRef("Acme"), "token_ref", `token_ref: invalid character 'A'; want a-z 0-9 - _`},
 		{TokenRef(strings.Repeat("r", 65)), "token_ref", "token_ref: longer than 64 characters"},
 		{ID("batch", ""), "batch", "batch: missing"},
-		{ID("parent_id", "a/b"), "parent_id", `parent_id: invalid character '/'; want A-Z a-z 0-9 - _ .`},
+		{ID("parent_id", "a/b"), "parent_id", `parent_id: invalid character '/'; want A-Z a-z 0-9 - _ . :`},
 		{Path("a\nb"), "path", "path: contains control character U+000A"},
 		{Path("x/../a"), "path", `path: has a ".." element`},
 		{Path("a\xffb"), "path", "path: not valid UTF-8"},
