@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -53,14 +54,8 @@ func cmdDir(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 	if err != nil {
 		return c.fail(exitUsage, "dir: %v", err)
 	}
-	batch := job.NewBatchID()
-	for _, u := range uploads {
-		u.Batch = batch
-		if err := u.Validate(job.TypeUpload); err != nil {
-			return c.fail(exitUsage, "dir: %s: %v", u.File, err)
-		}
-	}
-	return c.enqueue(ctx, a, batch, uploads)
+	name := func(i int) string { return "dir: " + uploads[i].File }
+	return c.enqueue(ctx, a, job.NewBatchID(), uploads, name)
 }
 
 func cmdManifest(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
@@ -77,40 +72,44 @@ func cmdManifest(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) i
 		return c.fail(exitUsage, "manifest: want exactly one file, got %d", fs.NArg())
 	}
 	batch := job.NewBatchID()
-	uploads, err := readManifest(fs.Arg(0), batch, a)
+	uploads, lines, err := readManifest(fs.Arg(0), batch, a)
 	if err != nil {
 		return c.fail(exitUsage, "manifest %s:\n%v", fs.Arg(0), err)
 	}
-	return c.enqueue(ctx, a, batch, uploads)
+	name := func(i int) string { return fmt.Sprintf("manifest %s: line %d", fs.Arg(0), lines[i]) }
+	return c.enqueue(ctx, a, batch, uploads, name)
 }
 
-// readManifest parses and validates a whole manifest into uploads; local
-// files are resolved against the manifest's folder and stat'ed now.
-func readManifest(path, batch string, a addFlags) ([]*job.Upload, error) {
+// readManifest parses a whole manifest into uploads, with the line of
+// each; local files are resolved against the manifest's folder and stat'ed
+// now. The payload rules are checked once, by the Enqueuer.
+func readManifest(path, batch string, a addFlags) ([]*job.Upload, []int, error) {
 	format, err := manifest.FormatOf(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	base := filepath.Dir(path)
 	uploads := make([]*job.Upload, 0, 1024)
+	lines := make([]int, 0, 1024)
 	// Converting (stat'ing the file) inside the check reports a missing
 	// file by its line, together with every other bad line.
 	_, err = manifest.ParseChecked(f, format, func(e manifest.Entry) error {
 		u, err := toUpload(e, base, batch, a)
 		if err == nil {
 			uploads = append(uploads, u)
+			lines = append(lines, e.Line)
 		}
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return uploads, nil
+	return uploads, lines, nil
 }
 
 func toUpload(e manifest.Entry, base, batch string, a addFlags) (*job.Upload, error) {
@@ -121,11 +120,9 @@ func toUpload(e manifest.Entry, base, batch string, a addFlags) (*job.Upload, er
 	if e.TokenRef != manifest.DefaultTokenRef { // a line naming a ref wins over --token-ref
 		u.TokenRef = e.TokenRef
 	}
-	typ := job.TypeRemoteUpload
 	if e.URL != "" {
 		u.SourceURL = e.URL
 	} else {
-		typ = job.TypeUpload
 		file := e.File
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(base, file)
@@ -146,19 +143,21 @@ func toUpload(e manifest.Entry, base, batch string, a addFlags) (*job.Upload, er
 			u.Path = filepath.Base(abs)
 		}
 	}
-	if err := u.Validate(typ); err != nil {
-		return nil, err
-	}
 	return u, nil
 }
 
 // enqueue puts uploads into a new batch and prints the batch id on stdout.
-func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*job.Upload) int {
+// name(i) says where upload i came from, for errors.
+func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*job.Upload, name func(int) string) int {
 	if len(uploads) == 0 {
 		return c.fail(exitUsage, "nothing to enqueue: no files found")
 	}
 	if a.recheck && a.force {
 		return c.fail(exitUsage, "--recheck and --force: --force uploads everything again already")
+	}
+	checked, err := job.Check(batch, uploads) // before Redis and Frame.io: a bad run touches nothing
+	if err != nil {
+		return c.invalid(err, name)
 	}
 	if a.dryRun {
 		enc := json.NewEncoder(c.stderr)
@@ -180,7 +179,7 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 	}
 	e := job.NewEnqueuer(rdb)
 	start := time.Now()
-	res, err := e.Enqueue(ctx, batch, uploads)
+	res, err := e.EnqueueChecked(ctx, checked)
 	took := time.Since(start)
 	fmt.Fprintf(c.stderr, "batch %s: %d enqueued, %d already queued, %d already uploaded (%.0f tasks/s)\n",
 		batch, res.Enqueued, res.Queued, res.Done, float64(len(uploads))/took.Seconds())
@@ -189,6 +188,19 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 	}
 	fmt.Fprintln(c.stdout, batch)
 	return exitOK
+}
+
+// invalid reports every upload job.Check refused, by where it came from.
+func (c *cli) invalid(err error, name func(int) string) int {
+	var inv *job.InvalidError
+	if !errors.As(err, &inv) {
+		return c.fail(exitUsage, "%v", err)
+	}
+	lines := make([]string, len(inv.Items))
+	for i, it := range inv.Items {
+		lines[i] = fmt.Sprintf("%s: %v", name(it.Index), it.Err)
+	}
+	return c.fail(exitUsage, "%s\nnothing was enqueued", strings.Join(lines, "\n"))
 }
 
 // recheck forgets the done records whose assets were deleted in Frame.io

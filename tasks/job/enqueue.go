@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -140,22 +141,89 @@ type Result struct {
 	Done int `json:"already_done"`
 }
 
+// InvalidError refuses a request because of the uploads it lists, each by
+// its index in the request; nothing was enqueued.
+type InvalidError struct {
+	Items []ItemError
+}
+
+// ItemError is one refused upload: Err names the field.
+type ItemError struct {
+	Index int
+	Path  string
+	Err   error
+}
+
+// maxItemErrors bounds what Validate collects: enough to fix a bad
+// manifest in one go, not a copy of a million-line one.
+const maxItemErrors = 100
+
+// Error lists the refused uploads by path.
+func (e *InvalidError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d invalid upload(s), nothing enqueued", len(e.Items))
+	for _, it := range e.Items {
+		fmt.Fprintf(&b, "; %s: %v", it.Path, it.Err)
+	}
+	return b.String()
+}
+
+// Validate checks every upload for its task type and returns an
+// *InvalidError listing each bad one (up to 100), or nil.
+func Validate(uploads []*Upload) error {
+	var e InvalidError
+	for i, u := range uploads {
+		if err := u.Validate(u.taskType()); err != nil {
+			e.Items = append(e.Items, ItemError{Index: i, Path: u.Path, Err: err})
+			if len(e.Items) == maxItemErrors {
+				break
+			}
+		}
+	}
+	if len(e.Items) > 0 {
+		return &e
+	}
+	return nil
+}
+
 // chunk is how many uploads share one round of batch writes.
 const chunk = 1000
 
 // Enqueue adds every upload to batch. On error, what was enqueued stays
 // enqueued and is counted in the Result.
 func (e *Enqueuer) Enqueue(ctx context.Context, batch string, uploads []*Upload) (Result, error) {
-	res := Result{Batch: batch}
-	// Every upload before the first is recorded: a refused payload must
-	// not leave the batch waiting for a task that never was, nor half a
-	// batch enqueued.
+	req, err := Check(batch, uploads)
+	if err != nil {
+		return Result{Batch: batch}, err
+	}
+	return e.EnqueueChecked(ctx, req)
+}
+
+// Checked is a batch whose every upload passed Check: the only thing
+// EnqueueChecked takes, so a producer that checks first (to report errors
+// its own way before touching anything) does not pay for a second check.
+type Checked struct {
+	batch   string
+	uploads []*Upload
+}
+
+// Check sets every upload's batch and validates them all: a refused
+// payload must not leave the batch waiting for a task that never was, nor
+// half a batch enqueued. The error is an *InvalidError.
+func Check(batch string, uploads []*Upload) (*Checked, error) {
 	for _, u := range uploads {
 		u.Batch = batch
-		if err := u.Validate(u.taskType()); err != nil {
-			return res, fmt.Errorf("%s: %w", u.Path, err)
-		}
 	}
+	if err := Validate(uploads); err != nil {
+		return nil, err
+	}
+	return &Checked{batch: batch, uploads: uploads}, nil
+}
+
+// EnqueueChecked is Enqueue for a checked batch.
+func (e *Enqueuer) EnqueueChecked(ctx context.Context, c *Checked) (Result, error) {
+	batch, uploads := c.batch, c.uploads
+	res := Result{Batch: batch}
 	small := len(uploads) <= e.SmallBatch
 	for start := 0; start < len(uploads); start += chunk {
 		part := uploads[start:min(start+chunk, len(uploads))]

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -64,5 +65,28 @@ func TestEnqueuerRefusesUnservablePayload(t *testing.T) {
 	}
 	if n := st.Total(); n != 0 {
 		t.Errorf("batch b1 counts %d tasks after refused enqueues: %v", n, st.Counts)
+	}
+}
+
+// Check names every bad upload of a request by its index, not only the
+// first, and a mixed request enqueues nothing.
+func TestCheckListsEveryBadUploadAndEnqueuesNothing(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	ups := []*Upload{validUpload(), validUpload(), validUpload(), validUpload()}
+	ups[1].Path = "../escape.mov"
+	ups[3].TokenRef = "Acme"
+	for i, u := range ups {
+		u.Path = strings.Replace(u.Path, ".mov", "", 1) + string(rune('a'+i)) + ".mov"
+	}
+	_, err := NewEnqueuer(rdb).Enqueue(context.Background(), "b2", ups)
+	var inv *InvalidError
+	if !errors.As(err, &inv) || len(inv.Items) != 2 || inv.Items[0].Index != 1 || inv.Items[1].Index != 3 {
+		t.Fatalf("Enqueue = %v; want an InvalidError naming uploads 1 and 3", err)
+	}
+	if !strings.Contains(inv.Items[0].Err.Error(), "path") || !strings.Contains(inv.Items[1].Err.Error(), "token_ref") {
+		t.Errorf("items %+v: want the path and the token_ref named", inv.Items)
+	}
+	if keys, _ := rdb.Keys(context.Background(), "*").Result(); len(keys) != 0 {
+		t.Errorf("keys in Redis after a refused request: %v", keys)
 	}
 }
