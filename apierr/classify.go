@@ -9,14 +9,18 @@ import (
 	"time"
 )
 
-// Classify maps any error to a Class: nil is OK; an *Error anywhere in the
-// chain is classified by its status (and a 403 by whether it says the
-// account is locked); ErrInvalidInput is Terminal; everything
+// Classify maps any error to a Class: nil is OK; ErrTokenRejected anywhere
+// in the chain is TokenRejected; an *Error anywhere in the chain is
+// classified by its status (and a 403 by whether it says the account is
+// locked); ErrInvalidInput is Terminal; everything
 // else, context.Canceled included (the job was interrupted, e.g. by a
 // shutdown), is Retryable.
 func Classify(err error) Class {
 	if err == nil {
 		return OK
+	}
+	if errors.Is(err, ErrTokenRejected) {
+		return TokenRejected
 	}
 	if e := statusError(err); e != nil {
 		return errorClass(e)
@@ -43,11 +47,12 @@ func WaitOf(err error) time.Duration {
 // Ambiguous reports whether the failed request may nevertheless have taken
 // effect on the server: a 5xx, an undecodable 2xx, a timeout, a reset or EOF
 // after the request was written, or an error it cannot tell about. It is
-// false for nil, 4xx (429 included), invalid input, and requests that never
+// false for nil, 4xx (429 included), invalid input, refused credentials
+// (ErrTokenRejected: no token, so no request), and requests that never
 // left: dial errors, refused connections, DNS and TLS verification failures.
 // Callers use it to avoid duplicate creates.
 func Ambiguous(err error) bool {
-	if err == nil || errors.Is(err, ErrInvalidInput) {
+	if err == nil || errors.Is(err, ErrInvalidInput) || errors.Is(err, ErrTokenRejected) {
 		return false
 	}
 	if e := statusError(err); e != nil {

@@ -15,6 +15,12 @@ import (
 // Ambiguous reports false.
 var ErrInvalidInput = errors.New("invalid input")
 
+// ErrTokenRejected marks a failure to get a token at all because its issuer
+// refused the credentials behind it (e.g. Adobe IMS answering invalid_client
+// to a client-credentials grant). Classify reports TokenRejected for it:
+// every job on those credentials would fail the same way.
+var ErrTokenRejected = errors.New("credentials rejected by the token issuer")
+
 // Error is a failed Frame.io API or upload call.
 type Error struct {
 	Method string // "POST"

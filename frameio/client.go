@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,8 +47,12 @@ func New(o Options) (*Client, error) {
 
 // String describes c with the token hidden.
 func (c Client) String() string {
+	tok := hidden(c.cfg.token)
+	if c.cfg.tokens != nil {
+		tok = "[SOURCE]"
+	}
 	return fmt.Sprintf("frameio.Client{BaseURL:%q Token:%s UserAgent:%q APITimeout:%v UploadMinRate:%d}",
-		c.cfg.base.String(), hidden(c.cfg.token), c.cfg.userAgent, c.cfg.apiTimeout, c.cfg.uploadMinRate)
+		c.cfg.base.String(), tok, c.cfg.userAgent, c.cfg.apiTimeout, c.cfg.uploadMinRate)
 }
 
 // GoString is String, so %#v hides the token too.
@@ -71,8 +76,10 @@ type request struct {
 }
 
 // api runs r: BeforeCall, the request under APITimeout, AfterCall. A 2xx
-// body is decoded into out (when non-nil). Every error is an *apierr.Error
-// with the token redacted.
+// body is decoded into out (when non-nil). With a token source, a 401 renews
+// the token once and sends the call once more (BeforeCall again: it is
+// another request). Every error is an *apierr.Error with every token
+// redacted.
 func (c *Client) api(ctx context.Context, r request, out any) (http.Header, error) {
 	u, err := r.next, error(nil)
 	if u == nil {
@@ -89,10 +96,25 @@ func (c *Client) api(ctx context.Context, r request, out any) (http.Header, erro
 		}
 		body = b
 	}
+	h, tok, err := c.attempt(ctx, r, u, body, out, false, "")
+	var e *apierr.Error
+	if err != nil && tok != "" && errors.As(err, &e) && c.renewable(e.Status) {
+		h, _, err = c.attempt(ctx, r, u, body, out, true, tok)
+	}
+	return h, err
+}
+
+// attempt sends r once with the current token (renew: a newer one than
+// rejected) and returns the token it sent ("" if it sent none).
+func (c *Client) attempt(ctx context.Context, r request, u *url.URL, body []byte, out any, renew bool, rejected string) (http.Header, string, error) {
 	if c.cfg.before != nil {
 		if err := c.cfg.before(ctx, r.call); err != nil {
-			return nil, c.refuse(r.call, u, fmt.Errorf("before call: %w", err))
+			return nil, "", c.refuse(r.call, u, fmt.Errorf("before call: %w", err))
 		}
+	}
+	tok, err := c.token(ctx, renew, rejected)
+	if err != nil {
+		return nil, "", c.refuse(r.call, u, err)
 	}
 	reqCtx, cancel := context.WithTimeout(ctx, c.cfg.apiTimeout)
 	defer cancel()
@@ -102,9 +124,9 @@ func (c *Client) api(ctx context.Context, r request, out any) (http.Header, erro
 	}
 	req, err := http.NewRequestWithContext(reqCtx, r.call.Method, u.String(), bodyReader)
 	if err != nil {
-		return nil, c.refuse(r.call, u, fmt.Errorf("%w: build request", apierr.ErrInvalidInput))
+		return nil, "", c.refuse(r.call, u, fmt.Errorf("%w: build request", apierr.ErrInvalidInput))
 	}
-	req.Header.Set("Authorization", "Bearer "+c.cfg.token)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("User-Agent", c.cfg.userAgent)
 	req.Header.Set("Accept", "application/json")
 	if c.cfg.legacyAuth {
@@ -115,7 +137,7 @@ func (c *Client) api(ctx context.Context, r request, out any) (http.Header, erro
 	}
 	resp, res, err := c.send(ctx, r.call, req, maxAPIBody)
 	if err != nil {
-		return nil, err
+		return nil, tok, err
 	}
 	if out != nil {
 		err = json.Unmarshal(resp.body, out)
@@ -127,11 +149,11 @@ func (c *Client) api(ctx context.Context, r request, out any) (http.Header, erro
 				Method: req.Method, Path: u.EscapedPath(), Status: resp.status,
 				Title: "Undecodable response", Err: err,
 			})
-			return nil, err
+			return nil, tok, err
 		}
 	}
 	c.finish(ctx, r.call, res, nil)
-	return resp.header, nil
+	return resp.header, tok, nil
 }
 
 // response is a completed HTTP exchange with its body read.
@@ -187,7 +209,7 @@ func (c *Client) send(ctx context.Context, call Call, req *http.Request, limit i
 func (c *Client) finish(ctx context.Context, call Call, res Result, e *apierr.Error) error {
 	var err error
 	if e != nil {
-		e.Redact(c.cfg.token)
+		e.Redact(c.secretsToRedact()...)
 		err = e
 	}
 	res.Err = err
@@ -200,7 +222,7 @@ func (c *Client) finish(ctx context.Context, call Call, res Result, e *apierr.Er
 // refuse reports a call that was never sent; AfterCall does not run.
 func (c *Client) refuse(call Call, u *url.URL, err error) error {
 	e := &apierr.Error{Method: call.Method, Path: u.EscapedPath(), Err: err, NotSent: true}
-	e.Redact(c.cfg.token)
+	e.Redact(c.secretsToRedact()...)
 	return e
 }
 

@@ -24,13 +24,19 @@ const (
 )
 
 // Options configures a Client. Printing Options with any fmt verb hides the
-// token.
+// token and never calls the token source.
 type Options struct {
 	// BaseURL is the API root; default DefaultBaseURL. It must be http(s),
 	// without credentials, query or fragment; a trailing slash is tolerated.
 	BaseURL string
 	// Token is the bearer token. It never appears in errors, logs or panics.
+	// Set it or Tokens, not both.
 	Token string
+	// Tokens supplies tokens that change over time (e.g. minted by Adobe
+	// IMS) instead of a static Token: each call takes the current one and
+	// renews it once on a 401 (see TokenSource). Every token it returns is
+	// redacted like Token.
+	Tokens TokenSource
 	// UserAgent defaults to DefaultUserAgent.
 	UserAgent string
 	// HTTPClient defaults to a client with a tuned Transport (keep-alives,
@@ -59,8 +65,8 @@ type Options struct {
 
 // String describes o with the token hidden.
 func (o Options) String() string {
-	return fmt.Sprintf("frameio.Options{BaseURL:%q Token:%s UserAgent:%q APITimeout:%v UploadMinRate:%d HTTPClient:%t BeforeCall:%t AfterCall:%t LegacyTokenAuth:%t}",
-		o.BaseURL, hidden(o.Token), o.UserAgent, o.APITimeout, o.UploadMinRate,
+	return fmt.Sprintf("frameio.Options{BaseURL:%q Token:%s Tokens:%t UserAgent:%q APITimeout:%v UploadMinRate:%d HTTPClient:%t BeforeCall:%t AfterCall:%t LegacyTokenAuth:%t}",
+		o.BaseURL, hidden(o.Token), o.Tokens != nil, o.UserAgent, o.APITimeout, o.UploadMinRate,
 		o.HTTPClient != nil, o.BeforeCall != nil, o.AfterCall != nil, o.LegacyTokenAuth)
 }
 
@@ -83,6 +89,8 @@ func hidden(secret string) string {
 type config struct {
 	base          *url.URL
 	token         string
+	tokens        TokenSource // nil: token is static
+	seen          *secrets    // tokens the source returned, for redaction
 	userAgent     string
 	hc            *http.Client
 	apiTimeout    time.Duration
@@ -97,6 +105,8 @@ type config struct {
 func (o Options) validate() (config, error) {
 	c := config{
 		token:         o.Token,
+		tokens:        o.Tokens,
+		seen:          &secrets{},
 		userAgent:     o.UserAgent,
 		hc:            o.HTTPClient,
 		apiTimeout:    o.APITimeout,
@@ -110,8 +120,13 @@ func (o Options) validate() (config, error) {
 		return config{}, fmt.Errorf("frameio: Options.BaseURL: %w", err)
 	}
 	c.base = base
-	if err := checkToken(o.Token); err != nil {
-		return config{}, fmt.Errorf("frameio: Options.Token: %w", err)
+	switch {
+	case o.Tokens != nil && o.Token != "":
+		return config{}, errors.New("frameio: Options.Token and Options.Tokens: set one, not both")
+	case o.Tokens == nil:
+		if err := checkToken(o.Token); err != nil {
+			return config{}, fmt.Errorf("frameio: Options.Token: %w", err)
+		}
 	}
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent
