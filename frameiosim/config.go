@@ -93,6 +93,16 @@ type Config struct {
 	// and usable in paths; v2 and RootFolder(token) see only the token's
 	// own account (RootFolderOfAccount finds theirs).
 	MoreAccounts map[string][]string
+	// IMSClients are server-to-server integrations by client id: POST
+	// IMSPath (see Server.IMSURL) mints access tokens for them that both
+	// APIs accept, acting for the client's account, until they expire.
+	IMSClients map[string]IMSClient
+	// TokenLifetime is how long a minted access token lives (expires_in is
+	// it in whole seconds, rounded up). Default DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// IMSMintLimit is how many tokens one client may mint per minute;
+	// beyond it IMS answers 429 with Retry-After. 0: no limit.
+	IMSMintLimit int
 	// CompleteAfter is how long after its last part (a remote upload:
 	// after its create) a file becomes complete: v2 upload_completed_at
 	// stays null and V4 status stays "created" until then. Default 0: at
@@ -229,6 +239,9 @@ func (c Config) Validate() error {
 	if err := c.validV4(); err != nil {
 		return err
 	}
+	if err := c.validIMS(); err != nil {
+		return err
+	}
 	switch {
 	case c.CallLimit < 0:
 		return fmt.Errorf("CallLimit: %d is negative", c.CallLimit)
@@ -262,6 +275,27 @@ func validTokens(field string, tokens map[string]string) error {
 		if acct == "" || strings.ContainsAny(acct, "/?#") {
 			return fmt.Errorf("%s: a token maps to an empty account id or one with '/', '?' or '#'", field)
 		}
+	}
+	return nil
+}
+
+// validIMS checks the IMS settings.
+func (c Config) validIMS() error {
+	for id, cl := range c.IMSClients {
+		switch {
+		case id == "" || strings.ContainsAny(id, " \t\r\n"):
+			return errors.New("IMSClients: a client id is empty or contains white space")
+		case cl.Secret == "":
+			return fmt.Errorf("IMSClients: client %q has no Secret", id)
+		case cl.Account == "" || strings.ContainsAny(cl.Account, "/?#"):
+			return fmt.Errorf("IMSClients: client %q has an empty Account or one with '/', '?' or '#'", id)
+		}
+	}
+	switch {
+	case c.TokenLifetime < 0:
+		return fmt.Errorf("TokenLifetime: %v is negative", c.TokenLifetime)
+	case c.IMSMintLimit < 0:
+		return fmt.Errorf("IMSMintLimit: %d is negative", c.IMSMintLimit)
 	}
 	return nil
 }
@@ -330,6 +364,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.URLExpiry == 0 {
 		c.URLExpiry = DefaultURLExpiry
+	}
+	if c.TokenLifetime == 0 {
+		c.TokenLifetime = DefaultTokenLifetime
 	}
 	if c.API == "" {
 		c.API = APIBoth

@@ -52,6 +52,16 @@
 // Faults.UploadFailed makes it end upload_failed instead. Stats.Files and
 // Stats.FailedUploads tell which.
 //
+// Adobe IMS (server-to-server): POST /ims/token/v3 (IMSURL), form-encoded
+// grant_type=client_credentials, client_id, client_secret, scope, mints an
+// access token for a Config.IMSClients entry ({access_token, token_type,
+// expires_in}); both APIs accept it for the client's account until
+// Config.TokenLifetime passes, then answer 401 "The access token has
+// expired". Wrong credentials are 401 invalid_client; more than
+// Config.IMSMintLimit mints a minute per client are 429. Every token of a
+// client shares one rate-limit scope ("ims:" + client id), as Frame.io
+// limits the user, not the token. Stats.IMSMints counts mints per client.
+//
 // Shared by both: PUT /upload/{asset_id}/{part}?X-Amz-... for the
 // presigned part URLs (no rate limit, no bearer token); and, without
 // auth, GET /_sim/stats, GET|POST /_sim/faults, POST /_sim/limits (v2

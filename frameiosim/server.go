@@ -28,6 +28,7 @@ type Server struct {
 	legacy map[string]bool     // legacy tokens: V4 wants the legacy header
 	more   map[string][]string // token → further V4 accounts
 	store  *store
+	ims    *ims
 	lim    *limiter
 	key    []byte       // HMAC key of presigned URLs
 	dir    string       // part files
@@ -59,7 +60,7 @@ func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, err: err, tokens: make(map[string]string, len(cfg.Tokens)),
 		legacy: make(map[string]bool, len(cfg.LegacyTokens)),
-		fault:  cfg.Faults, rng: newLockedRand(cfg.Seed), key: make([]byte, 32)}
+		fault:  cfg.Faults, rng: newLockedRand(cfg.Seed), key: make([]byte, 32), ims: newIMS()}
 	_, _ = rand.Read(s.key) // crypto/rand.Read never fails (Go ≥ 1.24)
 	accounts := make([]string, 0, len(cfg.Tokens)+len(cfg.LegacyTokens))
 	for tok, acct := range cfg.Tokens {
@@ -69,6 +70,9 @@ func New(cfg Config) *Server {
 	for tok, acct := range cfg.LegacyTokens {
 		s.tokens[tok], s.legacy[tok] = acct, true
 		accounts = append(accounts, acct)
+	}
+	for _, cl := range cfg.IMSClients {
+		accounts = append(accounts, cl.Account)
 	}
 	s.more = make(map[string][]string, len(cfg.MoreAccounts))
 	for tok, accts := range cfg.MoreAccounts {
@@ -300,6 +304,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveUpload(rec, r)
 	case strings.HasPrefix(p, "/_sim/"):
 		s.serveControl(rec, r)
+	case p == IMSPath:
+		s.serveIMS(rec, r)
 	default:
 		writeReply(rec, apiError(http.StatusNotFound, "no such endpoint: %s (the API is under %s)", p, s.prefixes()))
 	}
@@ -356,11 +362,21 @@ func (s *Server) authenticate(r *http.Request) (*account, string, *reply) {
 		return nil, "", &rep
 	}
 	acctID, ok := s.tokens[tok]
-	if !ok {
-		rep := apiError(http.StatusUnauthorized, "invalid API token")
-		return nil, "", &rep
-	}
 	scope := tok
+	if !ok {
+		minted, known, expired := s.ims.lookup(tok, s.now())
+		switch {
+		case !known:
+			rep := apiError(http.StatusUnauthorized, "invalid API token")
+			return nil, "", &rep
+		case expired:
+			rep := apiError(http.StatusUnauthorized, "The access token has expired: get a new one from IMS")
+			return nil, "", &rep
+		}
+		// Frame.io limits the user behind a token, and every token minted
+		// for a client is the same user: one scope for all of them.
+		acctID, scope = minted.account, "ims:"+minted.client
+	}
 	if s.cfg.LimitPerAccount {
 		scope = acctID
 	}

@@ -45,6 +45,11 @@ type Stats struct {
 	// FailedUploads is every file (either API) that ended upload_failed,
 	// deleted ones included, as it was when it failed.
 	FailedUploads []File `json:"failed_uploads"`
+	// IMSMints counts the access tokens IMS minted, by client id.
+	IMSMints map[string]int `json:"ims_mints"`
+	// ExpiredTokens counts API calls refused (401) because their minted
+	// token had expired.
+	ExpiredTokens int `json:"expired_tokens"`
 }
 
 // Duplicate is a name that appears Count times among a folder's live
@@ -120,6 +125,7 @@ func (s *Server) Stats() Stats {
 	// Empty, not nil: scripts reading the JSON get [] rather than null.
 	st.Files, st.Folders, st.Duplicates = nonNil(st.Files), nonNil(st.Folders), nonNil(st.Duplicates)
 	st.FailedUploads = nonNil(s.store.failedFiles())
+	st.IMSMints, st.ExpiredTokens = s.ims.stats()
 	return st
 }
 
