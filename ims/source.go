@@ -282,10 +282,12 @@ func (s *Source) run(f *flight) {
 	s.flight = nil
 	f.tok, f.err = tok.access, err
 	s.mu.Unlock()
-	close(f.done)
+	// Reported before the waiters go on, so a count is never behind what
+	// they have seen.
 	if s.cfg.OnMint != nil {
 		s.cfg.OnMint(Mint{Ref: s.cfg.Ref, Lifetime: lifetime, Took: time.Since(start), Err: err})
 	}
+	close(f.done)
 }
 
 // backoff is the wait after the failures-th consecutive failure: doubling
