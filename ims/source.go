@@ -187,7 +187,9 @@ func printable(s string) bool {
 }
 
 // String describes s with the secret hidden and no token.
-func (s *Source) String() string { return "ims.Source{" + strings.TrimPrefix(s.cfg.String(), "ims.Config{") }
+func (s *Source) String() string {
+	return "ims.Source{" + strings.TrimPrefix(s.cfg.String(), "ims.Config{")
+}
 
 // GoString is String.
 func (s *Source) GoString() string { return s.String() }
