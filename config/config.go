@@ -10,6 +10,8 @@
 //
 // Tokens are read from the environment (FRAMEQ_TOKEN, FRAMEQ_TOKEN_<REF>) or
 // a tokens file, never from flags: a flag is visible to every user in ps.
+// So are Adobe IMS server-to-server credentials (FRAMEQ_IMS_CLIENT_ID,
+// FRAMEQ_IMS_CLIENT_SECRET, with _<REF> for refs other than "default").
 package config
 
 import (
@@ -25,6 +27,7 @@ import (
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/ident"
+	"github.com/frameq/frameq/ims"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -68,6 +71,14 @@ type Config struct {
 	// Tokens maps a token reference (as carried by task payloads) to its
 	// bearer token. "default" comes from FRAMEQ_TOKEN.
 	Tokens map[string]string
+	// IMSClients maps a token reference to its Adobe IMS server-to-server
+	// credentials (FRAMEQ_IMS_CLIENT_ID[_<REF>], FRAMEQ_IMS_CLIENT_SECRET[_<REF>]).
+	// A ref with credentials uses them rather than a static token.
+	IMSClients map[string]IMSCredentials
+	// IMSURL is Adobe IMS's token endpoint.
+	IMSURL string
+	// IMSScopes are the scopes asked for, comma-separated.
+	IMSScopes string
 	// UploadRoot confines which local files a worker reads.
 	UploadRoot string
 	// HTTPAddr is the worker's HTTP listener (health, metrics, dashboard).
@@ -171,6 +182,9 @@ func Default() Config {
 		APIVersion:      "v4",
 		RouteLimits:     DefaultRouteLimits(),
 		Tokens:          map[string]string{},
+		IMSClients:      map[string]IMSCredentials{},
+		IMSURL:          ims.DefaultURL,
+		IMSScopes:       ims.DefaultScopes,
 		HTTPAddr:        "127.0.0.1:8080",
 		CreateRate:      Rate{5, time.Second},
 		CallRate:        Rate{50, time.Second},
@@ -300,6 +314,8 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_API_URL", "api-url", "Frame.io API base URL with /v4 or /v2 (default: the version's)", (*stringValue)(&c.APIURL)},
 			setting{"FRAMEQ_ACCOUNT_ID", "account-id", "V4 account to upload into (default: the token's only account)", (*stringValue)(&c.AccountID)},
 			setting{"FRAMEQ_LEGACY_TOKEN_AUTH", "legacy-token-auth", "V4: send x-frameio-legacy-token-auth: true (legacy developer tokens)", (*boolValue)(&c.LegacyTokenAuth)},
+			setting{"FRAMEQ_IMS_URL", "ims-url", "Adobe IMS token endpoint (server-to-server credentials)", (*imsURLValue)(&c.IMSURL)},
+			setting{"FRAMEQ_IMS_SCOPES", "ims-scopes", "scopes asked of Adobe IMS, comma-separated", (*scopesValue)(&c.IMSScopes)},
 			setting{"FRAMEQ_ROUTE_LIMITS", "route-limits", "V4 per-route rates, e.g. file_create=5/s,folder_create=3/s (others keep their defaults)", &c.RouteLimits},
 			setting{"FRAMEQ_UPLOAD_ROOT", "upload-root", "only files under this directory are read (required)", (*stringValue)(&c.UploadRoot)},
 			setting{"FRAMEQ_HTTP_ADDR", "http-addr", "HTTP listener for health, metrics and dashboard", (*stringValue)(&c.HTTPAddr)},
@@ -332,15 +348,23 @@ func (c *Config) validate() error {
 }
 
 // loadTokens reads FRAMEQ_TOKENS_FILE, then FRAMEQ_TOKEN and
-// FRAMEQ_TOKEN_<REF>, which win over the file.
+// FRAMEQ_TOKEN_<REF>, which win over the file; then the IMS credentials,
+// from the file's FRAMEQ_IMS_* lines and the environment (which wins).
 func (c *Config) loadTokens(env map[string]string) error {
 	if c.Tokens == nil {
 		c.Tokens = map[string]string{}
 	}
+	vars := map[string]string{}
 	if path := env["FRAMEQ_TOKENS_FILE"]; path != "" {
-		if err := c.readTokensFile(path); err != nil {
+		if err := c.readTokensFile(path, vars); err != nil {
 			return err
 		}
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	if err := c.loadIMS(vars); err != nil {
+		return err
 	}
 	for name, v := range env {
 		switch {
@@ -357,7 +381,9 @@ func (c *Config) loadTokens(env map[string]string) error {
 	return nil
 }
 
-func (c *Config) readTokensFile(path string) error {
+// readTokensFile reads ref=token lines, and FRAMEQ_IMS_*=value lines into
+// vars (a ref is lower case, so the two cannot be confused).
+func (c *Config) readTokensFile(path string, vars map[string]string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("FRAMEQ_TOKENS_FILE: %w", err)
@@ -370,7 +396,11 @@ func (c *Config) readTokensFile(path string) error {
 		ref, tok, ok := strings.Cut(line, "=")
 		ref, tok = strings.TrimSpace(ref), strings.TrimSpace(tok)
 		if !ok || tok == "" {
-			return fmt.Errorf("FRAMEQ_TOKENS_FILE %s line %d: want ref=token", path, i+1)
+			return fmt.Errorf("FRAMEQ_TOKENS_FILE %s line %d: want ref=token or FRAMEQ_IMS_...=value", path, i+1)
+		}
+		if strings.HasPrefix(ref, "FRAMEQ_IMS_CLIENT_") {
+			vars[ref] = tok
+			continue
 		}
 		if err := ValidateRef(ref); err != nil {
 			return fmt.Errorf("FRAMEQ_TOKENS_FILE %s line %d: %v", path, i+1, err)
@@ -390,11 +420,17 @@ func ValidateRef(ref string) error {
 	return nil
 }
 
-// TokenRefs returns the configured refs, sorted.
+// TokenRefs returns the configured refs, static tokens and IMS
+// credentials together, sorted.
 func (c *Config) TokenRefs() []string {
-	refs := make([]string, 0, len(c.Tokens))
+	refs := make([]string, 0, len(c.Tokens)+len(c.IMSClients))
 	for r := range c.Tokens {
 		refs = append(refs, r)
+	}
+	for r := range c.IMSClients {
+		if _, dup := c.Tokens[r]; !dup {
+			refs = append(refs, r)
+		}
 	}
 	sort.Strings(refs)
 	return refs

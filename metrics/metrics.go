@@ -1,5 +1,5 @@
 // Package metrics exports frameq's Prometheus metrics: API responses, the
-// rate limiter, uploads, the token breaker, and asynq's queue figures read
+// rate limiter, uploads, the token breaker, Adobe IMS mints, and asynq's queue figures read
 // at scrape time.
 //
 //	m := metrics.New()
@@ -53,6 +53,7 @@ type Metrics struct {
 	files         *prometheus.CounterVec
 	inFlight      prometheus.Gauge
 	breaker       *prometheus.GaugeVec
+	imsMints      *prometheus.CounterVec
 
 	scrapeTimeout time.Duration
 
@@ -89,6 +90,8 @@ func New() *Metrics {
 			"Uploads being processed now."),
 		breaker: f.gaugeVec("frameq_token_breaker_open",
 			"1 while a token's circuit breaker holds its jobs (the token was rejected), else 0.", "token_ref"),
+		imsMints: f.counterVec("frameq_ims_mints_total",
+			"Access tokens minted by Adobe IMS for a token ref's server-to-server credentials (IMS throttles integrations that mint too often).", "token_ref"),
 	}
 	f.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -191,6 +194,14 @@ func (m *Metrics) TokenBreaker(tokenRef string, open bool) {
 		v = 1
 	}
 	m.breaker.WithLabelValues(tokenRef).Set(v)
+}
+
+// IMSMint counts one access token minted by Adobe IMS for tokenRef.
+func (m *Metrics) IMSMint(tokenRef string) {
+	if m == nil {
+		return
+	}
+	m.imsMints.WithLabelValues(tokenRef).Inc()
 }
 
 // watch registers c under name, replacing an earlier collector of that

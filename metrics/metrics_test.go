@@ -86,6 +86,8 @@ func TestRecordingMethods(t *testing.T) {
 	m.TokenBreaker("acme", true)
 	m.TokenBreaker("beta", true)
 	m.TokenBreaker("beta", false)
+	m.IMSMint("acme")
+	m.IMSMint("acme")
 
 	expect(t, values(t, m.Registry()), map[string]float64{
 		`frameq_api_responses_total{route="POST /v2/assets/{id}/children",status="201"}`:   2,
@@ -106,6 +108,7 @@ func TestRecordingMethods(t *testing.T) {
 		`frameq_uploads_in_flight`:                                                         2,
 		`frameq_token_breaker_open{token_ref="acme"}`:                                      1,
 		`frameq_token_breaker_open{token_ref="beta"}`:                                      0,
+		`frameq_ims_mints_total{token_ref="acme"}`:                                         2,
 	})
 	if n := testutil.ToFloat64(m.partRetries); n != 1 {
 		t.Errorf("part retries = %v", n)
@@ -132,6 +135,7 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.FileFinished("t", "ok")
 	m.InFlight(1)
 	m.TokenBreaker("t", true)
+	m.IMSMint("t")
 }
 
 func TestRegistriesAreIndependent(t *testing.T) {

@@ -1,10 +1,12 @@
 // Package worker assembles one frameq worker process: an asynq server
-// running the upload handler, one Frame.io client per configured token
-// behind the shared Redis limiter, and an HTTP listener for operations.
+// running the upload handler, one Frame.io client per configured token ref
+// (a static token, or access tokens minted by Adobe IMS from
+// server-to-server credentials: package ims) behind the shared Redis
+// limiter, and an HTTP listener for operations.
 //
 //	w, err := worker.New(cfg, rdb, log)
 //	if err != nil { ... }
-//	if err := w.CheckTokens(ctx); err != nil { ... } // GET /me per token
+//	if err := w.CheckTokens(ctx); err != nil { ... } // first IMS mint, GET /me per token
 //	err = w.Run(ctx)                                   // until ctx ends, then a graceful stop
 package worker
 
@@ -25,6 +27,7 @@ import (
 	"github.com/frameq/frameq/config"
 	"github.com/frameq/frameq/dashboard"
 	"github.com/frameq/frameq/frameio"
+	"github.com/frameq/frameq/ims"
 	"github.com/frameq/frameq/metrics"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
@@ -51,7 +54,8 @@ type Worker struct {
 	ln       net.Listener
 	http     *http.Server
 
-	v4 map[string]*frameio.V4 // by token ref, before CheckTokens picks the account
+	v4  map[string]*frameio.V4 // by token ref, before CheckTokens picks the account
+	ims map[string]*ims.Source // by token ref, for refs with IMS credentials
 
 	mu       sync.Mutex
 	observed map[string]frameio.RateLimit // last header figures per scope/limit
@@ -61,8 +65,8 @@ type Worker struct {
 // New builds a worker from cfg. It listens on cfg.HTTPAddr at once, so that
 // Addr is known (":0" picks a free port) before Run.
 func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Worker, error) {
-	if len(cfg.Tokens) == 0 {
-		return nil, errors.New("no tokens: set FRAMEQ_TOKEN (ref \"default\") or FRAMEQ_TOKEN_<REF>")
+	if len(cfg.TokenRefs()) == 0 {
+		return nil, errors.New("no tokens: set FRAMEQ_TOKEN (ref \"default\") or FRAMEQ_TOKEN_<REF>, or IMS credentials FRAMEQ_IMS_CLIENT_ID and FRAMEQ_IMS_CLIENT_SECRET (_<REF>)")
 	}
 	lim, err := throttle.New(rdb, throttle.Config{Limits: cfg.Limits(), Margin: cfg.RateMargin})
 	if err != nil {
@@ -72,12 +76,12 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		cfg: cfg, rdb: rdb, log: log, limiter: lim, metrics: metrics.New(),
 		insp:     asynq.NewInspectorFromRedisClient(rdb),
 		accounts: map[string]*upload.Account{}, observed: map[string]frameio.RateLimit{},
-		v4: map[string]*frameio.V4{},
+		v4: map[string]*frameio.V4{}, ims: map[string]*ims.Source{},
 	}
 	w.breaker = job.NewBreaker(rdb)
 	w.breaker.OnChange = w.breakerChanged
 	for _, ref := range cfg.TokenRefs() {
-		acct, err := w.newAccount(ref, cfg.Tokens[ref])
+		acct, err := w.newAccount(ref)
 		if err != nil {
 			return nil, err
 		}
@@ -103,13 +107,13 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	return w, nil
 }
 
-// newAccount makes ref's client for the configured API. A V4 account is
-// only usable once CheckTokens has found its account id.
-func (w *Worker) newAccount(ref, token string) (*upload.Account, error) {
+// newAccount makes ref's client for the configured API: with ref's IMS
+// credentials if it has them, else its static token. A V4 account is only
+// usable once CheckTokens has found its account id.
+func (w *Worker) newAccount(ref string) (*upload.Account, error) {
 	acct := &upload.Account{Scope: "token:" + ref}
 	o := frameio.Options{
 		BaseURL:         w.cfg.APIBase(),
-		Token:           token,
 		UserAgent:       "frameq/" + version,
 		APITimeout:      w.cfg.APITimeout,
 		LegacyTokenAuth: w.cfg.LegacyTokenAuth,
@@ -125,6 +129,15 @@ func (w *Worker) newAccount(ref, token string) (*upload.Account, error) {
 			w.afterCall(ctx, acct.Scope, c, r)
 		},
 	}
+	if creds, ok := w.cfg.IMSClients[ref]; ok {
+		src, err := w.newIMSSource(ref, creds)
+		if err != nil {
+			return nil, err
+		}
+		w.ims[ref], o.Tokens = src, src
+	} else {
+		o.Token = w.cfg.Tokens[ref]
+	}
 	var err error
 	if w.cfg.APIVersion == "v2" {
 		acct.Client, err = frameio.New(o)
@@ -135,6 +148,28 @@ func (w *Worker) newAccount(ref, token string) (*upload.Account, error) {
 		return nil, fmt.Errorf("token ref %q: %w", ref, err)
 	}
 	return acct, nil
+}
+
+// newIMSSource makes ref's Adobe IMS token source: minted tokens counted in
+// frameq_ims_mints_total, failed mints logged (never with the secret).
+func (w *Worker) newIMSSource(ref string, creds config.IMSCredentials) (*ims.Source, error) {
+	log := w.log.With().Str("token_ref", ref).Str("client_id", creds.ClientID).Logger()
+	src, err := ims.New(ims.Config{
+		Ref: ref, URL: w.cfg.IMSURL, Scopes: w.cfg.IMSScopes,
+		ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
+		OnMint: func(m ims.Mint) {
+			if m.Err != nil {
+				log.Warn().Err(m.Err).Dur("took", m.Took).Msg("IMS token request failed")
+				return
+			}
+			w.metrics.IMSMint(ref)
+			log.Debug().Dur("lifetime", m.Lifetime).Dur("took", m.Took).Msg("IMS access token minted")
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("token ref %q: %w", ref, err)
+	}
+	return src, nil
 }
 
 // afterCall feeds what the server said back to the shared limiter: a 429
@@ -208,15 +243,23 @@ func (w *Worker) stopServers() {
 // Addr is the HTTP listener's address.
 func (w *Worker) Addr() string { return w.ln.Addr().String() }
 
-// CheckTokens asks Frame.io who every token is (v2: GET /me; V4: GET
-// /accounts, which also picks the account) and fails naming the first ref
-// whose token is rejected. Errors that are the operator's to fix (no such
+// CheckTokens gets every IMS ref's first access token, then asks Frame.io
+// who every token is (v2: GET /me; V4: GET /accounts, which also picks the
+// account), and fails naming the first ref whose credentials IMS refuses or
+// whose token Frame.io rejects. While IMS cannot be reached it waits (with
+// back-off) until ctx ends. Errors that are the operator's to fix (no such
 // account, several to choose from) are *ConfigError.
 func (w *Worker) CheckTokens(ctx context.Context) error {
 	var err error
 	for _, ref := range w.cfg.TokenRefs() {
 		acct := w.accounts[ref]
 		var accountID string
+		if src := w.ims[ref]; src != nil {
+			// The first mint: credentials IMS refuses stop the worker here.
+			if _, err = src.Token(ctx); err != nil {
+				break
+			}
+		}
 		if v4 := w.v4[ref]; v4 != nil {
 			accountID, err = w.pickAccount(ctx, ref, v4)
 			if err == nil {
@@ -236,12 +279,20 @@ func (w *Worker) CheckTokens(ctx context.Context) error {
 		if w.cfg.LimitScope == "account" && accountID != "" {
 			acct.Scope = "account:" + accountID
 		}
-		w.log.Info().Str("token_ref", ref).Str("account_id", accountID).Str("scope", acct.Scope).Msg("token accepted")
+		w.log.Info().Str("token_ref", ref).Str("auth", w.authKind(ref)).Str("account_id", accountID).Str("scope", acct.Scope).Msg("token accepted")
 	}
 	w.mu.Lock()
 	w.tokensOK = err
 	w.mu.Unlock()
 	return err
+}
+
+// authKind says where ref's tokens come from, for logs.
+func (w *Worker) authKind(ref string) string {
+	if w.ims[ref] != nil {
+		return "ims-s2s"
+	}
+	return "static"
 }
 
 // ConfigError is a start-up failure the operator fixes in the

@@ -4,7 +4,9 @@
 //	FRAMEQ_TOKEN=... FRAMEQ_UPLOAD_ROOT=/media worker --concurrency 16
 //
 // Every setting is an FRAMEQ_* environment variable or a flag (see --help).
-// Tokens come only from the environment or FRAMEQ_TOKENS_FILE.
+// Tokens and IMS credentials come only from the environment or
+// FRAMEQ_TOKENS_FILE. Credentials IMS refuses at start-up, like a token
+// Frame.io rejects, end the worker with status 1 naming the ref.
 package main
 
 import (
@@ -36,7 +38,7 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	if err := cfg.Load(fs, args, environ, config.Redis, config.Worker); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "usage: worker [flags]\n\nUploads queued files into Frame.io. Tokens: FRAMEQ_TOKEN (ref \"default\"),\nFRAMEQ_TOKEN_<REF>, or FRAMEQ_TOKENS_FILE (lines ref=token). Flags:")
+			fmt.Fprintln(stderr, "usage: worker [flags]\n\nUploads queued files into Frame.io. Tokens: FRAMEQ_TOKEN (ref \"default\"),\nFRAMEQ_TOKEN_<REF>, or FRAMEQ_TOKENS_FILE (lines ref=token); or Adobe IMS\nserver-to-server credentials FRAMEQ_IMS_CLIENT_ID and FRAMEQ_IMS_CLIENT_SECRET\n(_<REF> for other refs). Flags:")
 			fs.PrintDefaults()
 			return 0
 		}
@@ -52,7 +54,7 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		return 2
 	}
 	log := cfg.NewLogger(stderr)
-	rdb, err := cfg.RedisClient(len(cfg.Tokens)*2*cfg.Concurrency*(1+cfg.PartConcurrency) + 10)
+	rdb, err := cfg.RedisClient(len(cfg.TokenRefs())*2*cfg.Concurrency*(1+cfg.PartConcurrency) + 10)
 	if err != nil {
 		fmt.Fprintln(stderr, "worker:", err)
 		return 2
