@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/frameq/frameq/frameiosim"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // Distinctive IMS credentials: a hit anywhere is a leak.
@@ -27,7 +29,10 @@ const (
 // server-to-server credentials upload for about 45 s while access tokens
 // live 5 s. Every file arrives intact exactly once, none fails or is
 // archived by a 401; each worker mints about once per half token lifetime
-// (its renewal point), not per request; and neither the client secret nor
+// (its renewal point), not per request, and tokens that die early are
+// renewed on the 401 without failing anything; credentials IMS stops
+// accepting mid-run open the ref's breaker (jobs held, none failed); and
+// neither the client secret nor
 // any access token is in a worker log, the simulator log, Redis or a
 // worker's metrics. A worker whose secret IMS refuses exits 1 at start,
 // naming the ref.
@@ -69,6 +74,12 @@ func TestServerToServerTokensRenewDuringUpload(t *testing.T) {
 	workers := []*proc{r.spawn("w1", good...), r.spawn("w2", good...), r.spawn("w3", good...)}
 	start := time.Now()
 	batch := r.enqueueDir(root, tr.dir)
+	// Twice mid-run every token dies early (clock skew, revocation): the
+	// next call of each worker gets a 401, renews once and goes on.
+	for _, at := range []time.Duration{12 * time.Second, 25 * time.Second} {
+		timer := time.AfterFunc(at, r.sim.ExpireIMSTokens)
+		defer timer.Stop()
+	}
 	if code, report := r.waitBatch(batch, 4*time.Minute); code != 0 {
 		t.Fatalf("enqueue wait: exit %d\n%s", code, report)
 	}
@@ -99,8 +110,35 @@ func TestServerToServerTokensRenewDuringUpload(t *testing.T) {
 	if st.Calls < 4*total {
 		t.Errorf("%d API calls for %d mints: minting is not rare", st.Calls, total)
 	}
-	t.Logf("%d files in %v: %d API calls, %d mints (the simulator: %d; 1 refused), %d calls refused with an expired token",
+	if st.ExpiredTokens == 0 {
+		t.Error("no call met an expired token: the 401 renewal was not exercised")
+	}
+	t.Logf("%d files in %v: %d API calls, %d mints (the simulator: %d; 1 refused), %d calls refused with an expired token and renewed",
 		files, took.Round(time.Second), st.Calls, total, st.IMSMints[imsClientID], st.ExpiredTokens)
+
+	// Mid-run, IMS stops accepting the secret (rotated by an admin): the
+	// ref's breaker holds its jobs with the reason; nothing fails.
+	if err := r.sim.SetIMSSecret(imsClientID, "rotated-"+imsSecret); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.ExpireIMSTokens()
+	held := makeTree(t, filepath.Join(r.root, "held"), 3, partSize, func(i int) int { return 100 + i })
+	heldBatch := r.enqueueDir(root, held.dir)
+	breaker := job.NewBreaker(r.redis.Client(t))
+	var reason string
+	if !pollUntil(context.Background(), time.Minute, 200*time.Millisecond, func() bool {
+		reason, _ = breaker.Reason(context.Background(), "default")
+		return reason != ""
+	}) {
+		t.Fatal("refused credentials mid-run did not open the token breaker")
+	}
+	if !strings.Contains(reason, "IMS refused the credentials") || !strings.Contains(reason, imsClientID) {
+		t.Errorf("breaker reason %q does not say IMS refused the client's credentials", reason)
+	}
+	time.Sleep(2 * time.Second) // let the held jobs settle
+	if bs := r.status(heldBatch); bs.Counts["failed"] != 0 || len(bs.Failures) != 0 || bs.Counts["done"] != 0 {
+		t.Errorf("with refused credentials: %+v, want every file held, none failed or done", bs.Counts)
+	}
 
 	haystacks := map[string]string{
 		"simulator log": r.simLog.text(),

@@ -27,6 +27,7 @@ type IMSClient struct {
 // ims is the simulated IMS: the tokens it minted and its mint counts.
 type ims struct {
 	mu      sync.Mutex
+	clients map[string]IMSClient   // client id → secret and account
 	tokens  map[string]mintedToken // access token → what it is
 	mints   map[string][]time.Time // client id → mint times (for the limit), in order
 	counts  map[string]int         // client id → successful mints
@@ -39,8 +40,51 @@ type mintedToken struct {
 	expiry          time.Time
 }
 
-func newIMS() *ims {
-	return &ims{tokens: map[string]mintedToken{}, mints: map[string][]time.Time{}, counts: map[string]int{}}
+func newIMS(clients map[string]IMSClient) *ims {
+	m := &ims{clients: map[string]IMSClient{}, tokens: map[string]mintedToken{}, mints: map[string][]time.Time{}, counts: map[string]int{}}
+	for id, c := range clients {
+		m.clients[id] = c
+	}
+	return m
+}
+
+// SetIMSSecret changes a client's secret, as an admin rotating it in the
+// Adobe Developer Console would: the old one is refused from now on
+// (tokens already minted keep working until they expire). It reports an
+// unknown client id.
+func (s *Server) SetIMSSecret(clientID, secret string) error {
+	s.ims.mu.Lock()
+	defer s.ims.mu.Unlock()
+	c, ok := s.ims.clients[clientID]
+	if !ok || secret == "" {
+		return fmt.Errorf("frameio-sim: no IMS client %q, or an empty secret", clientID)
+	}
+	c.Secret = secret
+	s.ims.clients[clientID] = c
+	return nil
+}
+
+// ExpireIMSTokens makes every access token minted so far expire now, as if
+// the clocks disagreed or IMS revoked them: the APIs answer 401 "expired"
+// to them, and a client must mint again.
+func (s *Server) ExpireIMSTokens() {
+	now := s.now()
+	s.ims.mu.Lock()
+	defer s.ims.mu.Unlock()
+	for tok, t := range s.ims.tokens {
+		if now.Before(t.expiry) {
+			t.expiry = now
+			s.ims.tokens[tok] = t
+		}
+	}
+}
+
+// client returns a client if secret is its secret.
+func (m *ims) client(id, secret string) (IMSClient, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.clients[id]
+	return c, ok && c.Secret == secret
 }
 
 // IMSURL is the simulated IMS token endpoint, e.g.
@@ -82,8 +126,8 @@ func (s *Server) serveIMS(w http.ResponseWriter, r *http.Request) {
 		writeIMS(w, http.StatusBadRequest, imsError("invalid_scope", "scope is required"))
 		return
 	}
-	client, ok := s.cfg.IMSClients[id]
-	if !ok || client.Secret != secret {
+	client, ok := s.ims.client(id, secret)
+	if !ok {
 		writeIMS(w, http.StatusUnauthorized, imsError("invalid_client", "invalid client_id or client_secret parameter"))
 		return
 	}

@@ -110,9 +110,29 @@ func TestIMSMintsTokensBothAPIsAcceptUntilExpiry(t *testing.T) {
 	if code, body, _ := postIMS(t, s, credsForm("nope")); code != 401 || body["error"] != "invalid_client" {
 		t.Errorf("wrong secret: %d %v, want 401 invalid_client", code, body)
 	}
+	// A rotated secret: the old one is refused, the new one mints; tokens
+	// expired early are refused.
+	if err := s.SetIMSSecret(imsID, "rotated-"+imsSecret); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := postIMS(t, s, credsForm(imsSecret)); code != 401 {
+		t.Errorf("the old secret after rotation: %d, want 401", code)
+	}
+	code, body, _ = postIMS(t, s, credsForm("rotated-"+imsSecret))
+	fresh, _ := body["access_token"].(string)
+	if code != 200 {
+		t.Fatalf("the new secret: %d %v", code, body)
+	}
+	if code, _ := getMe(t, s, fresh); code != 200 {
+		t.Errorf("fresh token: %d", code)
+	}
+	s.ExpireIMSTokens()
+	if code, b := getMe(t, s, fresh); code != 401 || !strings.Contains(b, "expired") {
+		t.Errorf("after ExpireIMSTokens: %d %s", code, b)
+	}
 	st := s.Stats()
-	if st.IMSMints[imsID] != 1 || st.ExpiredTokens != 1 {
-		t.Errorf("stats: mints %v, expired %d; want 1 and 1", st.IMSMints, st.ExpiredTokens)
+	if st.IMSMints[imsID] != 2 || st.ExpiredTokens != 2 {
+		t.Errorf("stats: mints %v, expired %d; want 2 and 2", st.IMSMints, st.ExpiredTokens)
 	}
 	if strings.Contains(logs.String(), imsSecret) || strings.Contains(logs.String(), tok) {
 		t.Error("the request log holds a secret")

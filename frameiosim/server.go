@@ -60,7 +60,7 @@ func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, err: err, tokens: make(map[string]string, len(cfg.Tokens)),
 		legacy: make(map[string]bool, len(cfg.LegacyTokens)),
-		fault:  cfg.Faults, rng: newLockedRand(cfg.Seed), key: make([]byte, 32), ims: newIMS()}
+		fault:  cfg.Faults, rng: newLockedRand(cfg.Seed), key: make([]byte, 32), ims: newIMS(cfg.IMSClients)}
 	_, _ = rand.Read(s.key) // crypto/rand.Read never fails (Go ≥ 1.24)
 	accounts := make([]string, 0, len(cfg.Tokens)+len(cfg.LegacyTokens))
 	for tok, acct := range cfg.Tokens {
