@@ -16,6 +16,7 @@ import (
 	"github.com/frameq/frameq/config"
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/ident"
+	"github.com/frameq/frameq/ims"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/tasks/upload"
@@ -60,14 +61,21 @@ func (r *rechecker) api(ctx context.Context, ref string) (upload.FrameIO, error)
 	if a, ok := r.apis[ref]; ok {
 		return a, nil
 	}
-	token, ok := r.cfg.Tokens[ref]
-	if !ok {
-		return nil, fmt.Errorf("%w of ref %q: set %s", errNoToken, ref, ident.TokenVar(ref))
-	}
 	scope := "token:" + ref // the worker's scope with FRAMEQ_LIMIT_SCOPE=token
 	o := frameio.Options{
-		BaseURL: r.cfg.APIBase(), Token: token, APITimeout: r.cfg.APITimeout, LegacyTokenAuth: r.cfg.LegacyTokenAuth,
+		BaseURL: r.cfg.APIBase(), APITimeout: r.cfg.APITimeout, LegacyTokenAuth: r.cfg.LegacyTokenAuth,
 		BeforeCall: func(ctx context.Context, c frameio.Call) error { return r.wait(ctx, scope, c.Limits) },
+	}
+	if creds, ok := r.cfg.IMSClients[ref]; ok { // as the worker: IMS credentials win
+		src, err := ims.New(ims.Config{Ref: ref, URL: r.cfg.IMSURL, Scopes: r.cfg.IMSScopes,
+			ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
+		if err != nil {
+			return nil, err
+		}
+		o.Tokens = src
+	} else if o.Token = r.cfg.Tokens[ref]; o.Token == "" {
+		return nil, fmt.Errorf("%w of ref %q: set %s (or %s and %s)", errNoToken, ref, ident.TokenVar(ref),
+			config.IMSVar("FRAMEQ_IMS_CLIENT_ID", ref), config.IMSVar("FRAMEQ_IMS_CLIENT_SECRET", ref))
 	}
 	var a upload.FrameIO
 	if r.cfg.APIVersion == "v2" {

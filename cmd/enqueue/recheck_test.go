@@ -162,3 +162,29 @@ func TestRecheckNeedsATokenAndNamesTheFileOnError(t *testing.T) {
 		t.Errorf("--recheck --force: exit %d %s", code, stderr)
 	}
 }
+
+// TestRecheckWithIMSCredentials: --recheck gets its token from Adobe IMS
+// for a ref with server-to-server credentials, as the worker does.
+func TestRecheckWithIMSCredentials(t *testing.T) {
+	const secret = "recheck-IMS-S3CR3T-1b2c3d"
+	srv := redistest.Start(t)
+	sim := frameiosim.StartTest(t, frameiosim.Config{CreateLimit: 1000, CallLimit: 1000,
+		IMSClients: map[string]frameiosim.IMSClient{"cli-1": {Secret: secret, Account: frameiosim.DefaultAccount}}})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.mov"), []byte("a"), 0o644)
+	parent := sim.RootFolder(frameiosim.DefaultToken)
+	if _, stderr, code := runCLI(t, srv.URL(), "dir", "--parent", parent, dir); code != 0 {
+		t.Fatal(stderr)
+	}
+	uploadPending(t, srv, sim, dir, "v4")
+	var out, errb bytes.Buffer
+	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_API_URL=" + sim.V4URL(), "FRAMEQ_IMS_URL=" + sim.IMSURL(),
+		"FRAMEQ_IMS_CLIENT_ID=cli-1", "FRAMEQ_IMS_CLIENT_SECRET=" + secret}
+	code := run(context.Background(), []string{"dir", "--recheck", "--parent", parent, dir}, env, &out, &errb)
+	if code != 0 || !strings.Contains(errb.String(), "1 already uploaded") || strings.Contains(errb.String(), secret) {
+		t.Errorf("recheck with IMS credentials: exit %d %s", code, errb.String())
+	}
+	if n := sim.Stats().IMSMints["cli-1"]; n != 1 {
+		t.Errorf("%d mints, want 1", n)
+	}
+}
