@@ -18,6 +18,11 @@
 // the V4 limit names (LimitFileCreate, LimitFolderCreate, ...), whose
 // documented rates V4DefaultLimits lists.
 //
+// Tokens: Options.Token is a static bearer token; Options.Tokens a
+// TokenSource for tokens that change (Adobe IMS access tokens, package
+// ims): each call takes the current token after BeforeCall, and a 401
+// renews it once and sends the call once more.
+//
 // V4 specifics: calls under /accounts/{a} need an account (V4.ForAccount;
 // GET /me has none, GET /accounts lists them). Listings follow the
 // server's links.next as given, never building a cursor. A local upload's
@@ -27,7 +32,8 @@
 //
 // Every error a Client or V4 returns wraps an *apierr.Error (V4's
 // errors[].source.pointer becomes the field named in Detail). The bearer
-// token and the presigned upload URLs' query strings are credentials: they
+// token (every one a TokenSource returned) and the presigned upload URLs'
+// query strings are credentials: they
 // never appear in an error, and printing Options, a Client, a V4, an Asset
 // or a File hides them.
 //
