@@ -325,3 +325,32 @@ func TestConfigChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameioRenewsAnExpiredTokenOnce: a token that dies early on the
+// server (ExpireIMSTokens: clock skew, revocation) gets one 401; the V4
+// client renews through the Source once and the call succeeds.
+func TestFrameioRenewsAnExpiredTokenOnce(t *testing.T) {
+	r := newRig(t, frameiosim.Config{})
+	src := r.source(t, secret)
+	v4, err := frameio.NewV4(frameio.Options{BaseURL: r.v4, Tokens: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v4.Me(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.ExpireIMSTokens()
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Go(func() {
+			if _, err := v4.Me(ctxFor(t, 5*time.Second)); err != nil {
+				t.Errorf("GET /me after the token expired: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	st := r.sim.Stats()
+	if st.IMSMints[clientID] != 2 || st.ExpiredTokens < 1 || st.ExpiredTokens > 10 {
+		t.Errorf("%d mints and %d expired-token 401s; want 2 mints (one renewal for all ten calls)", st.IMSMints[clientID], st.ExpiredTokens)
+	}
+}
