@@ -23,6 +23,7 @@ type options struct {
 	cfg            frameiosim.Config
 	tokens         secretFlag
 	legacyTokens   secretFlag
+	imsClients     secretFlag
 	forbidden      []string // folder ids, or "/paths" made under every root
 	paymentFolders []string
 	logRequests    bool
@@ -74,6 +75,11 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 			return o, fmt.Errorf("%s: %w", source(set, "legacy-tokens"), err)
 		}
 	}
+	if o.imsClients != "" {
+		if o.cfg.IMSClients, err = parseIMSClients(string(o.imsClients)); err != nil {
+			return o, fmt.Errorf("%s: %w", source(set, "ims-clients"), err)
+		}
+	}
 	if err := o.cfg.Validate(); err != nil {
 		return o, fmt.Errorf("invalid configuration: %w", err)
 	}
@@ -117,6 +123,9 @@ func (o *options) define(fs *flag.FlagSet) {
 	fs.Var((*v4LimitsFlag)(&c.V4Limits), "v4-limit", "V4 route limit route=N/window (e.g. file_create=5/1s, folder_create=3/1s); comma list, repeatable")
 	fs.Var((*durationFlag)(&c.CompleteAfter), "complete-after", "delay from a file's last part to its completion")
 	fs.Var((*probFlag)(&f.UploadFailed), "upload-failed", "probability a fully uploaded file ends upload_failed")
+	fs.Var(&o.imsClients, "ims-clients", "comma list of client_id:secret=account: IMS server-to-server clients (POST /ims/token/v3)")
+	fs.Var((*durationFlag)(&c.TokenLifetime), "token-lifetime", "lifetime of IMS access tokens (default 24h)")
+	fs.Var((*countFlag)(&c.IMSMintLimit), "ims-mint-limit", "IMS tokens one client may mint per minute (0: no limit)")
 	fs.Var((*listFlag)(&f.LockedAccounts), "locked-account", "account id whose V4 calls answer 403 Account locked; repeatable")
 }
 
@@ -191,6 +200,21 @@ func parseTokens(v string) (map[string]string, error) {
 			return nil, fmt.Errorf("entry %d is not token=account", i+1)
 		}
 		m[tok] = acct
+	}
+	return m, nil
+}
+
+// parseIMSClients parses "id:secret=account,...". Errors never show a
+// secret.
+func parseIMSClients(v string) (map[string]frameiosim.IMSClient, error) {
+	m := map[string]frameiosim.IMSClient{}
+	for i, entry := range strings.Split(v, ",") {
+		creds, acct, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		id, secret, ok2 := strings.Cut(creds, ":")
+		if !ok || !ok2 || id == "" || secret == "" || acct == "" {
+			return nil, fmt.Errorf("entry %d is not client_id:secret=account", i+1)
+		}
+		m[id] = frameiosim.IMSClient{Secret: secret, Account: acct}
 	}
 	return m, nil
 }

@@ -47,6 +47,7 @@ type banner struct {
 	URL     string            `json:"url"`
 	V2URL   string            `json:"v2_url,omitempty"`
 	V4URL   string            `json:"v4_url,omitempty"`
+	IMSURL  string            `json:"ims_url"`
 	Roots   map[string]string `json:"roots"`
 	Folders map[string]string `json:"folders,omitempty"` // "account:/path" → id of --*-folder paths
 }
@@ -142,6 +143,7 @@ func newBanner(sim *frameiosim.Server, api frameiosim.API) banner {
 		b.V4URL = sim.V4URL()
 	}
 	b.URL = cmp.Or(b.V2URL, b.V4URL)
+	b.IMSURL = sim.IMSURL()
 	return b
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -300,5 +301,33 @@ func TestRunServesOneAPI(t *testing.T) {
 	}
 	if code, _, _ := call(t, http.MethodGet, strings.TrimSuffix(v2.URL, "/v2")+"/v4/me", "dev-token", ""); code != 404 {
 		t.Fatalf("V4 under --api v2: %d", code)
+	}
+}
+
+func TestRunServesIMS(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--ims-clients", "cid-only-s3cr3t"}, func(string) string { return "" }, io.Discard, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--ims-clients") || strings.Contains(stderr.String(), "s3cr3t") {
+		t.Fatalf("bad --ims-clients: exit %d: %s", code, stderr.String())
+	}
+	s := startRun(t, []string{"--ims-clients", "cid:s3cr3t=acct-ims", "--token-lifetime", "1m"}, nil)
+	if !strings.HasSuffix(s.banner.IMSURL, "/ims/token/v3") {
+		t.Fatalf("banner ims_url %q", s.banner.IMSURL)
+	}
+	resp, err := http.PostForm(s.banner.IMSURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {"cid"}, "client_secret": {"s3cr3t"}, "scope": {"openid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || tok.ExpiresIn != 60 {
+		t.Fatalf("mint: %d %+v", resp.StatusCode, tok)
+	}
+	if code, _, _ := call(t, http.MethodGet, s.banner.V4URL+"/me", tok.AccessToken, ""); code != 200 {
+		t.Errorf("V4 /me with the minted token: %d", code)
 	}
 }
