@@ -15,7 +15,8 @@
 // client_id, client_secret, scope) and keeps the access token in memory
 // only. It mints again before the token expires (at 80 % of its lifetime,
 // or 5 minutes before it expires if that is earlier, but never before half
-// of it), and when the API refuses the token (Renew). One mint at a time per
+// of it), in the background while the old token still serves, and when the
+// API refuses the token (Renew). One mint at a time per
 // Source: concurrent callers share it, and a Renew for a token that was
 // already replaced returns the replacement without minting. A token is
 // never handed out at or after its expiry.

@@ -198,8 +198,10 @@ func (s *Source) GoString() string { return s.String() }
 func (s *Source) Format(f fmt.State, verb rune) { fmt.Fprint(f, s.String()) }
 
 // Token returns a valid access token: the cached one until its refresh
-// time, else a new one. While IMS fails it retries with back-off until ctx
-// ends, meanwhile returning the cached token as long as it is valid.
+// time; from then on still the cached one while a new one is minted in the
+// background; without a valid one it waits for a mint. While IMS fails it
+// retries with back-off until ctx ends, meanwhile returning the cached
+// token as long as it is valid.
 func (s *Source) Token(ctx context.Context) (string, error) {
 	for {
 		s.mu.Lock()
@@ -207,6 +209,12 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 		cur, backingOff := s.cur, now.Before(s.retryAt)
 		switch {
 		case cur.usable(now) && (now.Before(cur.refreshAt) || backingOff && !isRejected(s.lastErr)):
+			s.mu.Unlock()
+			return cur.access, nil
+		case cur.usable(now) && !backingOff:
+			// Due for renewal but still valid: renew in the background, so
+			// no call waits for IMS while the token in hand still works.
+			s.startLocked()
 			s.mu.Unlock()
 			return cur.access, nil
 		case backingOff && isRejected(s.lastErr):
