@@ -130,6 +130,9 @@ func (w *Worker) newAccount(ref string) (*upload.Account, error) {
 		},
 	}
 	if creds, ok := w.cfg.IMSClients[ref]; ok {
+		if w.cfg.Tokens[ref] != "" {
+			w.log.Warn().Str("token_ref", ref).Msg("the ref has IMS credentials and a static token: the credentials are used, the token is ignored")
+		}
 		src, err := w.newIMSSource(ref, creds)
 		if err != nil {
 			return nil, err
