@@ -4,7 +4,7 @@
 //
 //	w, err := worker.New(cfg, rdb, log)
 //	if err != nil { ... }
-//	if err := w.CheckTokens(ctx); err != nil { ... } // GET /me per token
+//	if err := w.CheckTokens(ctx); err != nil { ... } // V4 GET /accounts (v2 GET /me) per token
 //	err = w.Run(ctx)                                   // until ctx ends, then a graceful stop
 package worker
 
