@@ -225,7 +225,9 @@ func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File
 	if a.Completed {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	// The first failure stops the other parts; partFailed then runs on
+	// the caller's ctx, which is not cancelled, so its delete goes out.
+	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, h.opts.PartConcurrency)
 	var (
@@ -239,15 +241,15 @@ func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File
 		}
 		select {
 		case sem <- struct{}{}:
-		case <-ctx.Done():
+		case <-pctx.Done():
 		}
-		if ctx.Err() != nil {
+		if pctx.Err() != nil {
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := h.putPart(ctx, at, a, f, part); err != nil {
+			if err := h.putPart(pctx, at, a, f, part); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
