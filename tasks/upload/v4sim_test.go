@@ -3,6 +3,7 @@ package upload
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -504,5 +505,82 @@ func TestV4SimForbiddenFolderAndInvalidNameFailWithTheReason(t *testing.T) {
 	// The client refuses the name before spending a create on it.
 	if st := r.sim.Stats(); len(st.Files) != 0 || st.CallsByRoute[frameiosim.RouteFileCreate] != 1 {
 		t.Errorf("%d files from %d creates; want none from the forbidden one alone", len(st.Files), st.CallsByRoute[frameiosim.RouteFileCreate])
+	}
+}
+
+// remote is a remote upload job of name declaring size (0: unknown).
+func (r *rig) remote(name string, size int64) *job.Upload {
+	return &job.Upload{V: 1, Batch: "b", TokenRef: "default", ParentID: r.parent, Path: name,
+		SourceURL: "https://media.example.com/" + name + "?token=s3cr3t", Size: size}
+}
+
+func runRemote(h *Handler, u *job.Upload) error {
+	b, _ := u.Encode()
+	return h.ProcessTask(context.Background(), asynq.NewTask(job.TypeRemoteUpload, b))
+}
+
+func TestV4SimRemoteUploadIsDoneOnceVerified(t *testing.T) {
+	r := newV4Rig(t, frameiosim.Config{CompleteAfter: 300 * time.Millisecond})
+	log := &statusLog{FrameIO: r.api}
+	r.h = r.handler(log, nil)
+	u := r.remote("far.mov", 0)
+	if err := runRemote(r.h, u); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.seen) < 2 || log.seen[0] != UploadPending || log.seen[len(log.seen)-1] != UploadComplete {
+		t.Errorf("verdicts %v, want pending first, complete last", log.seen)
+	}
+	st := r.sim.Stats()
+	if len(st.Files) != 1 || !st.Files[0].Complete || st.Files[0].API != "v4" || st.Files[0].Name != "far.mov" {
+		t.Errorf("files %+v, want far.mov complete through V4", st.Files)
+	}
+	if got := r.batchState(u); got != records.Done {
+		t.Errorf("batch state %q, want done", got)
+	}
+}
+
+// A lost remote create is adopted whatever size the listing shows: V4
+// lists a file it has not fetched yet with file_size 0, and a declared
+// size is only what the manifest said.
+func TestRemoteLostAnswerIsAdoptedOnBothAPIs(t *testing.T) {
+	type setup struct {
+		sim *frameiosim.Server
+		h   *Handler
+	}
+	apis := map[string]func(t *testing.T, complete time.Duration) setup{
+		"v2": func(t *testing.T, _ time.Duration) setup { r := newRig(t); return setup{r.sim, r.h} },
+		"v4": func(t *testing.T, complete time.Duration) setup {
+			r := newV4Rig(t, frameiosim.Config{CompleteAfter: complete})
+			return setup{r.sim, r.h}
+		},
+	}
+	for api, start := range apis {
+		for _, complete := range []time.Duration{0, time.Hour} {
+			for _, size := range []int64{0, 1 << 20} {
+				t.Run(fmt.Sprintf("%s/complete_after_%v/size_%d", api, complete, size), func(t *testing.T) {
+					s := start(t, complete)
+					u := (&rig{parent: s.sim.RootFolder(frameiosim.DefaultToken)}).remote("far.mov", size)
+					s.sim.SetFaults(frameiosim.Faults{LostCreate: 1})
+					if err := runRemote(s.h, u); !apierr.Ambiguous(err) {
+						t.Fatalf("lost answer: %v, want ambiguous", err)
+					}
+					s.sim.SetFaults(frameiosim.Faults{})
+					err := runRemote(s.h, u)
+					if complete > 0 && api == "v4" {
+						if !errors.Is(err, errVerifying) {
+							t.Fatalf("adopted, not yet fetched: %v, want verifying", err)
+						}
+						s.sim.AdvanceClock(complete)
+						err = runRemote(s.h, u)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if st := s.sim.Stats(); st.Creates != 1 || len(st.Files) != 1 || len(st.Duplicates) != 0 {
+						t.Errorf("%d creates, %d files, duplicates %+v; want the lost create's file adopted", st.Creates, len(st.Files), st.Duplicates)
+					}
+				})
+			}
+		}
 	}
 }
