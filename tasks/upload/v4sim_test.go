@@ -584,3 +584,47 @@ func TestRemoteLostAnswerIsAdoptedOnBothAPIs(t *testing.T) {
 		}
 	}
 }
+
+// Without a limiter in front, 12 uploads at once into a new tree meet V4's
+// own per-route limits in strict windows: the 429s are waited out and
+// nothing is made twice.
+func TestV4SimRouteLimitsMakeNothingTwice(t *testing.T) {
+	sim := frameiosim.StartTest(t, frameiosim.Config{API: frameiosim.APIV4, PartSize: testPart, Enforcement: frameiosim.SlidingWindow})
+	c, err := frameio.NewV4(frameio.Options{BaseURL: sim.V4URL(), Token: frameiosim.DefaultToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &v4rig{rig: &rig{t: t, sim: sim, rdb: redistest.Start(t).Client(t), root: t.TempDir(), parent: sim.RootFolder(frameiosim.DefaultToken)},
+		v4: c.ForAccount(frameiosim.DefaultAccount), acct: frameiosim.DefaultAccount}
+	r.api = NewV4(r.v4)
+	r.h = r.handler(r.api, nil)
+	const n = 12
+	ups := make([]*job.Upload, n)
+	sums := make([]string, n)
+	for i := range ups {
+		ups[i], sums[i] = r.nested(fmt.Sprintf("d%d/e/f%d.bin", i%4, i), testPart+i)
+	}
+	var wg sync.WaitGroup
+	for _, u := range ups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.run(u); err != nil {
+				t.Errorf("%s: %v", u.Path, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, u := range ups {
+		r.once(u.Path, sums[i])
+	}
+	st := r.sim.Stats()
+	if st.RateLimited == 0 {
+		t.Errorf("no 429 answered: the test did not meet the route limits (%+v)", st.CallsByRoute)
+	}
+	if len(st.Folders) != 8 || st.CallsByRoute[frameiosim.RouteFolderCreate] != 8 || st.CallsByRoute[frameiosim.RouteFileCreate] != n {
+		t.Errorf("%d folders from %d creates, %d file creates; want 8, 8, %d (429s: %v)", len(st.Folders),
+			st.CallsByRoute[frameiosim.RouteFolderCreate], st.CallsByRoute[frameiosim.RouteFileCreate], n, st.RateLimitedByRoute)
+	}
+	t.Logf("429s by route: %v", st.RateLimitedByRoute)
+}
