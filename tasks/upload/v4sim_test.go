@@ -351,6 +351,17 @@ func TestV4SimFoldersOnceUnderConcurrencyAndHealedAfterDeletion(t *testing.T) {
 		t.Fatalf("folders %+v from %d creates; want x, x/y, x/y/z made once", st.Folders, st.CallsByRoute[frameiosim.RouteFolderCreate])
 	}
 
+	// Another run that lost the folder map finds the folders by listing.
+	r.rdb.FlushDB(context.Background()) // our own private Redis
+	u0, sum0 := r.nested("x/y/z/later.bin", 10)
+	if err := r.run(u0); err != nil {
+		t.Fatal(err)
+	}
+	r.once("x/y/z/later.bin", sum0)
+	if st := r.sim.Stats(); len(st.Folders) != 3 || st.CallsByRoute[frameiosim.RouteFolderCreate] != 3 {
+		t.Fatalf("folders %+v from %d creates after the map was lost; want the 3 reused", st.Folders, st.CallsByRoute[frameiosim.RouteFolderCreate])
+	}
+
 	old := folderID(st, "x/y")
 	if !r.sim.Delete(old) { // someone deletes x/y in Frame.io
 		t.Fatalf("no folder x/y")
@@ -561,8 +572,8 @@ func TestRemoteLostAnswerIsAdoptedOnBothAPIs(t *testing.T) {
 					s := start(t, complete)
 					u := (&rig{parent: s.sim.RootFolder(frameiosim.DefaultToken)}).remote("far.mov", size)
 					s.sim.SetFaults(frameiosim.Faults{LostCreate: 1})
-					if err := runRemote(s.h, u); !apierr.Ambiguous(err) {
-						t.Fatalf("lost answer: %v, want ambiguous", err)
+					if err := runRemote(s.h, u); !apierr.Ambiguous(err) || strings.Contains(err.Error(), "s3cr3t") {
+						t.Fatalf("lost answer: %v, want ambiguous, without the source URL's secret", err)
 					}
 					s.sim.SetFaults(frameiosim.Faults{})
 					err := runRemote(s.h, u)
