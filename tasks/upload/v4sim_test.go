@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -638,4 +639,57 @@ func TestV4SimRouteLimitsMakeNothingTwice(t *testing.T) {
 			st.CallsByRoute[frameiosim.RouteFolderCreate], st.CallsByRoute[frameiosim.RouteFileCreate], n, st.RateLimitedByRoute)
 	}
 	t.Logf("429s by route: %v", st.RateLimitedByRoute)
+}
+
+// failPart makes storage refuse one part's first PUT with a 500 (a
+// retryable failure), through the simulator's PartFail fault.
+type failPart struct {
+	FrameIO
+	sim    *frameiosim.Server
+	number int
+	once   sync.Once
+}
+
+func (f *failPart) PutPart(ctx context.Context, file *File, p Part, r io.ReaderAt) error {
+	failed := false
+	if p.Number == f.number {
+		f.once.Do(func() { failed = true })
+	}
+	if failed {
+		f.sim.SetFaults(frameiosim.Faults{PartFail: 1})
+		defer f.sim.SetFaults(frameiosim.Faults{})
+	}
+	return f.FrameIO.PutPart(ctx, file, p, r)
+}
+
+// An attempt that fails on its third part leaves two parts recorded; the
+// next attempt in the same worker PUTs only the other two, to the URLs the
+// adapter remembered from the create.
+func TestV4SimAttemptCutShortResumesWithTheRememberedURLs(t *testing.T) {
+	r := newV4Rig(t, frameiosim.Config{})
+	h, err := NewHandler(r.rdb, Options{
+		Accounts:   map[string]*Account{"default": {API: &failPart{FrameIO: r.api, sim: r.sim, number: 2}, Scope: "token:default"}},
+		UploadRoot: r.root, Log: zerolog.Nop(), PartConcurrency: 1, PartRetries: 1,
+		Verify: true, VerifyTimeout: time.Minute, VerifyReuploads: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.h = h
+	u, sum := r.file("cut.bin", 3*testPart+5) // 4 parts
+	if err := r.run(u); err == nil || apierr.Classify(err) != apierr.Retryable {
+		t.Fatalf("part 3 refused: %v, want a retryable failure", err)
+	}
+	before := r.sim.Stats()
+	if before.PartsReceived != 2 || before.PartsFailed != 1 || before.Deleted != 0 {
+		t.Fatalf("%d parts in, %d failed, %d deleted; want 2, 1, 0", before.PartsReceived, before.PartsFailed, before.Deleted)
+	}
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	after := r.sim.Stats()
+	if got := after.PartsReceived - before.PartsReceived; got != 2 || after.Creates != before.Creates {
+		t.Errorf("the next attempt PUT %d parts and made %d creates; want the 2 missing and none", got, after.Creates-before.Creates)
+	}
+	r.once("cut.bin", sum)
 }
