@@ -693,3 +693,41 @@ func TestV4SimAttemptCutShortResumesWithTheRememberedURLs(t *testing.T) {
 	}
 	r.once("cut.bin", sum)
 }
+
+// Folders and files the state machine looks for may sit beyond the first
+// page of 500: a folder made earlier is found and reused, and a lost
+// create's file is found and replaced, not duplicated.
+func TestV4SimFindsFoldersAndFilesBeyondTheFirstPage(t *testing.T) {
+	r := newV4Rig(t, frameiosim.Config{})
+	ctx := context.Background()
+	for i := 0; i < frameio.V4FolderPageSize; i++ {
+		if r.sim.MakeFolder(r.parent, fmt.Sprintf("filler-%03d", i)) == "" {
+			t.Fatal("MakeFolder failed")
+		}
+	}
+	shoot := r.sim.MakeFolder(r.parent, "shoot") // listed on page 2
+	for i := 0; i < frameio.V4FolderPageSize; i++ {
+		if _, err := r.v4.LocalUpload(ctx, shoot, fmt.Sprintf("filler-%03d.bin", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, sum := r.nested("shoot/late.bin", testPart+1)
+	r.sim.SetFaults(frameiosim.Faults{LostCreate: 1})
+	if err := r.run(u); !apierr.Ambiguous(err) {
+		t.Fatalf("lost answer: %v", err)
+	}
+	r.sim.SetFaults(frameiosim.Faults{})
+	before := r.sim.Stats()
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	r.once("shoot/late.bin", sum)
+	after := r.sim.Stats()
+	if after.CallsByRoute[frameiosim.RouteFolderCreate] != 0 || after.Deleted != 1 || after.Creates-before.Creates != 1 {
+		t.Errorf("%d folder creates, %d deleted, %d file creates; want shoot reused, the lost file replaced once",
+			after.CallsByRoute[frameiosim.RouteFolderCreate], after.Deleted, after.Creates-before.Creates)
+	}
+	if n := after.CallsByRoute[frameiosim.RouteListFiles]; n < 2 {
+		t.Errorf("%d file list calls, want both pages read", n)
+	}
+}
