@@ -83,6 +83,23 @@ func TestLatePermitPushesTheScheduleBack(t *testing.T) {
 // Two processes take turns, as two workers do, so that neither one's local
 // guard (which sees only its own permits) hides the crowding.
 func TestLateAnswerPushesTheScheduleBack(t *testing.T) {
+	for name, take := range map[string]func(context.Context, *Limiter) error{
+		"Wait": func(ctx context.Context, l *Limiter) error { return l.Wait(ctx, "s", "creates") },
+		"Allow": func(ctx context.Context, l *Limiter) error {
+			for {
+				w, err := l.Allow(ctx, "s", "creates")
+				if err != nil || w == 0 {
+					return err
+				}
+				time.Sleep(w)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) { lateAnswerCrowds(t, take) })
+	}
+}
+
+func lateAnswerCrowds(t *testing.T, take func(context.Context, *Limiter) error) {
 	const rate, lag = 5, 100 * time.Millisecond
 	srv := redistest.Start(t)
 	slow := &slowAnswer{}
@@ -102,7 +119,7 @@ func TestLateAnswerPushesTheScheduleBack(t *testing.T) {
 		if i == 2 {
 			slow.delay.Store(int64(lag))
 		}
-		if err := procs[i%2].Wait(ctx, "s", "creates"); err != nil {
+		if err := take(ctx, procs[i%2]); err != nil {
 			t.Fatal(err)
 		}
 		used = append(used, time.Now())
@@ -116,9 +133,9 @@ func TestLateAnswerPushesTheScheduleBack(t *testing.T) {
 	}
 }
 
-// slowAnswer is a go-redis hook that holds back the answer of the next
-// script call by delay once set: Redis has executed the script, the caller
-// just hears of it late.
+// slowAnswer is a go-redis hook that, once delay is set, holds back the
+// next answer of the acquire script that grants a permit: Redis has
+// decided, the caller just hears of it late.
 type slowAnswer struct {
 	delay atomic.Int64 // nanoseconds
 }
@@ -128,9 +145,11 @@ func (s *slowAnswer) DialHook(next redis.DialHook) redis.DialHook { return next 
 func (s *slowAnswer) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if name := cmd.Name(); err == nil && (name == "evalsha" || name == "eval") {
-			if d := s.delay.Swap(0); d > 0 {
-				time.Sleep(time.Duration(d))
+		if c, ok := cmd.(*redis.Cmd); ok && err == nil && (c.Name() == "evalsha" || c.Name() == "eval") {
+			if v, verr := c.Int64Slice(); verr == nil && len(v) == 4 && v[0] == 1 {
+				if d := s.delay.Swap(0); d > 0 {
+					time.Sleep(time.Duration(d))
+				}
 			}
 		}
 		return err

@@ -155,6 +155,7 @@ func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wa
 	if d := l.guardDelay(r, time.Now()); d > 0 {
 		return d, nil
 	}
+	asked := time.Now()
 	res, err := l.acquire(ctx, r, false, time.Time{})
 	if err != nil {
 		return 0, err
@@ -163,6 +164,9 @@ func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wa
 		return res.wait, nil
 	}
 	l.takeGuards(r, time.Now())
+	// The permit was for the instant Redis decided: an answer that took
+	// long is a permit used late (see takeReserved).
+	l.pushBackIfLate(ctx, r, time.Since(asked))
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot)
 	}
