@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -183,6 +182,9 @@ const treeFileSize = 1024
 // writeTree writes n files, 3 to a folder, into n/3 folders: top-level
 // folders t000, t001, ... each with treeSubfolders subfolders.
 func writeTree(dir string, n int) error {
+	if n <= 0 || n%3 != 0 {
+		return fmt.Errorf("tree of %d files: want a positive multiple of 3", n)
+	}
 	for i := range n / 3 {
 		top, sub := i/(treeSubfolders+1), i%(treeSubfolders+1)
 		d := filepath.Join(dir, fmt.Sprintf("t%03d", top))
@@ -192,9 +194,6 @@ func writeTree(dir string, n int) error {
 		if err := writeFiles(d, 3, treeFileSize); err != nil {
 			return err
 		}
-	}
-	if n%3 != 0 {
-		return os.ErrInvalid
 	}
 	return nil
 }
