@@ -115,6 +115,27 @@ func (l *lineLog) between(from, to time.Time) []string {
 	return out
 }
 
+// leadUp returns, for every line containing match, the lines containing
+// keep logged in the d before it, each with its offset from it: what led
+// up to a 429 when a test must explain one. (Times are when each answer
+// was logged; the line itself says how long the call took.)
+func (l *lineLog) leadUp(match, keep string, d time.Duration) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for i, line := range l.lines {
+		if !strings.Contains(line, match) {
+			continue
+		}
+		for j := range i + 1 {
+			if off := l.at[j].Sub(l.at[i]); off >= -d && strings.Contains(l.lines[j], keep) {
+				out = append(out, fmt.Sprintf("%+.3fs %s", off.Seconds(), l.lines[j]))
+			}
+		}
+	}
+	return out
+}
+
 func (l *lineLog) text() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -76,7 +76,8 @@ func TestRedisOutageMidRun(t *testing.T) {
 		t.Errorf("%d creates in one second, limit 5", max)
 	}
 	if st.RateLimited != 0 {
-		t.Errorf("%d responses were 429", st.RateLimited)
+		t.Errorf("%d responses were 429; the creates in the second before each:\n%s", st.RateLimited,
+			strings.Join(r.simLog.leadUp("/children → 429", "/children", time.Second), "\n"))
 	}
 	// Tasks under way rode the outage out in process: none failed into
 	// asynq while Redis was down, where the failure would be lost and the

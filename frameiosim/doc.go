@@ -50,7 +50,9 @@
 // A file is complete Config.CompleteAfter after its last part (v2
 // upload_completed_at, V4 status "uploaded" and /status upload_complete);
 // Faults.UploadFailed makes it end upload_failed instead. Stats.Files and
-// Stats.FailedUploads tell which.
+// Stats.FailedUploads tell which. AdvanceClock moves the simulator's clock
+// forward, so a test can expire presigned URLs or pass CompleteAfter
+// without waiting.
 //
 // Adobe IMS (server-to-server): POST /ims/token/v3 (IMSURL), form-encoded
 // grant_type=client_credentials, client_id, client_secret, scope, mints an

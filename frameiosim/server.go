@@ -181,6 +181,17 @@ func (s *Server) V4URL() string {
 	return s.origin + "/v4"
 }
 
+// AdvanceClock moves the simulator's clock d forward, as if that much time
+// had passed, for tests outside this package: presigned URLs signed
+// before expire (Config.URLExpiry), files pass CompleteAfter, rate-limit
+// windows pass, and assets made later carry the later time. Advances add
+// up; a d <= 0 does nothing (the clock never goes back).
+func (s *Server) AdvanceClock(d time.Duration) {
+	if d > 0 {
+		s.skew.Add(int64(d))
+	}
+}
+
 // now is the server's clock.
 func (s *Server) now() time.Time {
 	return time.Now().Add(time.Duration(s.skew.Load()))

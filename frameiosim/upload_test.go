@@ -313,3 +313,17 @@ func TestCloseRemovesParts(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestAdvanceClockExpiresV4URLs: what a test outside the package uses to
+// expire presigned URLs without waiting; advances add up and never go back.
+func TestAdvanceClockExpiresV4URLs(t *testing.T) {
+	s := StartTest(t, Config{URLExpiry: time.Hour})
+	c := newV4C(t, s, DefaultToken)
+	f := c.mkFile(s.RootFolder(DefaultToken), "a.mov", 3)
+	s.AdvanceClock(-time.Hour) // ignored
+	s.AdvanceClock(30 * time.Minute)
+	s.AdvanceClock(30*time.Minute + 2*time.Second)
+	wantS3Error(t, put(t, f.UploadURLs[0].URL, []byte("abc"), f.MediaType, nil), 403, "AccessDenied", "expired")
+	g := c.mkFile(s.RootFolder(DefaultToken), "b.mov", 3) // signed on the advanced clock
+	putAll(t, g, []byte("abc"))
+}

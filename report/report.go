@@ -45,8 +45,9 @@ func NewProgress(w io.Writer) *Progress {
 func (p *Progress) Show(st records.Status) {
 	total := st.Total()
 	finished := st.Counts[records.Done] + st.Counts[records.Failed] + st.Counts[records.Skipped]
-	line := fmt.Sprintf("%d/%d done, %d failed, %d active, %d retrying, %d pending, %d skipped (already uploaded)",
-		st.Counts[records.Done], total, st.Counts[records.Failed], st.Counts[records.Active], st.Counts[records.Retrying], st.Counts[records.Pending], st.Counts[records.Skipped])
+	line := fmt.Sprintf("%d/%d done, %d failed, %d active, %d verifying, %d retrying, %d held, %d pending, %d skipped (already uploaded)",
+		st.Counts[records.Done], total, st.Counts[records.Failed], st.Counts[records.Active], st.Counts[records.Verifying],
+		st.Counts[records.Retrying], st.Counts[records.Held], st.Counts[records.Pending], st.Counts[records.Skipped])
 	if line == p.last {
 		return
 	}

@@ -1,8 +1,12 @@
 package throttle
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/frameq/frameq/redistest"
 )
@@ -26,7 +30,7 @@ func TestLatePermitPushesTheScheduleBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Pretend the answer arrived 60ms ago: the caller is now 60ms late.
+	// Pretend Redis was asked 60ms ago: the caller is now 60ms late.
 	if err := l.takeReserved(ctx, r, res, time.Now().Add(-60*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
@@ -44,26 +48,123 @@ func TestLatePermitPushesTheScheduleBack(t *testing.T) {
 	}
 	// On time: nothing is pushed. (The push put the next slot out of
 	// reach: take a ticket and come back.)
+	asked := time.Now()
 	res, err = l.acquire(ctx, r, true, time.Time{})
 	if err == nil && !res.granted {
 		time.Sleep(res.wait - res.ahead)
+		asked = time.Now()
 		res, err = l.acquire(ctx, r, true, res.slot)
 	}
 	if err != nil || !res.granted {
 		t.Fatalf("second acquire = %+v, %v", res, err)
 	}
-	replied := time.Now()
 	if before, err = rdb.Get(ctx, "frameq:rl:{s}:creates").Int64(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.takeReserved(ctx, r, res, replied); err != nil {
+	if err := l.takeReserved(ctx, r, res, asked); err != nil {
 		t.Fatal(err)
 	}
 	after, err = rdb.Get(ctx, "frameq:rl:{s}:creates").Int64()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if late := time.Since(replied.Add(res.wait)); after != before && late < lateFloor {
+	if late := time.Since(asked.Add(res.wait)); after != before && late < lateFloor {
 		t.Fatalf("a permit %v late moved the schedule by %dµs", late, after-before)
 	}
+}
+
+// A permit whose answer reaches the caller late is used late by as much:
+// Redis decided the slot, then the answer was held back (redis-server
+// with appendfsync always answers only after its fsync; a slow network
+// or a stalled process does the same). That lateness must push the
+// schedule back like any other, or the strict window ending at the fifth
+// permit after the late one holds six: the 429 that e2e
+// TestRedisOutageMidRun saw, whose Redis runs with appendfsync always.
+// Two processes take turns, as two workers do, so that neither one's local
+// guard (which sees only its own permits) hides the crowding.
+func TestLateAnswerPushesTheScheduleBack(t *testing.T) {
+	for name, take := range map[string]func(context.Context, *Limiter) error{
+		"Wait": func(ctx context.Context, l *Limiter) error { return l.Wait(ctx, "s", "creates") },
+		"Allow": func(ctx context.Context, l *Limiter) error {
+			for {
+				w, err := l.Allow(ctx, "s", "creates")
+				if err != nil || w == 0 {
+					return err
+				}
+				time.Sleep(w)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) { lateAnswerCrowds(t, take) })
+	}
+}
+
+func lateAnswerCrowds(t *testing.T, take func(context.Context, *Limiter) error) {
+	const rate, lag = 5, 100 * time.Millisecond
+	srv := redistest.Start(t)
+	slow := &slowAnswer{}
+	grants := &grantLog{}
+	var procs []*Limiter
+	for range 2 {
+		rdb := srv.Client(t)
+		rdb.AddHook(slow)
+		l, hook := newLimiterOn(t, rdb, Config{Limits: map[string]Limit{"creates": {Rate: rate, Per: time.Second}}, Margin: 0.02}, nil)
+		warm(t, l, hook) // loads the scripts: no NOSCRIPT round trip below
+		l.onGrant = grants.add
+		procs = append(procs, l)
+	}
+	ctx := t.Context()
+	var used []time.Time
+	for i := range 2 * rate {
+		if i == 2 {
+			slow.delay.Store(int64(lag))
+		}
+		if err := take(ctx, procs[i%2]); err != nil {
+			t.Fatal(err)
+		}
+		used = append(used, time.Now())
+	}
+	// Redis and the test share the host's clock.
+	if late := used[2].Sub(grants.sorted()[2]); late < lag {
+		t.Fatalf("the held answer made the third permit only %v late, want at least %v: the test proved nothing", late, lag)
+	}
+	if n := maxInWindow(used, time.Second); n > rate {
+		t.Errorf("%d permits used within one second, limit %d: a strict server answers 429 (used at %v)", n, rate, offsets(used))
+	}
+}
+
+// slowAnswer is a go-redis hook that, once delay is set, holds back the
+// next answer of the acquire script that grants a permit: Redis has
+// decided, the caller just hears of it late.
+type slowAnswer struct {
+	delay atomic.Int64 // nanoseconds
+}
+
+func (s *slowAnswer) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (s *slowAnswer) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if c, ok := cmd.(*redis.Cmd); ok && err == nil && (c.Name() == "evalsha" || c.Name() == "eval") {
+			if v, verr := c.Int64Slice(); verr == nil && len(v) == 4 && v[0] == 1 {
+				if d := s.delay.Swap(0); d > 0 {
+					time.Sleep(time.Duration(d))
+				}
+			}
+		}
+		return err
+	}
+}
+
+func (s *slowAnswer) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// offsets are times as offsets from the first, for failure messages.
+func offsets(times []time.Time) []time.Duration {
+	out := make([]time.Duration, len(times))
+	for i, t := range times {
+		out[i] = t.Sub(times[0]).Round(time.Millisecond)
+	}
+	return out
 }

@@ -84,8 +84,8 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 	failures := 0
 	var ticket time.Time
 	for {
+		asked := time.Now()
 		res, err := l.acquire(ctx, r, true, ticket)
-		replied := time.Now()
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return fmt.Errorf("throttle: wait %v: %w", r.names, ctx.Err())
@@ -96,7 +96,7 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 			}
 			err = Sleep(ctx, redisBackoff(failures))
 		case res.granted:
-			return l.takeReserved(ctx, r, res, replied)
+			return l.takeReserved(ctx, r, res, asked)
 		case res.wait > l.cfg.MaxWait:
 			return &DelayError{Wait: res.wait}
 		default:
@@ -111,10 +111,23 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) error {
 	}
 }
 
-// takeReserved sleeps until the reserved slot (replied is when Redis's
-// answer arrived), then past the local guard. A caller whose context ends
-// meanwhile leaves the slot unused: wasted capacity, never extra traffic.
-func (l *Limiter) takeReserved(ctx context.Context, r *request, res result, replied time.Time) error {
+// takeReserved sleeps until the reserved slot, then past the local guard.
+// A caller whose context ends meanwhile leaves the slot unused: wasted
+// capacity, never extra traffic.
+//
+// asked is when the script call that granted res was sent. Redis decided
+// the slot at some instant after asked and before its answer arrived, so
+// the sleep, which starts once the answer is in, never ends before the
+// slot, and lateness counted from asked+wait is never less than the real
+// lateness. Counting from the answer instead would miss every delay
+// between Redis's decision and the answer reaching us: an fsync of the
+// append-only file (appendfsync always answers only after it), a slow
+// network, a stalled process. Such a permit, used that much late, crowds
+// the next ones into one window of a strict server, which answers 429.
+// Counting from asked costs the round trip itself, taken for lateness:
+// nothing on a local network (far below lateFloor); a distant Redis needs
+// a Margin whose tolerance covers its round trip.
+func (l *Limiter) takeReserved(ctx context.Context, r *request, res result, asked time.Time) error {
 	if err := Sleep(ctx, res.wait); err != nil {
 		return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 	}
@@ -123,7 +136,7 @@ func (l *Limiter) takeReserved(ctx context.Context, r *request, res result, repl
 			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 		}
 	}
-	l.pushBackIfLate(ctx, r, time.Since(replied.Add(res.wait)))
+	l.pushBackIfLate(ctx, r, time.Since(asked.Add(res.wait)))
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot.Add(-res.wait))
 	}
@@ -142,6 +155,7 @@ func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wa
 	if d := l.guardDelay(r, time.Now()); d > 0 {
 		return d, nil
 	}
+	asked := time.Now()
 	res, err := l.acquire(ctx, r, false, time.Time{})
 	if err != nil {
 		return 0, err
@@ -150,6 +164,9 @@ func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wa
 		return res.wait, nil
 	}
 	l.takeGuards(r, time.Now())
+	// The permit was for the instant Redis decided: an answer that took
+	// long is a permit used late (see takeReserved).
+	l.pushBackIfLate(ctx, r, time.Since(asked))
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot)
 	}

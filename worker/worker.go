@@ -6,7 +6,7 @@
 //
 //	w, err := worker.New(cfg, rdb, log)
 //	if err != nil { ... }
-//	if err := w.CheckTokens(ctx); err != nil { ... } // first IMS mint, GET /me per token
+//	if err := w.CheckTokens(ctx); err != nil { ... } // first IMS mint; V4 GET /accounts (v2 GET /me) per token
 //	err = w.Run(ctx)                                   // until ctx ends, then a graceful stop
 package worker
 

@@ -20,7 +20,10 @@
 //  5. bytes: a large file uploaded in parts by a worker vs one raw PUT of
 //     the same bytes, and the worker's peak RSS;
 //  6. memory: worker RSS idle and with N queued tasks, Redis bytes per
-//     queued task.
+//     queued task;
+//  7. V4 tree: 4 worker processes upload 600 files in 200 folders against
+//     V4's per-route limits, every route a strict window: folder creates
+//     (3/s) and file creates (5/s) at once, each against its own limit.
 //
 // It starts its own redis-server processes (redistest) and simulators
 // (frameiosim) on loopback and builds worker, enqueue and throttle-bench
@@ -57,22 +60,23 @@ type options struct {
 	overheadTasks  int           // row 4
 	rounds         int           // rows 3, 4, 5: alternating rounds, median ratio shown
 	fileBytes      int64         // row 5
+	treeFiles      int           // row 7: files, 3 to a folder
 }
 
 func defaults(quick bool) options {
 	if quick {
 		return options{quick: true, adherenceFiles: 30, limiterRun: 6 * time.Second,
 			limiterWait: 2 * time.Second, limiterSamples: 500, enqueueTasks: 20_000,
-			overheadTasks: 1000, fileBytes: 256 << 20, rounds: 3}
+			overheadTasks: 1000, fileBytes: 256 << 20, rounds: 3, treeFiles: 150}
 	}
 	return options{adherenceFiles: 150, limiterRun: 30 * time.Second,
 		limiterWait: 10 * time.Second, limiterSamples: 2000, enqueueTasks: 100_000,
-		overheadTasks: 4000, fileBytes: 1 << 30, rounds: 5}
+		overheadTasks: 4000, fileBytes: 1 << 30, rounds: 5, treeFiles: 600}
 }
 
 func main() {
 	quick := flag.Bool("quick", false, "small sizes: finishes in about two minutes")
-	rows := flag.String("rows", "1,2,3,4,5,6", "rows to measure, comma-separated")
+	rows := flag.String("rows", "1,2,3,4,5,6,7", "rows to measure, comma-separated")
 	rounds := flag.Int("rounds", 0, "alternating rounds of rows 3-5, the median ratio shown (default 5, -quick 3)")
 	worker := flag.String("worker", "", "use this worker binary instead of building ./cmd/worker (to profile a patched worker)")
 	bare := flag.String(bareFlag, "", "internal: run the bare asynq handler with this JSON spec")
@@ -107,8 +111,8 @@ func parseRows(s string) (map[int]bool, error) {
 	out := map[int]bool{}
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 6 {
-			return nil, fmt.Errorf("-rows %q: want numbers from 1 to 6, comma-separated", s)
+		if err != nil || n < 1 || n > 7 {
+			return nil, fmt.Errorf("-rows %q: want numbers from 1 to 7, comma-separated", s)
 		}
 		out[n] = true
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frameq/frameq/manifest"
 )
@@ -97,11 +98,11 @@ func TestThousands(t *testing.T) {
 }
 
 func TestParseRows(t *testing.T) {
-	rows, err := parseRows("1, 3,6")
-	if err != nil || !rows[1] || !rows[3] || !rows[6] || rows[2] {
+	rows, err := parseRows("1, 3,6,7")
+	if err != nil || !rows[1] || !rows[3] || !rows[6] || !rows[7] || rows[2] {
 		t.Errorf("rows = %v, %v", rows, err)
 	}
-	for _, bad := range []string{"", "0", "7", "1,x"} {
+	for _, bad := range []string{"", "0", "8", "1,x"} {
 		if _, err := parseRows(bad); err == nil {
 			t.Errorf("-rows %q accepted", bad)
 		}
@@ -148,5 +149,48 @@ func TestMedianRoundPairsFiguresOfOneRound(t *testing.T) {
 	}
 	if got := medianRound(rounds[:3], func(x r) float64 { return x.ours / x.theirs }); got != (r{60, 100}) {
 		t.Errorf("median of three = %+v", got)
+	}
+}
+
+// Row 7 counts the file creates in (first folder create, last folder create].
+func TestCreatesIn(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	at := func(ms ...int) []time.Time {
+		var out []time.Time
+		for _, m := range ms {
+			out = append(out, t0.Add(time.Duration(m)*time.Millisecond))
+		}
+		return out
+	}
+	files := at(-5, 0, 1, 500, 999, 1000, 1001)
+	if got := createsIn(files, t0, t0.Add(time.Second)); got != 4 {
+		t.Errorf("createsIn = %d, want 4 (1, 500, 999, 1000 ms)", got)
+	}
+}
+
+// Row 7's tree: 3 files in every folder, 10 folders (a top and 9 below) per top.
+func TestWriteTree(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeTree(dir, 60); err != nil {
+		t.Fatal(err)
+	}
+	folders, files := 0, 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case p == dir:
+		case d.IsDir():
+			folders++
+		default:
+			files++
+		}
+		return nil
+	})
+	if err != nil || folders != 20 || files != 60 {
+		t.Errorf("tree: %d folders, %d files, %v; want 20 and 60", folders, files, err)
+	}
+	if err := writeTree(t.TempDir(), 10); err == nil {
+		t.Error("a file count not divisible by 3 was accepted")
 	}
 }

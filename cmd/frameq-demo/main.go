@@ -3,8 +3,15 @@
 // set, the local Frame.io simulator with its real limits and some faults, a
 // generated sample tree, three workers, a progress bar and a summary.
 //
+// It drives Frame.io V4 by default: strict per-route windows (file creates
+// 5/s and folder creates 3/s draw on different limits, so the summary shows
+// each against its own), and files that Frame.io completes a little after
+// their last part, so every file passes through verified completion.
+// --api v2 runs the legacy API as before.
+//
 //	go run ./cmd/frameq-demo
 //	go run ./cmd/frameq-demo --files 200 --workers 4 --faults=false
+//	go run ./cmd/frameq-demo --api v2
 package main
 
 import (
@@ -34,6 +41,7 @@ import (
 )
 
 type options struct {
+	api        string // "v4" or "v2"
 	files      int
 	workers    int
 	faults     bool
@@ -51,10 +59,11 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("frameq-demo", flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.StringVar(&o.api, "api", "v4", "Frame.io API to drive: v4 or v2 (legacy)")
 	fs.IntVar(&o.files, "files", 60, "files in the generated sample tree")
 	fs.IntVar(&o.workers, "workers", 3, "worker instances")
-	fs.BoolVar(&o.faults, "faults", true, "simulate 5% server errors, 5% lost create answers and 5% failed part uploads")
-	fs.IntVar(&o.createRate, "create-rate", 5, "the simulator's strict asset-creation limit per second")
+	fs.BoolVar(&o.faults, "faults", true, "simulate 5% server errors, 5% lost create answers and 5% failed part uploads (V4: and 5% of files Frame.io fails to assemble)")
+	fs.IntVar(&o.createRate, "create-rate", 5, "the simulator's strict create limit per second (V4: file creates; v2: asset creates)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the sample tree")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -64,6 +73,10 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	}
 	if o.files < 1 || o.workers < 1 || o.createRate < 1 {
 		fmt.Fprintln(out, "frameq-demo: --files, --workers and --create-rate must be at least 1")
+		return 2
+	}
+	if o.api != "v4" && o.api != "v2" {
+		fmt.Fprintf(out, "frameq-demo: --api %q: want v4 or v2\n", o.api)
 		return 2
 	}
 	if err := demo(ctx, o, out); err != nil {
@@ -81,13 +94,21 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer closeRedis()
 
-	sim := frameiosim.New(simConfig(o))
+	asks := &statusAsks{byFile: map[string]int{}}
+	sc := simConfig(o)
+	sc.Logf = asks.logf
+	sim := frameiosim.New(sc)
 	if err := sim.Start("127.0.0.1:0"); err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
 	defer sim.Close()
 	root := sim.RootFolder(frameiosim.DefaultToken)
-	fmt.Fprintf(out, "Frame.io simulator at %s (strict %d creates/s, faults %v)\n", sim.URL(), o.createRate, o.faults)
+	if o.api == "v4" {
+		fmt.Fprintf(out, "Frame.io V4 simulator at %s (strict per-route windows: %d file creates/s, %d folder creates/s; faults %v)\n",
+			sim.V4URL(), o.createRate, folderLimit, o.faults)
+	} else {
+		fmt.Fprintf(out, "Frame.io simulator at %s (strict %d creates/s, faults %v)\n", sim.URL(), o.createRate, o.faults)
+	}
 
 	dir, err := os.MkdirTemp("", "frameq-demo-")
 	if err != nil {
@@ -96,17 +117,13 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
-	sums, size, err := makeTree(dir, o.files)
+	sums, size, err := makeTree(dir, o.files, treeFolders(o.api), treeSizes(o.api))
 	if err != nil {
 		return fmt.Errorf("sample tree: %w", err)
 	}
 	fmt.Fprintf(out, "sample tree: %d files, %s, in %s\n", len(sums), mib(size), dir)
 
-	cfg := config.Default()
-	cfg.APIVersion, cfg.APIURL, cfg.UploadRoot, cfg.HTTPAddr, cfg.RedisURL = "v2", sim.URL(), dir, "127.0.0.1:0", redisURL
-	cfg.Tokens = map[string]string{"default": frameiosim.DefaultToken}
-	cfg.CreateRate = config.Rate{N: o.createRate, Per: time.Second}
-	cfg.Concurrency, cfg.MaxRetry, cfg.RetryMaxDelay = 8, 10, 2*time.Second
+	cfg := workerConfig(o, sim, dir, redisURL)
 
 	wctx, stopWorkers := context.WithCancel(ctx)
 	done, err := startWorkers(wctx, o.workers, cfg, rdb, log)
@@ -131,7 +148,26 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.api == "v4" {
+		return summaryV4(out, sim, st, sums, size, time.Since(start), o.createRate, asks)
+	}
 	return summary(out, sim, st, sums, size, time.Since(start), o.createRate)
+}
+
+// workerConfig is the workers' configuration for o's API on sim.
+func workerConfig(o options, sim *frameiosim.Server, dir, redisURL string) config.Config {
+	cfg := config.Default()
+	cfg.APIVersion, cfg.UploadRoot, cfg.HTTPAddr, cfg.RedisURL = o.api, dir, "127.0.0.1:0", redisURL
+	cfg.Tokens = map[string]string{"default": frameiosim.DefaultToken}
+	cfg.Concurrency, cfg.MaxRetry, cfg.RetryMaxDelay = 8, 10, 2*time.Second
+	if o.api == "v2" {
+		cfg.APIURL = sim.URL()
+		cfg.CreateRate = config.Rate{N: o.createRate, Per: time.Second}
+		return cfg
+	}
+	cfg.APIURL = sim.V4URL()
+	cfg.RouteLimits[frameiosim.RouteFileCreate] = config.Rate{N: o.createRate, Per: time.Second}
+	return cfg
 }
 
 // connectRedis uses FRAMEQ_REDIS_URL, or an embedded miniredis.
@@ -155,6 +191,14 @@ func connectRedis(out io.Writer) (redis.UniversalClient, string, func(), error) 
 	return rdb, "redis://" + mr.Addr(), func() { rdb.Close(); mr.Close() }, nil
 }
 
+// folderLimit is V4's documented folder-create limit per second, which
+// the V4 demo enforces strictly.
+const folderLimit = 3
+
+// completeAfter is how long after its last part the V4 simulator calls a
+// file complete: long enough that the workers see it pending and verify it.
+const completeAfter = 300 * time.Millisecond
+
 func simConfig(o options) frameiosim.Config {
 	c := frameiosim.Config{
 		CreateLimit: o.createRate,
@@ -163,6 +207,18 @@ func simConfig(o options) frameiosim.Config {
 	}
 	if o.faults {
 		c.Faults = frameiosim.Faults{Create500: 0.05, LostCreate: 0.05, PartFail: 0.05}
+	}
+	if o.api == "v2" {
+		c.API = frameiosim.APIV2
+		return c
+	}
+	c.API, c.CompleteAfter = frameiosim.APIV4, completeAfter
+	c.V4Limits = map[string]frameiosim.Limit{
+		frameiosim.RouteFileCreate:   {Limit: o.createRate, Window: time.Second},
+		frameiosim.RouteFolderCreate: {Limit: folderLimit, Window: time.Second},
+	}
+	if o.faults {
+		c.Faults.UploadFailed = 0.05
 	}
 	return c
 }
@@ -243,11 +299,36 @@ func summary(out io.Writer, sim *frameiosim.Server, st records.Status, sums map[
 	return nil
 }
 
-// makeTree writes n files of varied sizes into nested folders and returns
-// their SHA-256 by slash path, and the total size.
-func makeTree(dir string, n int) (map[string]string, int64, error) {
-	folders := []string{"", "day1", "day1/cam-a", "day1/cam-b", "day2", "day2/audio"}
-	sizes := []int64{0, 1, 512 << 10, 700 << 10, 1536<<10 + 123, 64 << 10}
+// treeFolders are the sample tree's folders ("" is the root). V4's tree has
+// more of them, so that folder creates run long enough beside file creates
+// to show both limits.
+func treeFolders(api string) []string {
+	if api == "v2" {
+		return []string{"", "day1", "day1/cam-a", "day1/cam-b", "day2", "day2/audio"}
+	}
+	out := []string{""}
+	for _, day := range []string{"day1", "day2", "day3"} {
+		out = append(out, day)
+		for _, sub := range []string{"cam-a", "cam-b", "audio"} {
+			out = append(out, day+"/"+sub)
+		}
+	}
+	return out
+}
+
+// treeSizes are the sample files' sizes, cycled. V4 takes files of 1 byte
+// to 5 TB (frameq archives an empty file with that reason), so its tree has
+// no empty file.
+func treeSizes(api string) []int64 {
+	if api == "v2" {
+		return []int64{0, 1, 512 << 10, 700 << 10, 1536<<10 + 123, 64 << 10}
+	}
+	return []int64{2, 1, 512 << 10, 700 << 10, 1536<<10 + 123, 64 << 10}
+}
+
+// makeTree writes n files of the cycled sizes, spread over folders, and
+// returns their SHA-256 by slash path, and the total size.
+func makeTree(dir string, n int, folders []string, sizes []int64) (map[string]string, int64, error) {
 	sums := map[string]string{}
 	var total int64
 	for i := 0; i < n; i++ {

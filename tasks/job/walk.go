@@ -11,7 +11,8 @@ import (
 // FromDir lists an upload for every regular file below dir, mirroring the
 // tree under parentID. Hidden files and folders (".DS_Store", ".git") are
 // skipped; symlinks are listed and checked against the upload root by the
-// worker; symlinked directories are not followed.
+// worker; symlinked directories are not followed. The uploads come in the
+// order of ForV4Folders, so that the workers make folders and files at once.
 func FromDir(dir, parentID, tokenRef string, force bool) ([]*Upload, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -52,5 +53,5 @@ func FromDir(dir, parentID, tokenRef string, force bool) ([]*Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return ForV4Folders(out), nil
 }

@@ -153,9 +153,8 @@ func (h *Handler) resume(ctx context.Context, at *attempt, assetID string) (*Fil
 	return nil, h.discard(ctx, at, assetID)
 }
 
-// adopt looks for the asset an uncertain create may have made: same name,
-// type and size, made after that create was sent, not yet complete. One is
-// adopted, any others (from earlier lost answers) are deleted.
+// adopt looks for the asset an uncertain create may have made (mayBeOurs).
+// One is adopted, any others (from earlier lost answers) are deleted.
 func (h *Handler) adopt(ctx context.Context, at *attempt, parentID string, started time.Time) (*File, error) {
 	u := at.u
 	children, err := at.api.FindFiles(ctx, parentID, u.Name())
@@ -164,7 +163,7 @@ func (h *Handler) adopt(ctx context.Context, at *attempt, parentID string, start
 	}
 	var found []File
 	for _, a := range children {
-		if a.Size == u.Size && !a.CreatedAt.Before(started.Add(-createdSkew)) && (!a.Completed || u.SourceURL != "") {
+		if mayBeOurs(u, a, started) {
 			found = append(found, a)
 		}
 	}
@@ -187,6 +186,19 @@ func (h *Handler) adopt(ctx context.Context, at *attempt, parentID string, start
 		return &found[0], nil
 	}
 	return h.resume(ctx, at, found[0].ID)
+}
+
+// mayBeOurs reports whether file a, found by name after an uncertain create
+// of u sent at started, can be what that create made: made since then
+// (give or take clock skew) and, for a local file, of u's size and still
+// awaiting bytes. A remote file is known by name and time alone: Frame.io
+// may have fetched it already, V4's create sends no size and lists
+// file_size 0 until the fetch, and u's size is only what the manifest said.
+func mayBeOurs(u *job.Upload, a File, started time.Time) bool {
+	if a.CreatedAt.Before(started.Add(-createdSkew)) {
+		return false
+	}
+	return u.SourceURL != "" || (a.Size == u.Size && !a.Completed)
 }
 
 // create sends a create, recording first that it may take effect unseen.
@@ -225,7 +237,9 @@ func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File
 	if a.Completed {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	// The first failure stops the other parts; partFailed then runs on
+	// the caller's ctx, which is not cancelled, so its delete goes out.
+	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, h.opts.PartConcurrency)
 	var (
@@ -239,15 +253,15 @@ func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File
 		}
 		select {
 		case sem <- struct{}{}:
-		case <-ctx.Done():
+		case <-pctx.Done():
 		}
-		if ctx.Err() != nil {
+		if pctx.Err() != nil {
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := h.putPart(ctx, at, a, f, part); err != nil {
+			if err := h.putPart(pctx, at, a, f, part); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err

@@ -254,3 +254,32 @@ func TestOnePartFileTakesFourRedisRoundTrips(t *testing.T) {
 	}
 	r.complete("one.bin", sum)
 }
+
+// A part URL that storage refuses (here: expired) cannot be renewed: the
+// asset is deleted, and the next attempt uploads a new one.
+func TestExpiredPartURLsDeleteTheAssetAndStartOver(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	u, sum := r.file("late.bin", 2*testPart+9)
+	a, err := r.client.CreateAsset(ctx, r.parent, frameio.CreateAsset{Type: "file", Name: "late.bin", Filetype: u.Filetype, Filesize: u.Size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.h.progress.Created(ctx, job.IdempotencyKey(u), a.ID)
+	r.sim.AdvanceClock(frameiosim.DefaultURLExpiry + time.Minute)
+	err = r.run(u)
+	var re *RetryError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired URLs: %v, want a retry saying they expired", err)
+	}
+	if st := r.sim.Stats(); st.Deleted != 1 || len(st.Files) != 0 {
+		t.Fatalf("%d deleted, %d live files; want the asset with expired URLs deleted", st.Deleted, len(st.Files))
+	}
+	if err := r.run(u); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.sim.Stats(); st.Creates != 2 || len(st.Files) != 1 || len(st.Duplicates) != 0 {
+		t.Errorf("%d creates, %d files, duplicates %v; want 2, 1, none", st.Creates, len(st.Files), st.Duplicates)
+	}
+	r.complete("late.bin", sum)
+}
