@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frameq/frameq/frameiosim"
+)
+
+// The V4 scenarios. The reliability ones shared with v2 (kill -9, SIGTERM,
+// Redis outage, secrets) run from their own files with api v4.
+
+// TestV4BulkUploadUnderFaults is TestBulkUploadUnderFaults on V4: three
+// workers upload a tree several folders deep through 500s, lost
+// local_upload answers, failed parts and files Frame.io fails to assemble,
+// under strict per-route windows at Frame.io's documented limits. Every
+// file arrives exactly once and intact, no file or folder is made twice, no
+// route sees a 429 or goes over its limit, every failed upload is uploaded
+// again, nothing is found by listing /children; a file aimed at a folder
+// the token may not write to (403), one whose name V4 refuses and an
+// empty one (V4 takes 1 byte or more) are archived with reasons enqueue
+// status shows.
+func TestV4BulkUploadUnderFaults(t *testing.T) {
+	r := newRig(t, frameiosim.Config{
+		Enforcement: frameiosim.SlidingWindow, PartSize: part, Seed: 41, CompleteAfter: 200 * time.Millisecond,
+	}, rigOptions{api: v4})
+	root := r.sim.RootFolder(frameiosim.DefaultToken)
+	forbidden := r.sim.MakeFolder(root, "locked")
+	r.sim.SetFaults(frameiosim.Faults{
+		Create500: 0.1, LostCreate: 0.1, PartFail: 0.1, UploadFailed: 0.08, ForbiddenFolders: []string{forbidden},
+	})
+
+	dir := filepath.Join(r.root, "shoot")
+	folders := []string{"", "a", "a/b", "a/b/c", "a/b/c/d", "e", "e/f", "e/f/g"}
+	sizes := []int{1, part, 3*part + 17, 100, 2 * part, 7}
+	want := map[string]string{} // Frame.io path below root → SHA-256
+	// 72 files: each fault occurs (P(no failed upload) = 0.92^72 ≈ 0.3 %).
+	for i := 0; i < 72; i++ {
+		rel := filepath.Join(folders[i%len(folders)], fmt.Sprintf("f%02d.bin", i))
+		want[filepath.ToSlash(rel)] = writeFile(t, filepath.Join(dir, rel), sizes[i%len(sizes)])
+	}
+	for i := 1; i <= 3; i++ {
+		r.spawn(fmt.Sprintf("w%d", i))
+	}
+	start := time.Now()
+	batch := r.enqueueDir(root, dir)
+
+	// No local name is longer than V4's 255 characters (Linux allows 255
+	// bytes) and enqueue refuses control characters, so the name V4
+	// refuses comes from a manifest: a legal path whose name is too long.
+	badBatch := r.enqueueManifest(
+		manifestLine{File: writeTemp(t, r.root, "no.bin", 10), ParentID: forbidden, Path: "no.bin"},
+		manifestLine{File: writeTemp(t, r.root, "long.bin", 10), ParentID: root, Path: strings.Repeat("n", 300) + ".bin"},
+		// V4 takes files of 1 byte to 5 TB: an empty file fails, saying so.
+		manifestLine{File: writeTemp(t, r.root, "empty.bin", 0), ParentID: root, Path: "empty.bin"},
+	)
+	if code, report := r.waitBatch(batch, 3*time.Minute); code != 0 {
+		t.Fatalf("enqueue wait: exit %d: %s", code, report)
+	}
+	took := time.Since(start)
+	if code, report := r.waitBatch(badBatch, time.Minute); code != 1 {
+		t.Errorf("wait on the failing batch: exit %d, want 1: %s", code, report)
+	}
+
+	st := r.sim.Stats()
+	checkExactlyOnceBeside(t, st, want, 1) // "locked" was made by the test
+	r.checkNeverOver(t)
+	for route, n := range st.RateLimitedByRoute {
+		if n != 0 {
+			t.Errorf("%s: %d answers 429", route, n)
+		}
+	}
+	if n := st.CallsByRoute[frameiosim.RouteListChildren]; n != 0 {
+		t.Errorf("%d calls listed /children (100/min): find things with /folders and /files", n)
+	}
+	if len(st.Folders) != len(folders) { // the tree's 7 folders and "locked"
+		t.Errorf("%d folders, want %d: %+v", len(st.Folders), len(folders), st.Folders)
+	}
+	// Every file Frame.io failed was uploaded again: it is in Frame.io,
+	// complete and intact (checked above), under a new id.
+	live := map[string]string{}
+	for _, f := range st.Files {
+		live[f.Path] = f.ID
+	}
+	for _, f := range st.FailedUploads {
+		if id, ok := live[f.Path]; !ok || id == f.ID {
+			t.Errorf("%s failed to assemble (id %s) and was not uploaded again (live id %q)", f.Path, f.ID, id)
+		}
+	}
+	if st.LostCreates == 0 || st.FailedCreates == 0 || st.PartsFailed == 0 || len(st.FailedUploads) == 0 {
+		t.Errorf("faults not exercised: %d lost creates, %d failed creates, %d failed parts, %d failed uploads",
+			st.LostCreates, st.FailedCreates, st.PartsFailed, len(st.FailedUploads))
+	}
+
+	// The three failures are archived, each with a reason a person can read.
+	bs := r.status(badBatch)
+	reasons := map[string]string{}
+	for _, f := range bs.Failures {
+		reasons[f.Path] = f.Reason
+	}
+	if len(bs.Failures) != 3 {
+		t.Errorf("%d failures in status, want 3: %+v", len(bs.Failures), bs.Failures)
+	}
+	if why := reasons["empty.bin"]; !strings.Contains(why, "size 0") || !strings.Contains(why, "1 byte") {
+		t.Errorf("empty-file reason %q does not say why", why)
+	}
+	if why := reasons["no.bin"]; !strings.Contains(why, "403") || !strings.Contains(why, "permission") {
+		t.Errorf("403 reason %q does not say 403 and why", why)
+	}
+	// The client checks names as V4 does (1 to 255 characters), so the
+	// create is refused before it is sent: no 422 is reachable.
+	long := strings.Repeat("n", 300) + ".bin"
+	if why := reasons[long]; !strings.Contains(why, "name") || !strings.Contains(why, "longer than 255 characters") {
+		t.Errorf("invalid-name reason %q does not name the field and why", why)
+	}
+	out, _, code := r.enqueue("status", badBatch)
+	if code != 0 || !strings.Contains(out, "403") || !strings.Contains(out, "255") || !strings.Contains(out, "1 byte") {
+		t.Errorf("enqueue status: exit %d, reasons not shown:\n%s", code, out)
+	}
+	t.Logf("%d files in %d folders in %v: creates %d (lost answers %d, refused %d), failed parts %d, failed uploads %d, deleted %d; calls by route %v; max per window: file_create %d, folder_create %d, file_status %d",
+		len(want), len(folders), took.Round(100*time.Millisecond), st.Creates, st.LostCreates, st.FailedCreates, st.PartsFailed,
+		len(st.FailedUploads), st.Deleted, st.CallsByRoute,
+		r.sim.MaxInWindow(frameiosim.DefaultToken, frameiosim.RouteFileCreate, time.Second),
+		r.sim.MaxInWindow(frameiosim.DefaultToken, frameiosim.RouteFolderCreate, time.Second),
+		r.sim.MaxInWindow(frameiosim.DefaultToken, frameiosim.RouteFileStatus, time.Second))
+
+	// The same enqueue again uploads nothing.
+	if _, stderr, code := r.enqueue("dir", "--parent", root, dir); code != 0 || !strings.Contains(stderr, "0 enqueued") {
+		t.Errorf("second enqueue: exit %d, %s; want 0 enqueued", code, stderr)
+	}
+}
+
+// manifestLine is one JSONL manifest line.
+type manifestLine struct {
+	File     string `json:"file,omitempty"`
+	ParentID string `json:"parent_id"`
+	Path     string `json:"path,omitempty"`
+}
+
+// enqueueManifest writes lines as a JSONL manifest, enqueues it and
+// returns the batch id.
+func (r *rig) enqueueManifest(lines ...manifestLine) string {
+	r.t.Helper()
+	var b strings.Builder
+	for _, l := range lines {
+		j, err := json.Marshal(l)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		b.Write(append(j, '\n'))
+	}
+	path := filepath.Join(r.t.TempDir(), "manifest.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	out, stderr, code := r.enqueue("manifest", path)
+	if code != 0 {
+		r.t.Fatalf("enqueue manifest: exit %d: %s", code, stderr)
+	}
+	return strings.TrimSpace(out)
+}
+
+// writeTemp writes a file of n bytes into a fresh folder below dir and
+// returns its path.
+func writeTemp(t *testing.T, dir, name string, n int) string {
+	t.Helper()
+	sub, err := os.MkdirTemp(dir, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(sub, name)
+	writeFile(t, path, n)
+	return path
+}
