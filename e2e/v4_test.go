@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/frameq/frameq/frameiosim"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // The V4 scenarios. The reliability ones shared with v2 (kill -9, SIGTERM,
@@ -176,4 +180,156 @@ func writeTemp(t *testing.T, dir, name string, n int) string {
 	path := filepath.Join(sub, name)
 	writeFile(t, path, n)
 	return path
+}
+
+// exitCode waits up to a minute for p to end and returns its exit code.
+func exitCode(t *testing.T, p *proc) int {
+	t.Helper()
+	if !p.waitExit(time.Minute) {
+		t.Fatalf("%s still running; want it to refuse to start", p.name)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// TestV4AccountSelection: a token with several V4 accounts needs
+// FRAMEQ_ACCOUNT_ID. Without it the worker exits 2 naming the choices and
+// the setting; with one of them it uploads into that account; with an
+// account the token lacks it exits 2.
+func TestV4AccountSelection(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, frameiosim.Config{
+		MoreAccounts: map[string][]string{frameiosim.DefaultToken: {"acct-b", "acct-c"}},
+	}, rigOptions{api: v4})
+
+	several := r.spawn("several")
+	if code := exitCode(t, several); code != 2 {
+		t.Errorf("several accounts, none chosen: exit %d, want 2", code)
+	}
+	for _, want := range []string{frameiosim.DefaultAccount, "acct-b", "acct-c", "FRAMEQ_ACCOUNT_ID"} {
+		if !strings.Contains(several.logText(), want) {
+			t.Errorf("the refusal does not name %s:\n%s", want, several.logText())
+		}
+	}
+	t.Logf("several accounts: %s", strings.TrimSpace(several.logText()))
+	stranger := r.spawn("stranger", "FRAMEQ_ACCOUNT_ID=acct-zzz")
+	if code := exitCode(t, stranger); code != 2 {
+		t.Errorf("an account the token lacks: exit %d, want 2", code)
+	}
+	for _, want := range []string{"acct-zzz", "FRAMEQ_ACCOUNT_ID", "acct-b"} {
+		if !strings.Contains(stranger.logText(), want) {
+			t.Errorf("the refusal does not name %s:\n%s", want, stranger.logText())
+		}
+	}
+
+	r.spawn("chosen", "FRAMEQ_ACCOUNT_ID=acct-b")
+	rootB := r.sim.RootFolderOfAccount("acct-b")
+	files := makeTree(t, filepath.Join(r.root, "b"), 8, part, func(i int) int { return 1 + i*9000 })
+	batch := r.enqueueDir(rootB, files.dir)
+	if code, report := r.waitBatch(batch, time.Minute); code != 0 {
+		t.Fatalf("enqueue wait: exit %d: %s", code, report)
+	}
+	st := r.sim.Stats()
+	checkExactlyOnce(t, st, files.files)
+	// Every file's folders lead up to account b's project root.
+	parent := map[string]string{}
+	for _, f := range st.Folders {
+		parent[f.ID] = f.ParentID
+	}
+	for _, f := range st.Files {
+		top := f.ParentID
+		for parent[top] != "" {
+			top = parent[top]
+		}
+		if top != rootB {
+			t.Errorf("%s is below %s, not account b's root %s", f.Path, top, rootB)
+		}
+	}
+}
+
+// TestV4LegacyToken: a legacy developer token works on V4 only with
+// FRAMEQ_LEGACY_TOKEN_AUTH=true. Without it the token check fails (exit
+// 1), naming the token's ref, never the token.
+func TestV4LegacyToken(t *testing.T) {
+	t.Parallel()
+	const legacy = "legacy-7d1c9e3b5a"
+	r := newRig(t, frameiosim.Config{LegacyTokens: map[string]string{legacy: "acct-legacy"}},
+		rigOptions{api: v4, worker: []string{"FRAMEQ_TOKEN=" + legacy}})
+
+	plain := r.spawn("plain")
+	if code := exitCode(t, plain); code != 1 {
+		t.Errorf("legacy token without FRAMEQ_LEGACY_TOKEN_AUTH: exit %d, want 1", code)
+	}
+	log := plain.logText()
+	if !strings.Contains(log, `token ref \"default\"`) || !strings.Contains(log, "401") {
+		t.Errorf("the refusal does not name the ref and the 401:\n%s", log)
+	}
+	if strings.Contains(log, legacy) {
+		t.Errorf("the refusal shows the token:\n%s", log)
+	}
+	t.Logf("without FRAMEQ_LEGACY_TOKEN_AUTH: %s", strings.TrimSpace(log))
+
+	legacyOK := r.spawn("legacy", "FRAMEQ_LEGACY_TOKEN_AUTH=true")
+	root := r.sim.RootFolder(legacy)
+	files := makeTree(t, filepath.Join(r.root, "l"), 6, part, func(i int) int { return 1 + i*7000 })
+	batch := r.enqueueDir(root, files.dir)
+	if code, report := r.waitBatch(batch, time.Minute); code != 0 {
+		t.Fatalf("enqueue wait: exit %d: %s", code, report)
+	}
+	checkExactlyOnce(t, r.sim.Stats(), files.files)
+	if strings.Contains(legacyOK.logText(), legacy) {
+		t.Error("the worker logged the token")
+	}
+}
+
+// TestV4LockedAccountHoldsJobs: an account locked mid-run (V4's 403
+// "Account locked") opens the token's breaker: its queue pauses, calls
+// stop, jobs are held, none archived. Unlocked and resumed, the batch
+// finishes, every file once.
+func TestV4LockedAccountHoldsJobs(t *testing.T) {
+	t.Parallel()
+	cfg := frameiosim.Config{Enforcement: frameiosim.SlidingWindow, PartSize: 16 << 10, Seed: 17}
+	addr := freeAddr(t)
+	r := newRig(t, cfg, rigOptions{api: v4, worker: v4.limits(&cfg, 10, 40)})
+	root := r.sim.RootFolder(frameiosim.DefaultToken)
+	files := makeTree(t, filepath.Join(r.root, "lock"), 60, 16<<10, func(i int) int { return 1 + i*1500 })
+	r.spawn("w1", "FRAMEQ_HTTP_ADDR="+addr)
+	r.spawn("w2")
+	batch := r.enqueueDir(root, files.dir)
+
+	if !pollUntil(context.Background(), time.Minute, 20*time.Millisecond, func() bool { return len(r.sim.Stats().Files) >= 10 }) {
+		t.Fatal("no progress before the lock")
+	}
+	r.sim.SetFaults(frameiosim.Faults{LockedAccounts: []string{frameiosim.DefaultAccount}})
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: r.redis.Addr()})
+	defer insp.Close()
+	waitFor(t, 30*time.Second, "queue paused", func() bool {
+		q, err := insp.GetQueueInfo(job.SmallQueue("default")) // 60 files: the small lane
+		return err == nil && q.Paused
+	})
+	time.Sleep(2 * time.Second) // let anything in flight land
+	held := r.sim.Stats().Calls
+	time.Sleep(2 * time.Second)
+	if later := r.sim.Stats().Calls; later != held {
+		t.Errorf("API calls went on while the breaker was open: %d → %d", held, later)
+	}
+	_, body := get(t, "http://"+addr+"/metrics")
+	if !strings.Contains(body, `frameq_token_breaker_open{token_ref="default"} 1`) {
+		t.Error("metrics do not show the open breaker")
+	}
+	bs := r.status(batch)
+	if bs.Counts["failed"] != 0 || bs.Counts["held"] == 0 {
+		t.Errorf("locked account: counts %v; want jobs held, none failed", bs.Counts)
+	}
+	done := len(r.sim.Stats().Files)
+
+	r.sim.SetFaults(frameiosim.Faults{}) // the account admin unlocks it
+	if _, stderr, code := r.enqueue("resume", "--token-ref", "default"); code != 0 {
+		t.Fatalf("resume: %d %s", code, stderr)
+	}
+	if code, report := r.waitBatch(batch, 2*time.Minute); code != 0 {
+		t.Fatalf("wait after resume: exit %d: %s", code, report)
+	}
+	checkExactlyOnce(t, r.sim.Stats(), files.files)
+	r.checkNeverOver(t)
+	t.Logf("locked with %d of %d files in; held %v; finished after resume", done, len(files.files), bs.Counts)
 }
