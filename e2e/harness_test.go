@@ -421,6 +421,22 @@ func (r *rig) checkNeverOver(t *testing.T) {
 	}
 }
 
+// checkRestarts checks how many of the uploads a process left unfinished
+// were started over (deleted and created again) by another process. On v2
+// none: the asset gives its upload URLs again, so they resume. On V4 at
+// most each of them once: Frame.io gives a file's upload URLs only in the
+// create's answer, and frameq keeps them in memory, never in Redis (they
+// are credentials), so another process cannot resume them.
+func checkRestarts(t *testing.T, a api, deleted, interrupted int) {
+	t.Helper()
+	switch {
+	case a != v4 && deleted != 0:
+		t.Errorf("%d assets deleted: an interrupted upload started over instead of resuming", deleted)
+	case a == v4 && deleted > interrupted:
+		t.Errorf("%d assets deleted, but only %d uploads were interrupted", deleted, interrupted)
+	}
+}
+
 // pollUntil calls ok every interval until it is true or d passes.
 func pollUntil(ctx context.Context, d, interval time.Duration, ok func() bool) bool {
 	ctx, cancel := context.WithTimeout(ctx, d)
