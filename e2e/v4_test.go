@@ -110,7 +110,7 @@ func TestV4BulkUploadUnderFaults(t *testing.T) {
 	if len(bs.Failures) != 3 {
 		t.Errorf("%d failures in status, want 3: %+v", len(bs.Failures), bs.Failures)
 	}
-	if why := reasons["empty.bin"]; !strings.Contains(why, "size 0") || !strings.Contains(why, "1 byte") {
+	if why := reasons["empty.bin"]; !strings.Contains(why, "local_upload") || !strings.Contains(why, "size 0") || !strings.Contains(why, "1 byte") {
 		t.Errorf("empty-file reason %q does not say why", why)
 	}
 	if why := reasons["no.bin"]; !strings.Contains(why, "403") || !strings.Contains(why, "permission") {
@@ -119,8 +119,8 @@ func TestV4BulkUploadUnderFaults(t *testing.T) {
 	// The client checks names as V4 does (1 to 255 characters), so the
 	// create is refused before it is sent: no 422 is reachable.
 	long := strings.Repeat("n", 300) + ".bin"
-	if why := reasons[long]; !strings.Contains(why, "name") || !strings.Contains(why, "longer than 255 characters") {
-		t.Errorf("invalid-name reason %q does not name the field and why", why)
+	if why := reasons[long]; !strings.Contains(why, "local_upload") || !strings.Contains(why, "name") || !strings.Contains(why, "longer than 255 characters") {
+		t.Errorf("invalid-name reason %q does not name the call, the field and why", why)
 	}
 	out, _, code := r.enqueue("status", badBatch)
 	if code != 0 || !strings.Contains(out, "403") || !strings.Contains(out, "255") || !strings.Contains(out, "1 byte") {
