@@ -228,37 +228,74 @@ func (w *Worker) Addr() string { return w.ln.Addr().String() }
 // CheckTokens asks Frame.io who every token is (v2: GET /me; V4: GET
 // /accounts, which also picks the account) and fails naming the first ref
 // whose token is rejected. Errors that are the operator's to fix (no such
-// account, several to choose from) are *ConfigError.
+// account, several to choose from) are *ConfigError. A 5xx or network
+// error is retried a few times first (see checkToken).
 func (w *Worker) CheckTokens(ctx context.Context) error {
 	var err error
 	for _, ref := range w.cfg.TokenRefs() {
-		acct := w.accounts[ref]
-		var accountID string
-		if v4 := w.v4[ref]; v4 != nil {
-			accountID, err = w.pickAccount(ctx, ref, v4)
-			if err == nil {
-				acct.API = upload.NewV4(v4.ForAccount(accountID))
-			}
-		} else {
-			var me *frameio.User
-			if me, err = acct.Client.Me(ctx); err != nil {
-				err = fmt.Errorf("token ref %q: GET /me: %w", ref, err)
-			} else {
-				accountID = me.AccountID
-			}
-		}
-		if err != nil {
+		if err = w.checkToken(ctx, ref); err != nil {
 			break
 		}
-		if w.cfg.LimitScope == "account" && accountID != "" {
-			acct.Scope = "account:" + accountID
-		}
-		w.log.Info().Str("token_ref", ref).Str("account_id", accountID).Str("scope", acct.Scope).Msg("token accepted")
 	}
 	w.mu.Lock()
 	w.tokensOK = err
 	w.mu.Unlock()
 	return err
+}
+
+// Tries of one token check and the first pause between them (doubling):
+// a 502 from a proxy or a dropped connection at start-up says nothing
+// about the token, and a worker that exits for it (a supervisor restarts
+// it into the same blip) never starts while the API hiccups.
+const (
+	checkTries   = 5
+	checkBackoff = 500 * time.Millisecond
+)
+
+// checkToken checks ref's token, retrying what apierr calls Retryable
+// (never a *ConfigError: the answer was clear).
+func (w *Worker) checkToken(ctx context.Context, ref string) error {
+	pause := checkBackoff
+	for try := 1; ; try++ {
+		err := w.checkTokenOnce(ctx, ref)
+		var cerr *ConfigError
+		if err == nil || errors.As(err, &cerr) || apierr.Classify(err) != apierr.Retryable || try == checkTries || ctx.Err() != nil {
+			return err
+		}
+		w.log.Warn().Err(err).Str("token_ref", ref).Int("try", try).Dur("retry_in", pause).Msg("token check failed; retrying")
+		if throttle.Sleep(ctx, pause) != nil {
+			return err
+		}
+		pause *= 2
+	}
+}
+
+// checkTokenOnce asks Frame.io once who ref's token is.
+func (w *Worker) checkTokenOnce(ctx context.Context, ref string) error {
+	acct := w.accounts[ref]
+	var accountID string
+	var err error
+	if v4 := w.v4[ref]; v4 != nil {
+		accountID, err = w.pickAccount(ctx, ref, v4)
+		if err == nil {
+			acct.API = upload.NewV4(v4.ForAccount(accountID))
+		}
+	} else {
+		var me *frameio.User
+		if me, err = acct.Client.Me(ctx); err != nil {
+			err = fmt.Errorf("token ref %q: GET /me: %w", ref, err)
+		} else {
+			accountID = me.AccountID
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if w.cfg.LimitScope == "account" && accountID != "" {
+		acct.Scope = "account:" + accountID
+	}
+	w.log.Info().Str("token_ref", ref).Str("account_id", accountID).Str("scope", acct.Scope).Msg("token accepted")
+	return nil
 }
 
 // ConfigError is a start-up failure the operator fixes in the
