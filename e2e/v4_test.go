@@ -182,6 +182,16 @@ func writeTemp(t *testing.T, dir, name string, n int) string {
 	return path
 }
 
+// lineWith is the first line of text holding s.
+func lineWith(text, s string) string {
+	for line := range strings.Lines(text) {
+		if strings.Contains(line, s) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
+
 // exitCode waits up to a minute for p to end and returns its exit code.
 func exitCode(t *testing.T, p *proc) int {
 	t.Helper()
@@ -210,7 +220,7 @@ func TestV4AccountSelection(t *testing.T) {
 			t.Errorf("the refusal does not name %s:\n%s", want, several.logText())
 		}
 	}
-	t.Logf("several accounts: %s", strings.TrimSpace(several.logText()))
+	t.Logf("several accounts: %s", lineWith(several.logText(), "FRAMEQ_ACCOUNT_ID"))
 	stranger := r.spawn("stranger", "FRAMEQ_ACCOUNT_ID=acct-zzz")
 	if code := exitCode(t, stranger); code != 2 {
 		t.Errorf("an account the token lacks: exit %d, want 2", code)
@@ -266,7 +276,7 @@ func TestV4LegacyToken(t *testing.T) {
 	if strings.Contains(log, legacy) {
 		t.Errorf("the refusal shows the token:\n%s", log)
 	}
-	t.Logf("without FRAMEQ_LEGACY_TOKEN_AUTH: %s", strings.TrimSpace(log))
+	t.Logf("without FRAMEQ_LEGACY_TOKEN_AUTH: %s", lineWith(log, "401"))
 
 	legacyOK := r.spawn("legacy", "FRAMEQ_LEGACY_TOKEN_AUTH=true")
 	root := r.sim.RootFolder(legacy)
