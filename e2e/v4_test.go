@@ -258,7 +258,7 @@ func TestV4AccountSelection(t *testing.T) {
 
 // TestV4LegacyToken: a legacy developer token works on V4 only with
 // FRAMEQ_LEGACY_TOKEN_AUTH=true. Without it the token check fails (exit
-// 1), naming the token's ref, never the token.
+// 1), naming the token's ref and the setting, never the token.
 func TestV4LegacyToken(t *testing.T) {
 	t.Parallel()
 	const legacy = "legacy-7d1c9e3b5a"
@@ -270,8 +270,8 @@ func TestV4LegacyToken(t *testing.T) {
 		t.Errorf("legacy token without FRAMEQ_LEGACY_TOKEN_AUTH: exit %d, want 1", code)
 	}
 	log := plain.logText()
-	if !strings.Contains(log, `token ref \"default\"`) || !strings.Contains(log, "401") {
-		t.Errorf("the refusal does not name the ref and the 401:\n%s", log)
+	if !strings.Contains(log, `token ref \"default\"`) || !strings.Contains(log, "401") || !strings.Contains(log, "FRAMEQ_LEGACY_TOKEN_AUTH") {
+		t.Errorf("the refusal does not name the ref, the 401 and FRAMEQ_LEGACY_TOKEN_AUTH:\n%s", log)
 	}
 	if strings.Contains(log, legacy) {
 		t.Errorf("the refusal shows the token:\n%s", log)

@@ -280,6 +280,12 @@ func (w *Worker) checkTokenOnce(ctx context.Context, ref string) error {
 		if err == nil {
 			acct.API = upload.NewV4(v4.ForAccount(accountID))
 		}
+		var e *apierr.Error
+		if errors.As(err, &e) && e.Status == http.StatusUnauthorized && !w.cfg.LegacyTokenAuth {
+			// V4 answers a legacy developer token sent without the
+			// header like any bad token: say what may be missing.
+			err = fmt.Errorf("%w (a legacy developer token needs FRAMEQ_LEGACY_TOKEN_AUTH=true)", err)
+		}
 	} else {
 		var me *frameio.User
 		if me, err = acct.Client.Me(ctx); err != nil {

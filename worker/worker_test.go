@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/config"
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/redistest"
@@ -76,6 +77,9 @@ func TestCheckTokensRetriesTransientErrors(t *testing.T) {
 	err := newTestWorker(t, front, "v4", "no-such-token").CheckTokens(ctx)
 	if err == nil || !strings.Contains(err.Error(), "401") || f.requests.Load() != 1 {
 		t.Errorf("rejected token: %v after %d requests; want the 401 after one", err, f.requests.Load())
+	}
+	if err == nil || !strings.Contains(err.Error(), "FRAMEQ_LEGACY_TOKEN_AUTH=true") || apierr.Classify(err) != apierr.TokenRejected {
+		t.Errorf("a V4 401 without legacy auth: %v; want a rejected token, hinting FRAMEQ_LEGACY_TOKEN_AUTH", err)
 	}
 
 	several := frameiosim.New(frameiosim.Config{MoreAccounts: map[string][]string{frameiosim.DefaultToken: {"acct-more"}}})
