@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,12 +33,19 @@ var errNoToken = errors.New("--recheck needs the token")
 type rechecker struct {
 	cfg     config.Config
 	limiter *throttle.Limiter
-	clients map[string]*frameio.Client
+	lookups map[string]lookup
 }
 
+// lookup asks Frame.io for one recorded asset (v2 GET /assets/{id}, V4 GET
+// /files/{id}): nil if it is there.
+type lookup func(ctx context.Context, assetID string) error
+
 // newRechecker reads the worker's Frame.io settings (FRAMEQ_TOKEN,
-// FRAMEQ_TOKEN_<REF>, FRAMEQ_TOKENS_FILE, FRAMEQ_API_URL, FRAMEQ_CALL_RATE,
-// FRAMEQ_RATE_MARGIN) from the environment only: tokens never come from flags.
+// FRAMEQ_TOKEN_<REF>, FRAMEQ_TOKENS_FILE, FRAMEQ_API_VERSION,
+// FRAMEQ_API_URL, FRAMEQ_ACCOUNT_ID, FRAMEQ_LEGACY_TOKEN_AUTH, the rates
+// and FRAMEQ_RATE_MARGIN) from the environment only: tokens never come
+// from flags. Its calls draw on the workers' limits: v2's calls, V4's
+// show_file and account.
 func (c *cli) newRechecker(rdb redis.UniversalClient) (*rechecker, error) {
 	cfg := config.Default()
 	fs := flag.NewFlagSet("recheck", flag.ContinueOnError)
@@ -45,42 +53,87 @@ func (c *cli) newRechecker(rdb redis.UniversalClient) (*rechecker, error) {
 	if err := cfg.Load(fs, nil, c.environ, config.Worker); err != nil {
 		return nil, fmt.Errorf("--recheck: %w", err)
 	}
-	lim, err := throttle.New(rdb, throttle.Config{
-		Limits: map[string]throttle.Limit{frameio.LimitCalls: {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1}},
-		Margin: cfg.RateMargin,
-	})
+	limits := map[string]throttle.Limit{frameio.LimitCalls: {Rate: cfg.CallRate.N, Per: cfg.CallRate.Per, Burst: 1}}
+	if cfg.APIVersion != "v2" {
+		limits = map[string]throttle.Limit{}
+		for _, name := range []string{frameio.LimitShowFile, frameio.LimitAccount} {
+			r := cfg.RouteLimits[name]
+			limits[name] = throttle.Limit{Rate: r.N, Per: r.Per, Burst: 1}
+		}
+	}
+	lim, err := throttle.New(rdb, throttle.Config{Limits: limits, Margin: cfg.RateMargin})
 	if err != nil {
 		return nil, fmt.Errorf("--recheck: limiter: %w", err)
 	}
-	return &rechecker{cfg: cfg, limiter: lim, clients: map[string]*frameio.Client{}}, nil
+	return &rechecker{cfg: cfg, limiter: lim, lookups: map[string]lookup{}}, nil
 }
 
-// client returns the Frame.io client of a token ref, made on first use.
-func (r *rechecker) client(ref string) (*frameio.Client, error) {
-	if c, ok := r.clients[ref]; ok {
-		return c, nil
+// lookup returns the asset look-up of a token ref, made on first use. On
+// V4 that asks which account the token uploads into, as the worker does.
+func (r *rechecker) lookup(ctx context.Context, ref string) (lookup, error) {
+	if l, ok := r.lookups[ref]; ok {
+		return l, nil
 	}
 	token, ok := r.cfg.Tokens[ref]
 	if !ok {
 		return nil, fmt.Errorf("%w of ref %q: set %s", errNoToken, ref, ident.TokenVar(ref))
 	}
 	scope := "token:" + ref // the worker's scope with FRAMEQ_LIMIT_SCOPE=token
-	c, err := frameio.New(frameio.Options{
-		BaseURL: r.cfg.APIURL, Token: token, APITimeout: r.cfg.APITimeout,
-		BeforeCall: func(ctx context.Context, _ frameio.Call) error { return r.wait(ctx, scope) },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("token ref %q: %w", ref, err)
+	o := frameio.Options{
+		BaseURL: r.cfg.APIBase(), Token: token, APITimeout: r.cfg.APITimeout, LegacyTokenAuth: r.cfg.LegacyTokenAuth,
+		BeforeCall: func(ctx context.Context, c frameio.Call) error { return r.wait(ctx, scope, c.Limits) },
 	}
-	r.clients[ref] = c
-	return c, nil
+	var l lookup
+	if r.cfg.APIVersion == "v2" {
+		c, err := frameio.New(o)
+		if err != nil {
+			return nil, fmt.Errorf("token ref %q: %w", ref, err)
+		}
+		l = func(ctx context.Context, id string) error { _, err := c.GetAsset(ctx, id); return err }
+	} else {
+		v4, err := frameio.NewV4(o)
+		if err != nil {
+			return nil, fmt.Errorf("token ref %q: %w", ref, err)
+		}
+		account, err := r.account(ctx, ref, v4)
+		if err != nil {
+			return nil, err
+		}
+		files := v4.ForAccount(account)
+		l = func(ctx context.Context, id string) error { _, err := files.GetFile(ctx, id); return err }
+	}
+	r.lookups[ref] = l
+	return l, nil
 }
 
-// wait takes a call permit, sleeping out waits longer than the limiter's
-// MaxWait (a hold after a 429): enqueue has no queue to hand work back to.
-func (r *rechecker) wait(ctx context.Context, scope string) error {
+// account is the V4 account ref's token uploads into: FRAMEQ_ACCOUNT_ID if
+// the token has it, else the token's only one. A file of another account
+// is a 404, so a wrong account would take every file for deleted: the
+// choice is checked, never assumed.
+func (r *rechecker) account(ctx context.Context, ref string, v4 *frameio.V4) (string, error) {
+	accounts, err := v4.Accounts(ctx)
+	if err != nil {
+		return "", fmt.Errorf("token ref %q: GET /accounts: %w", ref, err)
+	}
+	ids := make([]string, len(accounts))
+	for i, a := range accounts {
+		ids[i] = a.ID
+		if a.ID == r.cfg.AccountID || (r.cfg.AccountID == "" && len(accounts) == 1) {
+			return a.ID, nil
+		}
+	}
+	if r.cfg.AccountID != "" {
+		return "", fmt.Errorf("token ref %q: FRAMEQ_ACCOUNT_ID %s is not one of the token's accounts: %s", ref, r.cfg.AccountID, strings.Join(ids, ", "))
+	}
+	return "", fmt.Errorf("token ref %q: the token has %d accounts; choose one with FRAMEQ_ACCOUNT_ID: %s", ref, len(accounts), strings.Join(ids, ", "))
+}
+
+// wait takes a permit of limits, sleeping out waits longer than the
+// limiter's MaxWait (a hold after a 429): enqueue has no queue to hand
+// work back to.
+func (r *rechecker) wait(ctx context.Context, scope string, limits []string) error {
 	for {
-		err := r.limiter.Wait(ctx, scope, frameio.LimitCalls)
+		err := r.limiter.Wait(ctx, scope, limits...)
 		var d *throttle.DelayError
 		if !errors.As(err, &d) {
 			return err
@@ -105,9 +158,9 @@ func (r *rechecker) run(ctx context.Context, p *records.Progresses, uploads []*j
 	if err != nil {
 		return 0, err
 	}
-	for i, u := range uploads { // clients first: a missing token fails before any call
+	for i, u := range uploads { // look-ups first: a missing token fails before any asset call
 		if assets[i] != "" {
-			if _, err := r.client(u.TokenRef); err != nil {
+			if _, err := r.lookup(ctx, u.TokenRef); err != nil {
 				return 0, err
 			}
 		}
@@ -161,8 +214,8 @@ feed:
 // gone looks up one recorded asset and, if Frame.io says 404, forgets the
 // done record.
 func (r *rechecker) gone(ctx context.Context, p *records.Progresses, u *job.Upload, key, assetID string) (bool, error) {
-	c, _ := r.client(u.TokenRef) // made in run
-	_, err := c.GetAsset(ctx, assetID)
+	l := r.lookups[u.TokenRef] // made in run
+	err := l(ctx, assetID)
 	var e *apierr.Error
 	switch {
 	case err == nil:

@@ -52,15 +52,32 @@ func uploadPending(t *testing.T, srv *redistest.Server, sim *frameiosim.Server, 
 	return n
 }
 
+// TestRecheckUploadsAgainWhatWasDeletedInFrameio, on both APIs: the
+// simulator's two APIs share one store, so files uploaded through v2 are
+// V4 files of the same account.
 func TestRecheckUploadsAgainWhatWasDeletedInFrameio(t *testing.T) {
+	for _, api := range []string{"v2", "v4"} {
+		t.Run(api, func(t *testing.T) { recheckUploadsAgain(t, api) })
+	}
+}
+
+func recheckUploadsAgain(t *testing.T, api string) {
 	srv := redistest.Start(t)
-	sim := frameiosim.StartTest(t, frameiosim.Config{CreateLimit: 1000, CallLimit: 1000})
+	sim := frameiosim.StartTest(t, frameiosim.Config{
+		CreateLimit: 1000, CallLimit: 1000,
+		V4Limits: map[string]frameiosim.Limit{frameiosim.RouteShowFile: {Limit: 1000}},
+	})
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
 	os.WriteFile(filepath.Join(dir, "sub", "a.mov"), []byte("aaa"), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.mov"), []byte("bb"), 0o644)
 	parent := sim.RootFolder(frameiosim.DefaultToken)
-	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_TOKEN=" + frameiosim.DefaultToken, "FRAMEQ_API_URL=" + sim.URL()}
+	apiURL, lookups := sim.URL(), 2 // one GET per recorded asset
+	if api == "v4" {
+		apiURL, lookups = sim.V4URL(), 3 // and GET /accounts
+	}
+	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_TOKEN=" + frameiosim.DefaultToken,
+		"FRAMEQ_API_VERSION=" + api, "FRAMEQ_API_URL=" + apiURL}
 	cli := func(args ...string) (string, int) {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), args, env, &out, &errb)
@@ -95,8 +112,11 @@ func TestRecheckUploadsAgainWhatWasDeletedInFrameio(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "recheck: 1 ") || !strings.Contains(stderr, "1 enqueued, 0 already queued, 1 already uploaded") {
 		t.Fatalf("dir --recheck: %d %s", code, stderr)
 	}
-	if got := sim.Stats().Calls - calls; got != 2 {
-		t.Errorf("--recheck made %d calls, want one GET per recorded asset (2)", got)
+	if got := sim.Stats().Calls - calls; got != lookups {
+		t.Errorf("--recheck made %d calls, want %d", got, lookups)
+	}
+	if n := sim.Stats().CallsByRoute[frameiosim.RouteShowFile]; api == "v4" && n != 2 {
+		t.Errorf("--recheck on V4: %d show-file calls, want 2", n)
 	}
 	if n := uploadPending(t, srv, sim, dir); n != 1 {
 		t.Fatalf("%d uploaded after --recheck, want 1", n)
@@ -128,7 +148,7 @@ func TestRecheckNeedsATokenAndNamesTheFileOnError(t *testing.T) {
 	}
 	// A token Frame.io refuses: the command fails naming the file, not the token.
 	var out, errb bytes.Buffer
-	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_TOKEN=wrong-secret-token", "FRAMEQ_API_URL=" + sim.URL()}
+	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_TOKEN=wrong-secret-token", "FRAMEQ_API_VERSION=v2", "FRAMEQ_API_URL=" + sim.URL()}
 	code := run(context.Background(), []string{"dir", "--recheck", "--parent", parent, dir}, env, &out, &errb)
 	if code != exitFailed || !strings.Contains(errb.String(), "a.mov") || strings.Contains(errb.String(), "wrong-secret-token") || out.Len() != 0 {
 		t.Errorf("refused token: exit %d stdout %q stderr %s", code, out.String(), errb.String())
