@@ -28,7 +28,8 @@ import (
 // again, nothing is found by listing /children; a file aimed at a folder
 // the token may not write to (403), one whose name V4 refuses and an
 // empty one (V4 takes 1 byte or more) are archived with reasons enqueue
-// status shows.
+// status shows. A re-run uploads nothing; with --recheck, only the file
+// deleted in Frame.io since.
 func TestV4BulkUploadUnderFaults(t *testing.T) {
 	r := newRig(t, frameiosim.Config{
 		Enforcement: frameiosim.SlidingWindow, PartSize: part, Seed: 41, CompleteAfter: 200 * time.Millisecond,
@@ -122,9 +123,9 @@ func TestV4BulkUploadUnderFaults(t *testing.T) {
 	if why := reasons[long]; !strings.Contains(why, "local_upload") || !strings.Contains(why, "name") || !strings.Contains(why, "longer than 255 characters") {
 		t.Errorf("invalid-name reason %q does not name the call, the field and why", why)
 	}
-	out, _, code := r.enqueue("status", badBatch)
-	if code != 0 || !strings.Contains(out, "403") || !strings.Contains(out, "255") || !strings.Contains(out, "1 byte") {
-		t.Errorf("enqueue status: exit %d, reasons not shown:\n%s", code, out)
+	statusOut, _, code := r.enqueue("status", badBatch)
+	if code != 0 || !strings.Contains(statusOut, "403") || !strings.Contains(statusOut, "255") || !strings.Contains(statusOut, "1 byte") {
+		t.Errorf("enqueue status: exit %d, reasons not shown:\n%s", code, statusOut)
 	}
 	t.Logf("%d files in %d folders in %v: creates %d (lost answers %d, refused %d), failed parts %d, failed uploads %d, deleted %d; calls by route %v; max per window: file_create %d, folder_create %d, file_status %d",
 		len(want), len(folders), took.Round(100*time.Millisecond), st.Creates, st.LostCreates, st.FailedCreates, st.PartsFailed,
@@ -136,6 +137,26 @@ func TestV4BulkUploadUnderFaults(t *testing.T) {
 	// The same enqueue again uploads nothing.
 	if _, stderr, code := r.enqueue("dir", "--parent", root, dir); code != 0 || !strings.Contains(stderr, "0 enqueued") {
 		t.Errorf("second enqueue: exit %d, %s; want 0 enqueued", code, stderr)
+	}
+	// With --recheck it asks V4 which files are gone, and uploads just
+	// the one deleted in Frame.io since.
+	gone := st.Files[len(st.Files)/2]
+	if !r.sim.Delete(gone.ID) {
+		t.Fatalf("delete %s", gone.Path)
+	}
+	out, stderr, code := r.run("enqueue", []string{"FRAMEQ_API_VERSION=v4", "FRAMEQ_API_URL=" + r.api}, "dir", "--recheck", "--parent", root, dir)
+	if code != 0 || !strings.Contains(stderr, "recheck: 1 ") || !strings.Contains(stderr, "1 enqueued") {
+		t.Fatalf("enqueue dir --recheck: exit %d: %s", code, stderr)
+	}
+	if code, report := r.waitBatch(strings.TrimSpace(out), time.Minute); code != 0 {
+		t.Fatalf("wait after --recheck: exit %d: %s", code, report)
+	}
+	after := r.sim.Stats()
+	checkExactlyOnceBeside(t, after, want, 1)
+	for _, f := range after.Files {
+		if f.Path == gone.Path && f.ID == gone.ID {
+			t.Errorf("%s: still the deleted asset", f.Path)
+		}
 	}
 }
 
