@@ -163,8 +163,10 @@ func TestV4BulkUploadUnderFaults(t *testing.T) {
 // manifestLine is one JSONL manifest line.
 type manifestLine struct {
 	File     string `json:"file,omitempty"`
+	URL      string `json:"url,omitempty"`
 	ParentID string `json:"parent_id"`
 	Path     string `json:"path,omitempty"`
+	Size     int64  `json:"size,omitempty"`
 }
 
 // enqueueManifest writes lines as a JSONL manifest, enqueues it and
@@ -225,7 +227,8 @@ func exitCode(t *testing.T, p *proc) int {
 // TestV4AccountSelection: a token with several V4 accounts needs
 // FRAMEQ_ACCOUNT_ID. Without it the worker exits 2 naming the choices and
 // the setting; with one of them it uploads into that account; with an
-// account the token lacks it exits 2.
+// account the token lacks it exits 2. A remote upload (manifest url) goes
+// into the chosen account too.
 func TestV4AccountSelection(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, frameiosim.Config{
@@ -256,10 +259,26 @@ func TestV4AccountSelection(t *testing.T) {
 	rootB := r.sim.RootFolderOfAccount("acct-b")
 	files := makeTree(t, filepath.Join(r.root, "b"), 8, part, func(i int) int { return 1 + i*9000 })
 	batch := r.enqueueDir(rootB, files.dir)
+	// And one file Frame.io fetches itself (remote_upload), by manifest.
+	remote := r.enqueueManifest(manifestLine{URL: "https://media.example.com/r/clip.mov?sig=s3kr1t", ParentID: rootB, Size: 1 << 20})
 	if code, report := r.waitBatch(batch, time.Minute); code != 0 {
 		t.Fatalf("enqueue wait: exit %d: %s", code, report)
 	}
+	if code, report := r.waitBatch(remote, time.Minute); code != 0 {
+		t.Fatalf("enqueue wait (remote upload): exit %d: %s", code, report)
+	}
 	st := r.sim.Stats()
+	var fetched []frameiosim.File
+	for i, f := range st.Files {
+		if f.Path == "clip.mov" {
+			fetched = append(fetched, f)
+			st.Files = append(st.Files[:i:i], st.Files[i+1:]...)
+			st.Creates--
+		}
+	}
+	if len(fetched) != 1 || !fetched[0].Complete || fetched[0].API != "v4" || fetched[0].ParentID != rootB {
+		t.Errorf("remote upload: %+v; want clip.mov once, complete, made through V4 in account b's root", fetched)
+	}
 	checkExactlyOnce(t, st, files.files)
 	// Every file's folders lead up to account b's project root.
 	parent := map[string]string{}
