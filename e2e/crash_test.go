@@ -25,14 +25,17 @@ import (
 // and it runs when a server starts and then every minute. A replacement
 // worker started at once, as a supervisor does, recovers them about 60 s
 // after the kill. The test runs in parallel with the others: it mostly waits.
-func TestWorkerKilledMidUpload(t *testing.T) {
+func TestWorkerKilledMidUpload(t *testing.T) { workerKilledMidUpload(t, v2) }
+
+// TestV4WorkerKilledMidUpload is TestWorkerKilledMidUpload on V4.
+func TestV4WorkerKilledMidUpload(t *testing.T) { workerKilledMidUpload(t, v4) }
+
+func workerKilledMidUpload(t *testing.T, a api) {
 	t.Parallel()
 	const partSize = 16 << 10
-	r := newRig(t, frameiosim.Config{
-		CreateLimit: 20, CallLimit: 100, Enforcement: frameiosim.SlidingWindow, PartSize: partSize, Seed: 11,
-	}, rigOptions{partDelay: 300 * time.Millisecond, worker: []string{
-		"FRAMEQ_CREATE_RATE=20/s", "FRAMEQ_CALL_RATE=100/s", "FRAMEQ_CONCURRENCY=6", "FRAMEQ_PART_CONCURRENCY=1",
-	}})
+	cfg := frameiosim.Config{Enforcement: frameiosim.SlidingWindow, PartSize: partSize, Seed: 11}
+	r := newRig(t, cfg, rigOptions{api: a, partDelay: 300 * time.Millisecond, worker: append(a.limits(&cfg, 20, 100),
+		"FRAMEQ_CONCURRENCY=6", "FRAMEQ_PART_CONCURRENCY=1")})
 	root := r.sim.RootFolder(frameiosim.DefaultToken)
 	files := makeTree(t, filepath.Join(r.root, "crash"), 48, partSize, func(i int) int { return 5*partSize + i })
 
@@ -93,12 +96,11 @@ func TestWorkerKilledMidUpload(t *testing.T) {
 	}
 	st := r.sim.Stats()
 	checkExactlyOnce(t, st, files.files)
+	r.checkNeverOver(t)
 	if orphans == 0 || halfDone == 0 {
 		t.Errorf("kill left %d orphaned tasks and %d half-uploaded assets; the test proved nothing", orphans, halfDone)
 	}
-	if st.Deleted != 0 {
-		t.Errorf("%d assets deleted: a resumed upload started over instead of resuming", st.Deleted)
-	}
-	t.Logf("SIGKILL with %d uploads half done, %d tasks orphaned; leases seen expired after %v; all done %v after the kill; %d part PUTs repeated",
-		halfDone, orphans, orphanedAt.Round(time.Second), recovered.Round(time.Second), st.PartsReceived-files.parts)
+	checkRestarts(t, a, st.Deleted, halfDone)
+	t.Logf("%s: SIGKILL with %d uploads half done, %d tasks orphaned; leases seen expired after %v; all done %v after the kill; %d started over; %d part PUTs repeated",
+		a, halfDone, orphans, orphanedAt.Round(time.Second), recovered.Round(time.Second), st.Deleted, st.PartsReceived-files.parts)
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,14 +38,52 @@ type rigOptions struct {
 	partDelay time.Duration
 	// worker are KEY=value settings for every worker of the rig.
 	worker []string
+	// api is the Frame.io API the rig's workers speak: v2 (the default)
+	// or v4.
+	api api
+}
+
+// api is a Frame.io API version, as FRAMEQ_API_VERSION spells it.
+type api string
+
+const (
+	v2 api = "v2"
+	v4 api = "v4"
+)
+
+// limits sets cfg's limits and returns the worker settings that match
+// them: on v2, creates and calls per second; on V4, creates per second
+// for file and folder creates and calls per second for every other route
+// counted per second (the per-minute ones keep Frame.io's defaults).
+func (a api) limits(cfg *frameiosim.Config, creates, calls int) []string {
+	if a != v4 {
+		cfg.CreateLimit, cfg.CallLimit = creates, calls
+		return []string{fmt.Sprintf("FRAMEQ_CREATE_RATE=%d/s", creates), fmt.Sprintf("FRAMEQ_CALL_RATE=%d/s", calls)}
+	}
+	cfg.V4Limits = map[string]frameiosim.Limit{}
+	var rates []string
+	for route, l := range frameiosim.DefaultV4Limits() {
+		if l.Window != time.Second {
+			continue
+		}
+		n := calls
+		if route == frameiosim.RouteFileCreate || route == frameiosim.RouteFolderCreate {
+			n = creates
+		}
+		cfg.V4Limits[route] = frameiosim.Limit{Limit: n, Window: time.Second}
+		rates = append(rates, fmt.Sprintf("%s=%d/s", route, n))
+	}
+	return []string{"FRAMEQ_ROUTE_LIMITS=" + strings.Join(rates, ",")}
 }
 
 // rig is an env plus what the reliability tests need.
 type rig struct {
 	*env
-	api    string   // API base URL the workers use
-	worker []string // settings of every worker
-	simLog *lineLog // one line per simulator request
+	cfg    frameiosim.Config // the simulator's, as given
+	apiVer api               // the API the workers speak
+	api    string            // API base URL the workers use
+	worker []string          // settings of every worker
+	simLog *lineLog          // one line per simulator request
 }
 
 // newRig starts redis-server and the simulator. Every worker gets a 5 s
@@ -54,22 +93,28 @@ func newRig(t *testing.T, cfg frameiosim.Config, o rigOptions) *rig {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("simulator config: %v", err)
 	}
-	r := &rig{simLog: &lineLog{}}
+	if o.api == "" {
+		o.api = v2
+	}
+	r := &rig{simLog: &lineLog{}, cfg: cfg, apiVer: o.api}
 	cfg.Logf = r.simLog.printf
 	e := &env{t: t, redis: redistest.Start(t, o.redis), root: t.TempDir()}
 	if o.partDelay == 0 {
 		e.sim = frameiosim.StartTest(t, cfg)
 		r.api = e.sim.URL()
+		if o.api == v4 {
+			r.api = e.sim.V4URL()
+		}
 	} else {
 		// The simulator is an http.Handler and signs upload URLs for the
 		// host the request came to, so a front server can slow its parts.
 		e.sim = frameiosim.New(cfg)
 		front := httptest.NewServer(slowParts(e.sim, o.partDelay))
 		t.Cleanup(func() { front.Close(); e.sim.Close() })
-		r.api = front.URL + "/v2"
+		r.api = front.URL + "/" + string(o.api)
 	}
 	r.env = e
-	r.worker = append([]string{"FRAMEQ_SHUTDOWN_TIMEOUT=5s", "FRAMEQ_API_VERSION=v2", "FRAMEQ_API_URL=" + r.api}, o.worker...)
+	r.worker = append([]string{"FRAMEQ_SHUTDOWN_TIMEOUT=5s", "FRAMEQ_API_VERSION=" + string(o.api), "FRAMEQ_API_URL=" + r.api}, o.worker...)
 	return r
 }
 
@@ -371,6 +416,48 @@ func checkExactlyOnceBeside(t *testing.T, st frameiosim.Stats, want map[string]s
 	}
 	if live := len(st.Files) + len(st.Folders) - premade; st.Creates != live+st.Deleted {
 		t.Errorf("%d creates, but %d live assets and %d deleted: something was made and lost", st.Creates, live, st.Deleted)
+	}
+}
+
+// checkNeverOver asserts that the simulator answered no 429 and that the
+// default token never went over its limits in any window: on v2 the
+// creates, on V4 every route's own limit.
+func (r *rig) checkNeverOver(t *testing.T) {
+	t.Helper()
+	st := r.sim.Stats()
+	if st.RateLimited != 0 {
+		// The calls the simulator admitted in the second before each 429
+		// show whether a permit was used late or the limiter over-granted.
+		t.Errorf("%d responses were 429 (V4 by route: %v); the calls in the second before each:\n%s",
+			st.RateLimited, st.RateLimitedByRoute, strings.Join(r.simLog.leadUp("→ 429", "", time.Second), "\n"))
+	}
+	if r.apiVer != v4 {
+		limit, window := cmp.Or(r.cfg.CreateLimit, frameiosim.DefaultCreateLimit), cmp.Or(r.cfg.Window, frameiosim.DefaultWindow)
+		if n := r.sim.MaxCreatesInWindow(frameiosim.DefaultToken, window); n > limit {
+			t.Errorf("%d creates in %v, limit %d", n, window, limit)
+		}
+		return
+	}
+	for route, l := range r.sim.V4Limits() {
+		if n := r.sim.MaxInWindow(frameiosim.DefaultToken, route, l.Window); n > l.Limit {
+			t.Errorf("%s: %d calls in %v, limit %d", route, n, l.Window, l.Limit)
+		}
+	}
+}
+
+// checkRestarts checks how many of the uploads a process left unfinished
+// were started over (deleted and created again) by another process. On v2
+// none: the asset gives its upload URLs again, so they resume. On V4 at
+// most each of them once: Frame.io gives a file's upload URLs only in the
+// create's answer, and frameq keeps them in memory, never in Redis (they
+// are credentials), so another process cannot resume them.
+func checkRestarts(t *testing.T, a api, deleted, interrupted int) {
+	t.Helper()
+	switch {
+	case a != v4 && deleted != 0:
+		t.Errorf("%d assets deleted: an interrupted upload started over instead of resuming", deleted)
+	case a == v4 && deleted > interrupted:
+		t.Errorf("%d assets deleted, but only %d uploads were interrupted", deleted, interrupted)
 	}
 }
 

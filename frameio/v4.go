@@ -151,7 +151,7 @@ func (v *V4) CreateFolder(ctx context.Context, parentID, name string) (*Folder, 
 	call := v4Call(http.MethodPost, RouteV4CreateFolder, LimitFolderCreate, KindCreate)
 	p, err := v.path(call, "folders", parentID, "/folders")
 	if err == nil {
-		err = v.checkName(call, name)
+		err = v.checkName(call, p, name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create folder %q: %w", name, err)
@@ -210,10 +210,10 @@ func (v *V4) LocalUpload(ctx context.Context, folderID, name string, size int64)
 	call := v4Call(http.MethodPost, RouteV4LocalUpload, LimitFileCreate, KindCreate)
 	p, err := v.path(call, "folders", folderID, "/files/local_upload")
 	if err == nil {
-		err = v.checkName(call, name)
+		err = v.checkName(call, p, name)
 	}
 	if err == nil && (size < 1 || size > maxV4FileSize) {
-		err = v.c.refuse(call, v.c.cfg.base, fmt.Errorf("%w: size %d: Frame.io V4 takes files of 1 byte to 5 TB", apierr.ErrInvalidInput, size))
+		err = v.refuseAt(call, p, fmt.Errorf("%w: size %d: Frame.io V4 takes files of 1 byte to 5 TB", apierr.ErrInvalidInput, size))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create file %q: %w", name, err)
@@ -241,11 +241,11 @@ func (v *V4) RemoteUpload(ctx context.Context, folderID, name, sourceURL string)
 	call := v4Call(http.MethodPost, RouteV4RemoteUpload, LimitFileCreate, KindCreate)
 	p, err := v.path(call, "folders", folderID, "/files/remote_upload")
 	if err == nil {
-		err = v.checkName(call, name)
+		err = v.checkName(call, p, name)
 	}
 	if err == nil {
 		if u, perr := url.Parse(sourceURL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			err = v.c.refuse(call, v.c.cfg.base, fmt.Errorf("%w: source URL must be absolute http(s)", apierr.ErrInvalidInput))
+			err = v.refuseAt(call, p, fmt.Errorf("%w: source URL must be absolute http(s)", apierr.ErrInvalidInput))
 		}
 	}
 	if err != nil {
@@ -334,8 +334,8 @@ func (v *V4) path(call Call, kind, id, suffix string) (string, error) {
 }
 
 // checkName refuses a name V4 would answer 422 to, without spending a call
-// of a tight limit on it.
-func (v *V4) checkName(call Call, name string) error {
+// of a tight limit on it; p is the request's path.
+func (v *V4) checkName(call Call, p, name string) error {
 	var why string
 	switch {
 	case name == "":
@@ -347,7 +347,18 @@ func (v *V4) checkName(call Call, name string) error {
 	default:
 		return nil
 	}
-	return v.c.refuse(call, v.c.cfg.base, fmt.Errorf("%w: name %q %s", apierr.ErrInvalidInput, truncName(name), why))
+	return v.refuseAt(call, p, fmt.Errorf("%w: name %q %s", apierr.ErrInvalidInput, truncName(name), why))
+}
+
+// refuseAt refuses call to path p (below the base URL) without sending it.
+// The error names the request it would have been, as a sent one does, so
+// that an archived job's reason says which call its input could not make.
+func (v *V4) refuseAt(call Call, p string, err error) error {
+	u, uerr := v.c.endpoint(p, nil)
+	if uerr != nil {
+		u = v.c.cfg.base
+	}
+	return v.c.refuse(call, u, err)
 }
 
 func validName(name string) bool {

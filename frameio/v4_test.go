@@ -337,24 +337,29 @@ func TestV4RefusesBadInputWithoutACall(t *testing.T) {
 		o.BeforeCall = func(context.Context, Call) error { befores++; return nil }
 	})
 	noAccount, _ := NewV4(Options{BaseURL: f.srv.URL + "/v4", Token: testToken})
+	// Refused bodies name the request they would have been (path, when
+	// the path itself is valid), like any answered call.
 	tests := []struct {
-		name, want string
-		run        func() error
+		name, want, path string
+		run              func() error
 	}{
-		{"no account", "ForAccount", func() error { _, err := noAccount.GetFile(ctx, "x"); return err }},
-		{"dot-dot id", `file id ".."`, func() error { _, err := v.GetFile(ctx, ".."); return err }},
-		{"empty folder id", `folder id ""`, func() error { _, err := v.ListFiles(ctx, ""); return err }},
-		{"empty name", "name", func() error { _, err := v.CreateFolder(ctx, "root", ""); return err }},
-		{"slash in name", `"/"`, func() error { _, err := v.LocalUpload(ctx, "root", "a/b", 1); return err }},
-		{"long name", "255", func() error { _, err := v.CreateFolder(ctx, "root", strings.Repeat("é", 256)); return err }},
-		{"empty file", "size 0", func() error { _, err := v.LocalUpload(ctx, "root", "a", 0); return err }},
-		{"relative source", "source URL", func() error { _, err := v.RemoteUpload(ctx, "root", "a", "/etc/passwd"); return err }},
+		{"no account", "ForAccount", "", func() error { _, err := noAccount.GetFile(ctx, "x"); return err }},
+		{"dot-dot id", `file id ".."`, "", func() error { _, err := v.GetFile(ctx, ".."); return err }},
+		{"empty folder id", `folder id ""`, "", func() error { _, err := v.ListFiles(ctx, ""); return err }},
+		{"empty name", "name", "/folders/root/folders", func() error { _, err := v.CreateFolder(ctx, "root", ""); return err }},
+		{"slash in name", `"/"`, "/folders/root/files/local_upload", func() error { _, err := v.LocalUpload(ctx, "root", "a/b", 1); return err }},
+		{"long name", "255", "/folders/root/folders", func() error { _, err := v.CreateFolder(ctx, "root", strings.Repeat("é", 256)); return err }},
+		{"empty file", "size 0", "/folders/root/files/local_upload", func() error { _, err := v.LocalUpload(ctx, "root", "a", 0); return err }},
+		{"relative source", "source URL", "/folders/root/files/remote_upload", func() error { _, err := v.RemoteUpload(ctx, "root", "a", "/etc/passwd"); return err }},
 	}
 	for _, tt := range tests {
 		err := tt.run()
 		e := asAPIErr(t, err)
 		if !e.NotSent || !errors.Is(err, apierr.ErrInvalidInput) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v; want invalid input naming %s", tt.name, err, tt.want)
+		}
+		if tt.path != "" && (!strings.HasPrefix(e.Path, "/v4/accounts/") || !strings.HasSuffix(e.Path, tt.path)) {
+			t.Errorf("%s: refused as %s %s; want the request's path …%s", tt.name, e.Method, e.Path, tt.path)
 		}
 	}
 	if befores != 0 || len(f.requests()) != 0 {

@@ -251,43 +251,86 @@ func (w *Worker) Addr() string { return w.ln.Addr().String() }
 // account), and fails naming the first ref whose credentials IMS refuses or
 // whose token Frame.io rejects. While IMS cannot be reached it waits (with
 // back-off) until ctx ends. Errors that are the operator's to fix (no such
-// account, several to choose from) are *ConfigError.
+// account, several to choose from) are *ConfigError. A 5xx or network
+// error is retried a few times first (see checkToken).
 func (w *Worker) CheckTokens(ctx context.Context) error {
 	var err error
 	for _, ref := range w.cfg.TokenRefs() {
-		acct := w.accounts[ref]
-		var accountID string
-		if src := w.ims[ref]; src != nil {
-			// The first mint: credentials IMS refuses stop the worker here.
-			if _, err = src.Token(ctx); err != nil {
-				break
-			}
-		}
-		if v4 := w.v4[ref]; v4 != nil {
-			accountID, err = w.pickAccount(ctx, ref, v4)
-			if err == nil {
-				acct.API = upload.NewV4(v4.ForAccount(accountID))
-			}
-		} else {
-			var me *frameio.User
-			if me, err = acct.Client.Me(ctx); err != nil {
-				err = fmt.Errorf("token ref %q: GET /me: %w", ref, err)
-			} else {
-				accountID = me.AccountID
-			}
-		}
-		if err != nil {
+		if err = w.checkToken(ctx, ref); err != nil {
 			break
 		}
-		if w.cfg.LimitScope == "account" && accountID != "" {
-			acct.Scope = "account:" + accountID
-		}
-		w.log.Info().Str("token_ref", ref).Str("auth", w.authKind(ref)).Str("account_id", accountID).Str("scope", acct.Scope).Msg("token accepted")
 	}
 	w.mu.Lock()
 	w.tokensOK = err
 	w.mu.Unlock()
 	return err
+}
+
+// Tries of one token check and the first pause between them (doubling):
+// a 502 from a proxy or a dropped connection at start-up says nothing
+// about the token, and a worker that exits for it (a supervisor restarts
+// it into the same blip) never starts while the API hiccups.
+const (
+	checkTries   = 5
+	checkBackoff = 500 * time.Millisecond
+)
+
+// checkToken checks ref's token, retrying what apierr calls Retryable
+// (never a *ConfigError: the answer was clear).
+func (w *Worker) checkToken(ctx context.Context, ref string) error {
+	pause := checkBackoff
+	for try := 1; ; try++ {
+		err := w.checkTokenOnce(ctx, ref)
+		var cerr *ConfigError
+		if err == nil || errors.As(err, &cerr) || apierr.Classify(err) != apierr.Retryable || try == checkTries || ctx.Err() != nil {
+			return err
+		}
+		w.log.Warn().Err(err).Str("token_ref", ref).Int("try", try).Dur("retry_in", pause).Msg("token check failed; retrying")
+		if throttle.Sleep(ctx, pause) != nil {
+			return err
+		}
+		pause *= 2
+	}
+}
+
+// checkTokenOnce asks Frame.io once who ref's token is.
+func (w *Worker) checkTokenOnce(ctx context.Context, ref string) error {
+	acct := w.accounts[ref]
+	var accountID string
+	var err error
+	if src := w.ims[ref]; src != nil {
+		// The first mint: credentials IMS refuses stop the worker here.
+		if _, err = src.Token(ctx); err != nil {
+			return err
+		}
+	}
+	if v4 := w.v4[ref]; v4 != nil {
+		accountID, err = w.pickAccount(ctx, ref, v4)
+		if err == nil {
+			acct.API = upload.NewV4(v4.ForAccount(accountID))
+		}
+		var e *apierr.Error
+		if errors.As(err, &e) && e.Status == http.StatusUnauthorized && !w.cfg.LegacyTokenAuth {
+			// V4 answers a legacy developer token sent without the
+			// header like any bad token: say what may be missing.
+			err = fmt.Errorf("%w (a legacy developer token needs FRAMEQ_LEGACY_TOKEN_AUTH=true)", err)
+		}
+	} else {
+		var me *frameio.User
+		if me, err = acct.Client.Me(ctx); err != nil {
+			err = fmt.Errorf("token ref %q: GET /me: %w", ref, err)
+		} else {
+			accountID = me.AccountID
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if w.cfg.LimitScope == "account" && accountID != "" {
+		acct.Scope = "account:" + accountID
+	}
+	w.log.Info().Str("token_ref", ref).Str("auth", w.authKind(ref)).Str("account_id", accountID).Str("scope", acct.Scope).Msg("token accepted")
+	return nil
 }
 
 // authKind says where ref's tokens come from, for logs.

@@ -30,7 +30,7 @@ func (a *addFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&a.tokenRef, "token-ref", "default", "token reference the workers resolve (FRAMEQ_TOKEN_<REF>); never the token itself")
 	fs.BoolVar(&a.dryRun, "dry-run", false, "validate and list what would be enqueued, enqueue nothing")
 	fs.BoolVar(&a.force, "force", false, "upload again files that were uploaded before")
-	fs.BoolVar(&a.recheck, "recheck", false, "ask Frame.io (at FRAMEQ_CALL_RATE, with the workers' FRAMEQ_TOKEN*) whether files uploaded before still exist, and upload again those deleted since")
+	fs.BoolVar(&a.recheck, "recheck", false, "ask Frame.io (with the workers' FRAMEQ_TOKEN*, FRAMEQ_API_* and FRAMEQ_ACCOUNT_ID, within their limits) whether files uploaded before still exist, and upload again those deleted since")
 }
 
 func cmdDir(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
