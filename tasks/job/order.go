@@ -40,8 +40,9 @@ func ForFolders(uploads []*Upload, folders, files int) []*Upload {
 	first := map[string]int{} // folder path → index of the maker that needs it first
 	for _, u := range uploads {
 		n, need := 0, -1
-		for i := range u.Folders() {
-			p := strings.Join(u.Folders()[:i+1], "/")
+		dirs := u.Folders()
+		for i := range dirs {
+			p := strings.Join(dirs[:i+1], "/")
 			if at, seen := first[p]; seen {
 				need = max(need, at)
 				continue
