@@ -80,7 +80,8 @@ func TestBadSettingsOneLineExit2(t *testing.T) {
 }
 
 // TestWorkerTakesNoTokenFlag: a token on the command line is visible to
-// every user in ps; the worker has no flag that could take one.
+// every user in ps; the worker has no flag that could take one (a boolean
+// like -legacy-token-auth takes no value, so it cannot carry one).
 func TestWorkerTakesNoTokenFlag(t *testing.T) {
 	r := newRig(t, frameiosim.Config{}, rigOptions{})
 	_, help, code := r.run("worker", nil, "--help")
@@ -88,7 +89,7 @@ func TestWorkerTakesNoTokenFlag(t *testing.T) {
 		t.Fatalf("worker --help: exit %d:\n%s", code, help)
 	}
 	for _, line := range strings.Split(help, "\n") {
-		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "-") && strings.Contains(strings.ToLower(f[0]), "token") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[0], "-") && strings.Contains(strings.ToLower(f[0]), "token") {
 			t.Errorf("worker has a token flag: %s", line)
 		}
 	}
