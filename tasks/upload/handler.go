@@ -75,6 +75,10 @@ type Options struct {
 	// VerifyReuploads is how many times a file Frame.io failed is deleted
 	// and uploaded again before it fails for good (FRAMEQ_VERIFY_REUPLOADS).
 	VerifyReuploads int
+	// Settled, if set, is called with a file's batch once the file reached
+	// a final state (done or failed): the worker's hook for completion
+	// webhooks. It must be quick and safe to call concurrently.
+	Settled func(ctx context.Context, batch string)
 }
 
 // Observer receives upload events; *metrics.Metrics implements it.
@@ -323,6 +327,7 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 	case err == nil: // complete recorded the batch's count
 		h.opts.Observer.FileFinished(typeName(u), apierr.OK.String())
 		log.Info().Dur("took", took).Int64("bytes", u.Size).Msg("uploaded")
+		h.settled(ctx, u.Batch)
 		return nil
 	case errors.Is(err, errVerifying) && errors.As(err, &w):
 		h.mark(ctx, u, taskID, records.Verifying, nil)
@@ -336,6 +341,7 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 		h.opts.Observer.FileFinished(typeName(u), class)
 		h.mark(ctx, u, taskID, records.Failed, &records.Failure{Queue: queue, Path: u.Path, Class: class, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: archived")
+		h.settled(ctx, u.Batch)
 		if errors.Is(err, asynq.SkipRetry) {
 			return err
 		}
@@ -344,6 +350,7 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 		h.opts.Observer.FileFinished(typeName(u), ClassExhausted)
 		h.mark(ctx, u, taskID, records.Failed, &records.Failure{Queue: queue, Path: u.Path, Class: ClassExhausted, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: retries exhausted")
+		h.settled(ctx, u.Batch)
 		// SkipRetry: asynq archives it now, also when the worker's
 		// MaxRetry is below the task's own.
 		return terminal(ClassExhausted, err.Error())
@@ -384,6 +391,13 @@ func (h *Handler) mark(ctx context.Context, u *job.Upload, taskID, state string,
 	}
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("state", state).Msg("batch record not updated")
+	}
+}
+
+// settled tells Options.Settled that a file of batch is final.
+func (h *Handler) settled(ctx context.Context, batch string) {
+	if h.opts.Settled != nil {
+		h.opts.Settled(context.WithoutCancel(ctx), batch)
 	}
 }
 

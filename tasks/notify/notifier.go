@@ -1,0 +1,97 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/frameq/frameq/tasks/records"
+)
+
+// TypeWebhook is the task that POSTs a finished batch's summary to its
+// callback URL.
+const TypeWebhook = "frameq:webhook"
+
+// Queue holds the webhook tasks; every worker serves it, beside its
+// tokens' upload queues, and the dashboard shows what is pending.
+const Queue = "frameq:webhook"
+
+// DeliveryWindow is how long a webhook is retried before it is archived.
+const DeliveryWindow = 24 * time.Hour
+
+// retention keeps a delivered webhook task's id, so a late second notice
+// of the same finish cannot enqueue it again.
+const retention = 7 * 24 * time.Hour
+
+// maxRetry bounds attempts; with the back-off of RetryDelay (capped at an
+// hour) the delivery window ends first.
+const maxRetry = 200
+
+// Payload is the webhook task's payload. The URL is read from the batch's
+// metadata at delivery, so a payload never carries it.
+type Payload struct {
+	Batch string `json:"batch"`
+	// Since is when the batch finished (Unix seconds): the delivery window
+	// counts from it.
+	Since int64 `json:"since"`
+}
+
+// TaskID is the webhook task's id for a batch: one per batch.
+func TaskID(batch string) string { return "wh-" + batch }
+
+// Notifier enqueues a batch's webhook once the batch has finished.
+type Notifier struct {
+	store   *Store
+	batches *records.Batches
+	client  *asynq.Client
+}
+
+// NewNotifier returns a Notifier on rdb. Close it when done.
+func NewNotifier(rdb redis.UniversalClient) *Notifier {
+	return &Notifier{store: NewStore(rdb), batches: records.NewBatches(rdb), client: asynq.NewClientFromRedisClient(rdb)}
+}
+
+// Close releases the Notifier's asynq client (not rdb).
+func (n *Notifier) Close() error { return n.client.Close() }
+
+// Settled is called after a file of batch reached a final state (done or
+// failed), and by the intake after it sealed a batch. If the batch has a
+// callback, is sealed and finished, and was not notified, it enqueues the
+// webhook. It reports whether this call enqueued it. Any number of
+// processes may call it at once: the task id makes one enqueue win.
+func (n *Notifier) Settled(ctx context.Context, batch string) (bool, error) {
+	callback, sealed, notified, err := n.store.state(ctx, batch)
+	if err != nil || callback == "" || !sealed || notified {
+		return false, err
+	}
+	st, err := n.batches.Status(ctx, batch)
+	if err != nil || !st.Finished() {
+		return false, err
+	}
+	b, _ := json.Marshal(Payload{Batch: batch, Since: time.Now().Unix()})
+	t := asynq.NewTask(TypeWebhook, b, asynq.TaskID(TaskID(batch)), asynq.Queue(Queue),
+		asynq.MaxRetry(maxRetry), asynq.Retention(retention), asynq.Timeout(time.Minute))
+	_, err = n.client.EnqueueContext(ctx, t)
+	won := err == nil
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return false, fmt.Errorf("batch %s: enqueue webhook: %w", batch, err)
+	}
+	if err := n.store.markNotified(ctx, batch); err != nil {
+		return won, fmt.Errorf("batch %s: mark notified: %w", batch, err)
+	}
+	return won, nil
+}
+
+// RetryDelay is the webhook's back-off: 1 s doubling per attempt, capped
+// at one hour, so a receiver down for a day is still reached.
+func RetryDelay(n int) time.Duration {
+	if n > 12 {
+		return time.Hour
+	}
+	return min(time.Duration(1<<n)*time.Second, time.Hour)
+}
