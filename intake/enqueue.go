@@ -50,6 +50,17 @@ func (s *Server) write(ctx context.Context, key Key, req *request, uploads []*jo
 	if err != nil {
 		return nil, err
 	}
+	if req.CallbackURL != "" && res.Queued > 0 {
+		// Files another batch had queued finish in that batch's record:
+		// its settled files must wake this one.
+		owners, err := s.batches.Owners(ctx, batch)
+		if err == nil {
+			err = s.meta.Watch(ctx, batch, owners)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	if err := s.meta.Seal(ctx, batch); err != nil {
 		return nil, err
 	}

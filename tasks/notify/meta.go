@@ -68,19 +68,49 @@ func (s *Store) Get(ctx context.Context, batch string) (m Meta, found bool, err 
 	return Meta{Owner: h["owner"], Callback: h["callback"], Sealed: h["sealed"] == "1"}, true, nil
 }
 
+// watchersKey lists the batches with a callback that track tasks of
+// batch (they were already queued by it): the worker updates only the
+// owner's record, so the owner's settled files must wake them too.
+func watchersKey(batch string) string { return "frameq:batch:{" + batch + "}:watchers" }
+
+// Watch makes every owner's settled files check watcher too.
+func (s *Store) Watch(ctx context.Context, watcher string, owners []string) error {
+	if len(owners) == 0 {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, o := range owners {
+			p.SAdd(ctx, watchersKey(o), watcher)
+			p.Expire(ctx, watchersKey(o), metaTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("batch %s: watch %d owners: %w", watcher, len(owners), err)
+	}
+	return nil
+}
+
 // markNotified records that the webhook task exists, so later checks cost
 // one read. Reports whether this call set it.
 func (s *Store) markNotified(ctx context.Context, batch string) error {
 	return s.rdb.HSet(ctx, metaKey(batch), "notified", "1").Err()
 }
 
-// notified reports whether the batch's webhook task was enqueued, with its
-// callback and seal, in one read.
-func (s *Store) state(ctx context.Context, batch string) (callback string, sealed, notified bool, err error) {
-	v, err := s.rdb.HMGet(ctx, metaKey(batch), "callback", "sealed", "notified").Result()
+// state reads, in one round trip, the batch's callback, seal and notified
+// mark, and the batches watching it.
+func (s *Store) state(ctx context.Context, batch string) (callback string, sealed, notified bool, watchers []string, err error) {
+	var hm *redis.SliceCmd
+	var sm *redis.StringSliceCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		hm = p.HMGet(ctx, metaKey(batch), "callback", "sealed", "notified")
+		sm = p.SMembers(ctx, watchersKey(batch))
+		return nil
+	})
 	if err != nil {
-		return "", false, false, err
+		return "", false, false, nil, err
 	}
+	v := hm.Val()
 	str := func(i int) string { s, _ := v[i].(string); return s }
-	return str(0), str(1) == "1", str(2) == "1", nil
+	return str(0), str(1) == "1", str(2) == "1", sm.Val(), nil
 }

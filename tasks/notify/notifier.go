@@ -65,10 +65,35 @@ func (n *Notifier) Close() error { return n.client.Close() }
 // webhook. It reports whether this call enqueued it. Any number of
 // processes may call it at once: the task id makes one enqueue win.
 func (n *Notifier) Settled(ctx context.Context, batch string) (bool, error) {
-	callback, sealed, notified, err := n.store.state(ctx, batch)
+	callback, sealed, notified, watchers, err := n.store.state(ctx, batch)
+	if err != nil {
+		return false, err
+	}
+	var errs []error
+	for _, w := range watchers { // batches that track this one's tasks
+		if w != batch {
+			_, err := n.settledOwn(ctx, w)
+			errs = append(errs, err)
+		}
+	}
+	if callback == "" || !sealed || notified {
+		return false, errors.Join(errs...)
+	}
+	won, err := n.enqueueIfFinished(ctx, batch)
+	return won, errors.Join(append(errs, err)...)
+}
+
+// settledOwn is Settled for a watcher, without following its watchers.
+func (n *Notifier) settledOwn(ctx context.Context, batch string) (bool, error) {
+	callback, sealed, notified, _, err := n.store.state(ctx, batch)
 	if err != nil || callback == "" || !sealed || notified {
 		return false, err
 	}
+	return n.enqueueIfFinished(ctx, batch)
+}
+
+// enqueueIfFinished enqueues the webhook of a finished batch.
+func (n *Notifier) enqueueIfFinished(ctx context.Context, batch string) (bool, error) {
 	st, err := n.batches.Status(ctx, batch)
 	if err != nil || !st.Finished() {
 		return false, err

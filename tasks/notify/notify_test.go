@@ -181,3 +181,38 @@ func TestRetryDelayReachesAnHourAndStays(t *testing.T) {
 		t.Errorf("%d attempts span %v, less than the %v window", maxRetry, total, DeliveryWindow)
 	}
 }
+
+// A batch whose files another batch had queued finishes when the owner's
+// files do, and the worker only ever tells the owner: the watcher is woken.
+func TestWatcherIsNotifiedWhenTheOwnersFilesSettle(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	st, b := NewStore(rdb), records.NewBatches(rdb)
+	n := NewNotifier(rdb)
+	defer n.Close()
+	b.Add(ctx, "owner", []string{"t1"}) // enqueued by the CLI: no callback
+	st.Open(ctx, "w", "acme", "http://127.0.0.1:1/hook")
+	b.Track(ctx, "w", map[string]string{"t1": "owner"})
+	owners, err := b.Owners(ctx, "w")
+	if err != nil || len(owners) != 1 || owners[0] != "owner" {
+		t.Fatalf("owners %v %v", owners, err)
+	}
+	if err := st.Watch(ctx, "w", owners); err != nil {
+		t.Fatal(err)
+	}
+	st.Seal(ctx, "w")
+	if won, err := n.Settled(ctx, "w"); won || err != nil {
+		t.Fatalf("before the owner's file is done: won %v %v", won, err)
+	}
+	b.Set(ctx, "owner", "t1", records.Done, nil)
+	if _, err := n.Settled(ctx, "owner"); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	if _, err := insp.GetTaskInfo(Queue, TaskID("w")); err != nil {
+		t.Fatalf("watcher not notified: %v", err)
+	}
+	if _, err := insp.GetTaskInfo(Queue, TaskID("owner")); err == nil {
+		t.Error("the owner, without callback, got a webhook")
+	}
+}

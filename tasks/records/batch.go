@@ -361,3 +361,22 @@ func NewReport(st Status, fails []Failure) Report {
 	}
 	return Report{Batch: st.Batch, Total: st.Total(), Skipped: st.Counts[Skipped], Finished: st.Finished(), Counts: st.Counts, Failures: fails}
 }
+
+// Owners lists the batches that own tasks batch tracks (see trackedKey),
+// each once.
+func (b *Batches) Owners(ctx context.Context, batch string) ([]string, error) {
+	vals, err := b.rdb.HVals(ctx, trackedKey(batch)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: tracked owners: %w", batch, err)
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
