@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,39 +26,58 @@ const (
 	webhookSecret = "e2e-webhook-secret"
 )
 
-// startIntake runs `enqueue serve` until the test ends and returns the URL
-// it printed.
-func (e *env) startIntake(extra ...string) string {
+// intakeProc is a running `enqueue serve`.
+type intakeProc struct {
+	url    string
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+// stop sends SIGTERM and returns how the process ended.
+func (p *intakeProc) stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("enqueue serve still running 30 s after SIGTERM")
+	}
+}
+
+// startIntake runs `enqueue serve` until the test ends; it has printed its URL.
+func (e *env) startIntake(extra ...string) *intakeProc {
 	e.t.Helper()
 	keys := filepath.Join(e.t.TempDir(), "keys")
 	if err := os.WriteFile(keys, []byte("# name key refs\nproducer "+intakeKey+" default\n"), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "enqueue"), "serve")
-	cmd.Env = e.environ(append([]string{"FRAMEQ_INTAKE_ADDR=127.0.0.1:0", "FRAMEQ_INTAKE_KEYS_FILE=" + keys,
+	p := &intakeProc{cmd: exec.Command(filepath.Join(bin, "enqueue"), "serve"), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	p.cmd.Env = e.environ(append([]string{"FRAMEQ_INTAKE_ADDR=127.0.0.1:0", "FRAMEQ_INTAKE_KEYS_FILE=" + keys,
 		"FRAMEQ_WEBHOOK_HOSTS=127.0.0.1", "FRAMEQ_WEBHOOK_SECRET=" + webhookSecret}, extra...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
+	p.cmd.Stderr = p.stderr
+	out, err := p.cmd.StdoutPipe()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := p.cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	go func() { p.done <- p.cmd.Wait() }()
 	e.t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
+		_ = p.stop()
 		if e.t.Failed() {
-			e.t.Logf("enqueue serve log (last 4 KiB):\n%s", tail(stderr.Bytes(), 4096))
+			e.t.Logf("enqueue serve log (last 4 KiB):\n%s", tail(p.stderr.Bytes(), 4096))
 		}
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
 	var u struct{ URL string }
 	if err != nil || json.Unmarshal([]byte(line), &u) != nil || !strings.HasPrefix(u.URL, "http://127.0.0.1:") {
 		e.t.Fatalf("enqueue serve printed %q (%v), want {\"url\":...}", line, err)
 	}
-	return u.URL
+	p.url = u.URL
+	return p
 }
 
 // TestIntakeFromPython is issue 14's proof: a producer in another language
@@ -89,7 +110,7 @@ func TestIntakeFromPython(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	url := e.startIntake()
+	intake := e.startIntake()
 	v4 := []string{"FRAMEQ_API_VERSION=v4", "FRAMEQ_API_URL=" + e.sim.V4URL(),
 		"FRAMEQ_WEBHOOK_HOSTS=127.0.0.1", "FRAMEQ_WEBHOOK_SECRET=" + webhookSecret}
 	e.startWorker("worker1", v4...)
@@ -97,7 +118,7 @@ func TestIntakeFromPython(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	py := exec.CommandContext(ctx, "python3", "testdata/intake_client.py", url, itemsFile)
+	py := exec.CommandContext(ctx, "python3", "testdata/intake_client.py", intake.url, itemsFile)
 	py.Env = []string{"PATH=" + os.Getenv("PATH"), "FRAMEQ_KEY=" + intakeKey, "FRAMEQ_WEBHOOK_SECRET=" + webhookSecret}
 	var out, stderr bytes.Buffer
 	py.Stdout, py.Stderr = &out, &stderr
@@ -146,6 +167,13 @@ func TestIntakeFromPython(t *testing.T) {
 		if q == notify.Queue && info.Completed != 1 {
 			t.Errorf("webhook queue: %d completed, want 1 (one delivery)", info.Completed)
 		}
+	}
+	// SIGTERM stops it cleanly.
+	if err := intake.stop(); err != nil || !strings.Contains(intake.stderr.String(), "intake stopped") {
+		t.Errorf("enqueue serve after SIGTERM: %v; log lacks \"intake stopped\"", err)
+	}
+	if strings.Contains(intake.stderr.String(), intakeKey) || strings.Contains(intake.stderr.String(), "s3cr3t") {
+		t.Error("the intake's log shows a key or a URL's query")
 	}
 }
 
