@@ -281,6 +281,11 @@ func TestParseKeys(t *testing.T) {
 // The check in env.do is real: a response off the document is caught.
 func TestSpecCatchesAResponseOffTheDocument(t *testing.T) {
 	e := newEnv(t)
+	if ok, errs := e.spec.ValidateDocument(); !ok {
+		for _, err := range errs {
+			t.Errorf("docs/intake.openapi.yaml is not valid OpenAPI 3.1: %s: %s", err.Message, err.Reason)
+		}
+	}
 	req, _ := http.NewRequest("POST", "http://127.0.0.1:8081/v1/batches", nil)
 	for _, c := range []struct {
 		status int
