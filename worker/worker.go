@@ -95,7 +95,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	w.notifier = notify.NewNotifier(rdb)
 	w.deliverer = notify.NewDeliverer(rdb, []byte(cfg.WebhookSecret), hosts)
 	if w.handler, err = upload.NewHandler(rdb, upload.Options{
-		Settled:  w.settled,
+		Settler:  w.notifier,
 		Accounts: w.accounts, UploadRoot: cfg.UploadRoot,
 		PartConcurrency: cfg.PartConcurrency, Log: log,
 		Breaker: w.breaker, Observer: w.metrics,
@@ -216,17 +216,6 @@ func retryDelay(uploads asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 			return notify.RetryDelay(n)
 		}
 		return uploads(n, err, t)
-	}
-}
-
-// settled enqueues the webhook of a batch that a file just finished, if
-// the batch is done and has a callback. Failing is logged: the next
-// settled file, or another worker, tries again.
-func (w *Worker) settled(ctx context.Context, batch string) {
-	if won, err := w.notifier.Settled(ctx, batch); err != nil {
-		w.log.Warn().Err(err).Str("batch", batch).Msg("webhook not enqueued")
-	} else if won {
-		w.log.Info().Str("batch", batch).Msg("batch finished: webhook enqueued")
 	}
 }
 

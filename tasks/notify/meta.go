@@ -97,20 +97,40 @@ func (s *Store) markNotified(ctx context.Context, batch string) error {
 	return s.rdb.HSet(ctx, metaKey(batch), "notified", "1").Err()
 }
 
-// state reads, in one round trip, the batch's callback, seal and notified
-// mark, and the batches watching it.
-func (s *Store) state(ctx context.Context, batch string) (callback string, sealed, notified bool, watchers []string, err error) {
-	var hm *redis.SliceCmd
-	var sm *redis.StringSliceCmd
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		hm = p.HMGet(ctx, metaKey(batch), "callback", "sealed", "notified")
-		sm = p.SMembers(ctx, watchersKey(batch))
+// batchState is what Settled reads of a batch.
+type batchState struct {
+	callback         string
+	sealed, notified bool
+	watchers         []string
+}
+
+// stageState queues the reads of a batch's state on p; read parses them
+// once p has run.
+func stageState(ctx context.Context, p redis.Pipeliner, batch string) (read func() batchState) {
+	hm := p.HMGet(ctx, metaKey(batch), "callback", "sealed", "notified")
+	sm := p.SMembers(ctx, watchersKey(batch))
+	return func() batchState {
+		v := hm.Val()
+		str := func(i int) string {
+			if i >= len(v) {
+				return ""
+			}
+			s, _ := v[i].(string)
+			return s
+		}
+		return batchState{callback: str(0), sealed: str(1) == "1", notified: str(2) == "1", watchers: sm.Val()}
+	}
+}
+
+// state reads a batch's state in one round trip.
+func (s *Store) state(ctx context.Context, batch string) (batchState, error) {
+	var read func() batchState
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		read = stageState(ctx, p, batch)
 		return nil
 	})
 	if err != nil {
-		return "", false, false, nil, err
+		return batchState{}, err
 	}
-	v := hm.Val()
-	str := func(i int) string { s, _ := v[i].(string); return s }
-	return str(0), str(1) == "1", str(2) == "1", sm.Val(), nil
+	return read(), nil
 }

@@ -65,18 +65,32 @@ func (n *Notifier) Close() error { return n.client.Close() }
 // webhook. It reports whether this call enqueued it. Any number of
 // processes may call it at once: the task id makes one enqueue win.
 func (n *Notifier) Settled(ctx context.Context, batch string) (bool, error) {
-	callback, sealed, notified, watchers, err := n.store.state(ctx, batch)
+	st, err := n.store.state(ctx, batch)
 	if err != nil {
 		return false, err
 	}
+	return n.settled(ctx, batch, st)
+}
+
+// Stage queues on p the reads Settled would make, for a caller that
+// already sends a pipeline when a file settles (the upload handler's
+// "done" write): the check then costs no round trip of its own unless
+// the batch has a callback or watchers. The returned func is Settled's
+// remainder, to call once p has run.
+func (n *Notifier) Stage(ctx context.Context, p redis.Pipeliner, batch string) func(context.Context) (bool, error) {
+	read := stageState(ctx, p, batch)
+	return func(ctx context.Context) (bool, error) { return n.settled(ctx, batch, read()) }
+}
+
+func (n *Notifier) settled(ctx context.Context, batch string, st batchState) (bool, error) {
 	var errs []error
-	for _, w := range watchers { // batches that track this one's tasks
+	for _, w := range st.watchers { // batches that track this one's tasks
 		if w != batch {
 			_, err := n.settledOwn(ctx, w)
 			errs = append(errs, err)
 		}
 	}
-	if callback == "" || !sealed || notified {
+	if st.callback == "" || !st.sealed || st.notified {
 		return false, errors.Join(errs...)
 	}
 	won, err := n.enqueueIfFinished(ctx, batch)
@@ -85,8 +99,8 @@ func (n *Notifier) Settled(ctx context.Context, batch string) (bool, error) {
 
 // settledOwn is Settled for a watcher, without following its watchers.
 func (n *Notifier) settledOwn(ctx context.Context, batch string) (bool, error) {
-	callback, sealed, notified, _, err := n.store.state(ctx, batch)
-	if err != nil || callback == "" || !sealed || notified {
+	st, err := n.store.state(ctx, batch)
+	if err != nil || st.callback == "" || !st.sealed || st.notified {
 		return false, err
 	}
 	return n.enqueueIfFinished(ctx, batch)

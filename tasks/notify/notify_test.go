@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/frameq/frameq/redistest"
 	"github.com/frameq/frameq/tasks/records"
@@ -214,5 +215,31 @@ func TestWatcherIsNotifiedWhenTheOwnersFilesSettle(t *testing.T) {
 	}
 	if _, err := insp.GetTaskInfo(Queue, TaskID("owner")); err == nil {
 		t.Error("the owner, without callback, got a webhook")
+	}
+}
+
+// Stage reads on the pipeline that records the last file done; its
+// remainder then enqueues the webhook.
+func TestStageFinishesSettledAfterThePipeline(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	st, b := NewStore(rdb), records.NewBatches(rdb)
+	n := NewNotifier(rdb)
+	defer n.Close()
+	st.Open(ctx, "b1", "acme", "http://127.0.0.1:1/hook")
+	b.Add(ctx, "b1", []string{"t1"})
+	st.Seal(ctx, "b1")
+	var after func(context.Context) (bool, error)
+	if err := b.Pipelined(ctx, func(p redis.Pipeliner) {
+		b.Stage(ctx, p, "b1", "t1", records.Done, nil)
+		after = n.Stage(ctx, p, "b1")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if won, err := after(ctx); !won || err != nil {
+		t.Fatalf("staged check: won %v, %v; want the webhook enqueued", won, err)
+	}
+	if won, _ := n.Settled(ctx, "b1"); won {
+		t.Error("a second check enqueued again")
 	}
 }
