@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -300,5 +301,35 @@ func TestSpecCatchesAResponseOffTheDocument(t *testing.T) {
 		if ok, _ := e.spec.ValidateHttpResponse(req, resp); ok {
 			t.Errorf("%d %s passed validation", c.status, c.body)
 		}
+	}
+}
+
+// Twin requests racing with one Idempotency-Key make one batch: the
+// others get its answer or a 409 saying it is in progress.
+func TestConcurrentTwinsMakeOneBatch(t *testing.T) {
+	e := newEnv(t)
+	body := e.body("")
+	codes := make(chan int, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			code, _, _ := e.do("POST", "/v1/batches", acmeKey, body, "Idempotency-Key", "twin")
+			codes <- code
+		})
+	}
+	wg.Wait()
+	close(codes)
+	created := 0
+	for c := range codes {
+		switch c {
+		case 201:
+			created++
+		case 409:
+		default:
+			t.Errorf("twin answered %d", c)
+		}
+	}
+	if n, _ := e.rdb.ZCard(context.Background(), "frameq:batches").Result(); n != 1 || created == 0 {
+		t.Errorf("%d batches recorded, %d answers 201; want 1 batch", n, created)
 	}
 }
