@@ -56,7 +56,7 @@ type Server struct {
 	mux      *http.ServeMux
 }
 
-// New returns a Server on rdb. Close it when done.
+// New returns a Server on rdb, which stays the caller's to close.
 func New(rdb redis.UniversalClient, o Options) (*Server, error) {
 	if len(o.Keys) == 0 {
 		return nil, errors.New("intake: no API key configured (FRAMEQ_INTAKE_KEY or FRAMEQ_INTAKE_KEYS_FILE)")
@@ -78,7 +78,8 @@ func New(rdb redis.UniversalClient, o Options) (*Server, error) {
 	return s, nil
 }
 
-// Close releases the Server's asynq clients (not rdb).
+// Close releases what the Server holds beyond rdb (nothing today; call it
+// anyway).
 func (s *Server) Close() error { return s.notifier.Close() }
 
 // ServeHTTP implements http.Handler.

@@ -51,13 +51,14 @@ type Notifier struct {
 	client  *asynq.Client
 }
 
-// NewNotifier returns a Notifier on rdb. Close it when done.
+// NewNotifier returns a Notifier on rdb, which stays the caller's to close.
 func NewNotifier(rdb redis.UniversalClient) *Notifier {
 	return &Notifier{store: NewStore(rdb), batches: records.NewBatches(rdb), client: asynq.NewClientFromRedisClient(rdb)}
 }
 
-// Close releases the Notifier's asynq client (not rdb).
-func (n *Notifier) Close() error { return n.client.Close() }
+// Close is a no-op kept for symmetry: the Notifier holds nothing but rdb,
+// which asynq's client on a shared connection never closes.
+func (n *Notifier) Close() error { return nil }
 
 // Settled is called after a file of batch reached a final state (done or
 // failed), and by the intake after it sealed a batch. If the batch has a
