@@ -127,6 +127,21 @@ type Config struct {
 	// auth. The password comes from the environment only.
 	DashboardUser     string
 	DashboardPassword string
+
+	// IntakeAddr is `enqueue serve`'s listener.
+	IntakeAddr string
+	// IntakeKeysFile names the producers' API keys file (lines
+	// "name key ref1,ref2" or "name key *").
+	IntakeKeysFile string
+	// IntakeKey is one API key named "default" allowed every token ref;
+	// from the environment only.
+	IntakeKey string
+	// WebhookSecret signs completion webhooks (HMAC-SHA256); from the
+	// environment only.
+	WebhookSecret string
+	// WebhookHosts are the host[:port] patterns a callback_url may point
+	// at; checked by the intake and again by the worker that delivers.
+	WebhookHosts []string
 }
 
 // Rate is N events per period, written "5", "5/s", "300/m" or "100/60s".
@@ -200,6 +215,7 @@ func Default() Config {
 		VerifyReuploads: 2,
 		ShutdownTimeout: 30 * time.Second,
 		APITimeout:      45 * time.Second,
+		IntakeAddr:      "127.0.0.1:8081",
 	}
 }
 
@@ -247,6 +263,11 @@ const (
 	Redis Group = iota
 	// Worker binds everything a worker needs to talk to Frame.io.
 	Worker
+	// Intake binds `enqueue serve`'s listener and API keys.
+	Intake
+	// Webhook binds the completion webhooks' secret and allowed hosts
+	// (the intake checks callback URLs, the worker delivers).
+	Webhook
 )
 
 // Load fills c from environ (KEY=value pairs, usually os.Environ()), then
@@ -274,6 +295,12 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, environ []string, groups 
 	}
 	if err := c.validate(); err != nil {
 		return err
+	}
+	if hasGroup(groups, Intake) {
+		c.IntakeKeysFile, c.IntakeKey = env["FRAMEQ_INTAKE_KEYS_FILE"], env["FRAMEQ_INTAKE_KEY"]
+	}
+	if hasGroup(groups, Webhook) {
+		c.WebhookSecret = env["FRAMEQ_WEBHOOK_SECRET"]
 	}
 	if hasGroup(groups, Worker) {
 		c.DashboardPassword = env["FRAMEQ_DASHBOARD_PASSWORD"]
@@ -335,6 +362,16 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_API_TIMEOUT", "api-timeout", "time limit of one API call (Frame.io gives up at 30s)", (*durationValue)(&c.APITimeout)},
 			setting{"FRAMEQ_DASHBOARD_WRITABLE", "dashboard-writable", "allow the dashboard's write actions (needs user and password)", (*boolValue)(&c.DashboardWritable)},
 			setting{"FRAMEQ_DASHBOARD_USER", "dashboard-user", "basic-auth user of the dashboard (password: FRAMEQ_DASHBOARD_PASSWORD)", (*stringValue)(&c.DashboardUser)},
+		)
+	}
+	if hasGroup(groups, Intake) {
+		out = append(out,
+			setting{"FRAMEQ_INTAKE_ADDR", "addr", "intake HTTP listen address (127.0.0.1:0 picks a free port)", (*stringValue)(&c.IntakeAddr)},
+		)
+	}
+	if hasGroup(groups, Webhook) {
+		out = append(out,
+			setting{"FRAMEQ_WEBHOOK_HOSTS", "webhook-hosts", "host[:port] patterns a callback_url may point at, e.g. hooks.example.com,*.corp.example:8443", (*hostList)(&c.WebhookHosts)},
 		)
 	}
 	return out

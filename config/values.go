@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,5 +166,39 @@ func (r *RouteRates) Set(v string) error {
 		next[name] = x
 	}
 	*r = next
+	return nil
+}
+
+// hostList is a comma-separated list of host[:port] patterns, "*." allowed
+// as the first label.
+type hostList []string
+
+func (h *hostList) String() string {
+	if h == nil {
+		return ""
+	}
+	return strings.Join(*h, ",")
+}
+
+func (h *hostList) Set(v string) error {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "" {
+			continue
+		}
+		host := strings.TrimPrefix(s, "*.")
+		if h, port, err := net.SplitHostPort(host); err == nil {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("%q: port must be 1 to 65535", s)
+			}
+			host = h
+		}
+		if host == "" || strings.ContainsAny(host, "*/?#@ \t") {
+			return fmt.Errorf("%q: want host, host:port or *.domain, comma-separated", s)
+		}
+		out = append(out, s)
+	}
+	*h = out
 	return nil
 }

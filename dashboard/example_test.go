@@ -34,3 +34,9 @@ func ExampleFormatPayload() {
 	// {"batch":"b1","token_ref":"acme","folder_id":"f9","path":"day1/b.mp4","source":"https://bucket.example.com/b.mp4?[REDACTED]","size":"0 B"}
 	// unreadable payload (7 bytes)
 }
+
+func ExampleFormatPayload_webhook() {
+	fmt.Println(dashboard.FormatPayload("frameq:webhook", []byte(`{"batch":"b20261202T161224-ee4c8610","since":1764692000}`)))
+	// Output:
+	// {"finished_at":"2025-12-02T16:13:20Z","webhook_for_batch":"b20261202T161224-ee4c8610"}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/frameq/frameq/apierr"
@@ -17,6 +18,9 @@ import (
 const (
 	typeUpload       = "frameio:asset.upload"
 	typeRemoteUpload = "frameio:asset.remote_upload"
+	// typeWebhook is package tasks/notify's completion webhook; its
+	// payload names the batch only (the callback URL stays in Redis).
+	typeWebhook = "frameq:webhook"
 )
 
 // upload decodes the fields of tasks.Upload that the dashboard may show.
@@ -55,6 +59,9 @@ const maxShown = 300
 // size and file type. Anything else, and any payload that is not a valid
 // frameq upload, shows as "unreadable payload (N bytes)".
 func FormatPayload(taskType string, payload []byte) string {
+	if taskType == typeWebhook {
+		return formatWebhook(payload)
+	}
 	u, ok := decodeUpload(taskType, payload)
 	if !ok {
 		return fmt.Sprintf("unreadable payload (%d bytes)", len(payload))
@@ -73,6 +80,19 @@ func FormatPayload(taskType string, payload []byte) string {
 	if err != nil {
 		return fmt.Sprintf("unreadable payload (%d bytes)", len(payload))
 	}
+	return string(b)
+}
+
+// formatWebhook shows a webhook task's batch and when it finished.
+func formatWebhook(payload []byte) string {
+	var p struct {
+		Batch string `json:"batch"`
+		Since int64  `json:"since"`
+	}
+	if json.Unmarshal(payload, &p) != nil || ident.ID("batch", p.Batch) != nil {
+		return fmt.Sprintf("unreadable payload (%d bytes)", len(payload))
+	}
+	b, _ := json.Marshal(map[string]string{"webhook_for_batch": p.Batch, "finished_at": time.Unix(p.Since, 0).UTC().Format(time.RFC3339)})
 	return string(b)
 }
 

@@ -23,6 +23,16 @@ func (e LineError) Error() string {
 	return fmt.Sprintf("line %d: field %s: %s", e.Line, e.Field, e.Msg)
 }
 
+// FieldError is a ParseChecked or ParseObjects check's error about one
+// field of an entry: it is reported under that field, like the parser's own.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+// Error formats e as "field file: no such file".
+func (e *FieldError) Error() string { return "field " + e.Field + ": " + e.Msg }
+
 // Errors is every problem of a manifest, in line order. A line may have
 // several.
 type Errors []LineError

@@ -49,7 +49,12 @@ func (p *parser) check(line int, f *fields) {
 	}
 	if len(p.errs) == before && p.extra != nil {
 		if err := p.extra(e); err != nil {
-			p.fail(line, "", err.Error())
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				p.fail(line, fe.Field, fe.Msg)
+			} else {
+				p.fail(line, "", err.Error())
+			}
 		}
 	}
 	if len(p.errs) == 0 { // else the result is nil anyway

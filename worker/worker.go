@@ -30,6 +30,7 @@ import (
 	"github.com/frameq/frameq/ims"
 	"github.com/frameq/frameq/metrics"
 	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/notify"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/tasks/upload"
 	"github.com/frameq/frameq/throttle"
@@ -46,13 +47,17 @@ type Worker struct {
 	limiter  *throttle.Limiter
 	accounts map[string]*upload.Account
 	handler  *upload.Handler
-	breaker  *job.Breaker
-	metrics  *metrics.Metrics
-	insp     *asynq.Inspector
-	dash     http.Handler
-	srvs     []*asynq.Server // one per token: see newServers
-	ln       net.Listener
-	http     *http.Server
+	// notifier enqueues a batch's webhook when a file of it settles;
+	// deliverer runs those tasks.
+	notifier  *notify.Notifier
+	deliverer *notify.Deliverer
+	breaker   *job.Breaker
+	metrics   *metrics.Metrics
+	insp      *asynq.Inspector
+	dash      http.Handler
+	srvs      []*asynq.Server // one per token: see newServers
+	ln        net.Listener
+	http      *http.Server
 
 	v4  map[string]*frameio.V4 // by token ref, before CheckTokens picks the account
 	ims map[string]*ims.Source // by token ref, for refs with IMS credentials
@@ -87,7 +92,14 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		}
 		w.accounts[ref] = acct
 	}
+	hosts, err := notify.ParseHosts(cfg.WebhookHosts)
+	if err != nil {
+		return nil, &ConfigError{"FRAMEQ_WEBHOOK_HOSTS: " + err.Error()}
+	}
+	w.notifier = notify.NewNotifier(rdb)
+	w.deliverer = notify.NewDeliverer(rdb, []byte(cfg.WebhookSecret), hosts)
 	if w.handler, err = upload.NewHandler(rdb, upload.Options{
+		Settler:  w.notifier,
 		Accounts: w.accounts, UploadRoot: cfg.UploadRoot,
 		PartConcurrency: cfg.PartConcurrency, Log: log,
 		Breaker: w.breaker, Observer: w.metrics,
@@ -217,10 +229,12 @@ func (w *Worker) newServers() []*asynq.Server {
 	srvs := make([]*asynq.Server, 0, len(refs))
 	for _, ref := range refs {
 		srvs = append(srvs, asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
-			Concurrency:     w.cfg.Concurrency,
-			Queues:          map[string]int{job.Queue(ref): 1, job.SmallQueue(ref): job.SmallWeight},
+			Concurrency: w.cfg.Concurrency,
+			// Every token's server also serves the webhooks: whichever is
+			// free delivers, and no token's outage holds them.
+			Queues:          map[string]int{job.Queue(ref): 1, job.SmallQueue(ref): job.SmallWeight, notify.Queue: 1},
 			IsFailure:       upload.IsFailure,
-			RetryDelayFunc:  upload.RetryDelay(w.cfg.RetryMaxDelay),
+			RetryDelayFunc:  retryDelay(upload.RetryDelay(w.cfg.RetryMaxDelay)),
 			ShutdownTimeout: w.cfg.ShutdownTimeout,
 			// Due retries and held jobs move to pending within a second,
 			// not asynq's default 5: most of our retries wait 1-2 s.
@@ -230,6 +244,17 @@ func (w *Worker) newServers() []*asynq.Server {
 		}))
 	}
 	return srvs
+}
+
+// retryDelay is uploads' back-off for their tasks, the webhook's (longer,
+// for a receiver down for hours) for webhooks.
+func retryDelay(uploads asynq.RetryDelayFunc) asynq.RetryDelayFunc {
+	return func(n int, err error, t *asynq.Task) time.Duration {
+		if t.Type() == notify.TypeWebhook {
+			return notify.RetryDelay(n)
+		}
+		return uploads(n, err, t)
+	}
 }
 
 // stopServers stops every token's server together, so that the grace
@@ -366,6 +391,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux := asynq.NewServeMux()
 	mux.Handle(job.TypeUpload, w.handler)
 	mux.Handle(job.TypeRemoteUpload, w.handler)
+	mux.Handle(notify.TypeWebhook, w.deliverer)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- w.http.Serve(w.ln) }()
 	for i, srv := range w.srvs {
@@ -394,6 +420,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		_ = c.Close()
 	}
 	_ = w.insp.Close()
+	_ = w.notifier.Close()
 	w.log.Info().Msg("worker stopped")
 	return err
 }

@@ -7,6 +7,7 @@
 //	enqueue failed <batch>                     # failed files and reasons
 //	enqueue retry <batch> [--class terminal]   # queue failed files again
 //	enqueue resume --token-ref <ref>           # after fixing a rejected token
+//	enqueue serve                              # HTTP intake; prints {"url": ...}
 //
 // The batch id is the only line on stdout; everything else goes to stderr.
 package main
@@ -44,6 +45,7 @@ commands:
   failed <batch>                    the failed files and why
   retry <batch> [--class C]         queue the failed files again
   resume --token-ref <ref>          release jobs held after the token was rejected (401/402)
+  serve                             the HTTP intake for producers in any language (FRAMEQ_INTAKE_*)
 
 Run "enqueue <command> --help" for a command's flags. Redis: FRAMEQ_REDIS_URL.
 `
@@ -72,7 +74,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	cmds := map[string]func(context.Context, *cli, *flag.FlagSet, []string) int{
 		"dir": cmdDir, "manifest": cmdManifest, "status": cmdStatus, "wait": cmdWait,
-		"failed": cmdFailed, "retry": cmdRetry, "resume": cmdResume,
+		"failed": cmdFailed, "retry": cmdRetry, "resume": cmdResume, "serve": cmdServe,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -191,3 +191,28 @@ func TestWaitOnAlreadyQueuedFilesFinishesWithThem(t *testing.T) {
 		t.Errorf("wait on B2 after B1's files are done: exit %d\n%s", code, stderr)
 	}
 }
+
+func TestServeRefusesToStartMisconfigured(t *testing.T) {
+	keys := filepath.Join(t.TempDir(), "keys")
+	os.WriteFile(keys, []byte("acme short *\n"), 0o600)
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "FRAMEQ_INTAKE_KEY or FRAMEQ_INTAKE_KEYS_FILE"},
+		{[]string{"FRAMEQ_INTAKE_KEY=tooshort"}, "FRAMEQ_INTAKE_KEY"},
+		{[]string{"FRAMEQ_INTAKE_KEYS_FILE=" + keys}, "line 1"},
+		{[]string{"FRAMEQ_INTAKE_KEY=0123456789abcdef0", "FRAMEQ_WEBHOOK_HOSTS=hooks.example.com"}, "FRAMEQ_WEBHOOK_SECRET"},
+		{[]string{"FRAMEQ_INTAKE_KEY=0123456789abcdef0", "FRAMEQ_WEBHOOK_HOSTS=a/b"}, "FRAMEQ_WEBHOOK_HOSTS"},
+	} {
+		var out, errb bytes.Buffer
+		env := append([]string{"FRAMEQ_REDIS_URL=redis://127.0.0.1:1/0", "FRAMEQ_INTAKE_ADDR=127.0.0.1:0"}, c.env...)
+		code := run(context.Background(), []string{"serve"}, env, &out, &errb)
+		if code != exitUsage || !strings.Contains(errb.String(), c.want) || out.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming %s", c.env, code, errb.String(), c.want)
+		}
+		if strings.Contains(errb.String(), "0123456789abcdef0") || strings.Contains(errb.String(), "tooshort") {
+			t.Errorf("%v: stderr shows the key: %s", c.env, errb.String())
+		}
+	}
+}

@@ -41,7 +41,7 @@ func cmdStatus(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int
 		return c.fail(exitFailed, "%v", err)
 	}
 	if *asJSON {
-		_ = json.NewEncoder(c.stdout).Encode(map[string]any{"batch": st.Batch, "total": st.Total(), "skipped": st.Counts[records.Skipped], "finished": st.Finished(), "counts": st.Counts, "failures": fails})
+		_ = json.NewEncoder(c.stdout).Encode(records.NewReport(st, fails))
 		return exitOK
 	}
 	report.Status(c.stdout, st, fails)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,5 +193,22 @@ func TestWriteTree(t *testing.T) {
 	}
 	if err := writeTree(t.TempDir(), 10); err == nil {
 		t.Error("a file count not divisible by 3 was accepted")
+	}
+}
+
+func TestIntakeBodiesGroupTheManifestIntoValidRequests(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.jsonl")
+	if err := writeManifest(path, "root", intakeBatch+3); err != nil {
+		t.Fatal(err)
+	}
+	bodies, n, err := intakeBodies(path)
+	if err != nil || n != intakeBatch+3 || len(bodies) != 2 {
+		t.Fatalf("%d bodies of %d items, %v; want 2 of %d", len(bodies), n, err, intakeBatch+3)
+	}
+	for i, want := range []int{intakeBatch, 3} {
+		var req struct{ Items []map[string]any }
+		if err := json.Unmarshal(bodies[i], &req); err != nil || len(req.Items) != want {
+			t.Errorf("body %d: %d items, %v; want %d", i, len(req.Items), err, want)
+		}
 	}
 }

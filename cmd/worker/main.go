@@ -35,7 +35,7 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	// A bad flag is reported once, on one line; usage only for --help.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	if err := cfg.Load(fs, args, environ, config.Redis, config.Worker); err != nil {
+	if err := cfg.Load(fs, args, environ, config.Redis, config.Worker, config.Webhook); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
 			fmt.Fprintln(stderr, "usage: worker [flags]\n\nUploads queued files into Frame.io. Tokens: FRAMEQ_TOKEN (ref \"default\"),\nFRAMEQ_TOKEN_<REF>, or FRAMEQ_TOKENS_FILE (lines ref=token); or Adobe IMS\nserver-to-server credentials FRAMEQ_IMS_CLIENT_ID and FRAMEQ_IMS_CLIENT_SECRET\n(_<REF> for other refs). Flags:")

@@ -342,3 +342,41 @@ func (b *Batches) Failures(ctx context.Context, batch string) ([]Failure, error)
 	})
 	return out, nil
 }
+
+// Report is a batch's status as `enqueue status --json` and the intake's
+// GET /v1/batches/{id} print it: one shape for every reader.
+type Report struct {
+	Batch    string           `json:"batch"`
+	Total    int64            `json:"total"`
+	Skipped  int64            `json:"skipped"`
+	Finished bool             `json:"finished"`
+	Counts   map[string]int64 `json:"counts"`
+	Failures []Failure        `json:"failures"`
+}
+
+// NewReport builds a batch's Report from its status and failures.
+func NewReport(st Status, fails []Failure) Report {
+	if fails == nil {
+		fails = []Failure{}
+	}
+	return Report{Batch: st.Batch, Total: st.Total(), Skipped: st.Counts[Skipped], Finished: st.Finished(), Counts: st.Counts, Failures: fails}
+}
+
+// Owners lists the batches that own tasks batch tracks (see trackedKey),
+// each once.
+func (b *Batches) Owners(ctx context.Context, batch string) ([]string, error) {
+	vals, err := b.rdb.HVals(ctx, trackedKey(batch)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: tracked owners: %w", batch, err)
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -75,6 +75,19 @@ type Options struct {
 	// VerifyReuploads is how many times a file Frame.io failed is deleted
 	// and uploaded again before it fails for good (FRAMEQ_VERIFY_REUPLOADS).
 	VerifyReuploads int
+	// Settler, if set, is told a file's batch once the file reached a
+	// final state (done or failed): the worker's hook for completion
+	// webhooks (*notify.Notifier).
+	Settler Settler
+}
+
+// Settler is told when a file of a batch is final. Stage queues its reads
+// on the pipeline that records a file done and returns the rest, so the
+// common case (no webhook due) costs no round trip of its own. Both are
+// called concurrently.
+type Settler interface {
+	Settled(ctx context.Context, batch string) (bool, error)
+	Stage(ctx context.Context, p redis.Pipeliner, batch string) func(context.Context) (bool, error)
 }
 
 // Observer receives upload events; *metrics.Metrics implements it.
@@ -183,6 +196,8 @@ type attempt struct {
 	last   bool   // asynq archives the task if this try fails
 	acct   *Account
 	api    FrameIO // acct's, set once the token ref is known
+	// settle finishes the Settler's check staged with the done record.
+	settle func(context.Context) (bool, error)
 }
 
 // begin marks the task active and reads its progress in one round trip.
@@ -209,6 +224,9 @@ func (h *Handler) complete(ctx context.Context, at *attempt, assetID string) err
 		return h.batches.Pipelined(ctx, func(p redis.Pipeliner) {
 			h.progress.StageDone(ctx, p, at.key, assetID)
 			h.batches.Stage(ctx, p, at.u.Batch, at.taskID, records.Done, nil)
+			if h.opts.Settler != nil {
+				at.settle = h.opts.Settler.Stage(ctx, p, at.u.Batch)
+			}
 		})
 	}
 	err := write()
@@ -323,6 +341,7 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 	case err == nil: // complete recorded the batch's count
 		h.opts.Observer.FileFinished(typeName(u), apierr.OK.String())
 		log.Info().Dur("took", took).Int64("bytes", u.Size).Msg("uploaded")
+		h.settledStaged(ctx, at)
 		return nil
 	case errors.Is(err, errVerifying) && errors.As(err, &w):
 		h.mark(ctx, u, taskID, records.Verifying, nil)
@@ -336,6 +355,7 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 		h.opts.Observer.FileFinished(typeName(u), class)
 		h.mark(ctx, u, taskID, records.Failed, &records.Failure{Queue: queue, Path: u.Path, Class: class, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: archived")
+		h.settled(ctx, u.Batch)
 		if errors.Is(err, asynq.SkipRetry) {
 			return err
 		}
@@ -344,6 +364,7 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 		h.opts.Observer.FileFinished(typeName(u), ClassExhausted)
 		h.mark(ctx, u, taskID, records.Failed, &records.Failure{Queue: queue, Path: u.Path, Class: ClassExhausted, Reason: err.Error()})
 		log.Error().Str("class", class).Err(err).Msg("failed: retries exhausted")
+		h.settled(ctx, u.Batch)
 		// SkipRetry: asynq archives it now, also when the worker's
 		// MaxRetry is below the task's own.
 		return terminal(ClassExhausted, err.Error())
@@ -384,6 +405,36 @@ func (h *Handler) mark(ctx context.Context, u *job.Upload, taskID, state string,
 	}
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("state", state).Msg("batch record not updated")
+	}
+}
+
+// settled tells the Settler that a file of batch is final.
+func (h *Handler) settled(ctx context.Context, batch string) {
+	if h.opts.Settler != nil {
+		won, err := h.opts.Settler.Settled(context.WithoutCancel(ctx), batch)
+		h.logSettled(ctx, won, err)
+	}
+}
+
+// settledStaged finishes the check staged with the done record, or runs
+// it whole when the record was written without it.
+func (h *Handler) settledStaged(ctx context.Context, at *attempt) {
+	if at.settle == nil {
+		h.settled(ctx, at.u.Batch)
+		return
+	}
+	won, err := at.settle(context.WithoutCancel(ctx))
+	h.logSettled(ctx, won, err)
+}
+
+// logSettled: a failed check is only logged; the next settled file of the
+// batch, on any worker, checks again.
+func (h *Handler) logSettled(ctx context.Context, won bool, err error) {
+	switch {
+	case err != nil:
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("webhook not enqueued")
+	case won:
+		zerolog.Ctx(ctx).Info().Msg("batch finished: webhook enqueued")
 	}
 }
 
