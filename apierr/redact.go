@@ -127,7 +127,10 @@ func RedactURL(raw string) string {
 	if u.User != nil {
 		b.WriteString(redacted + "@")
 	}
-	b.WriteString(u.Host + u.EscapedPath())
+	// url.Parse unescapes the host ("%80" becomes a raw byte): escape it
+	// again, as url.URL.String does, so no byte of it breaks UTF-8 or a line.
+	host := strings.TrimPrefix((&url.URL{Host: u.Host}).String(), "//")
+	b.WriteString(host + u.EscapedPath())
 	if u.RawQuery != "" || u.ForceQuery {
 		b.WriteString("?" + redacted)
 	}
