@@ -182,3 +182,43 @@ func TestIMSConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestIMSRefreshRotates: a seeded refresh token is exchanged once for an
+// access token the API accepts and the next refresh token; the used one is
+// refused (400 invalid_grant) and counted as a reuse; a wrong client
+// secret is invalid_client and does not spend the token.
+func TestIMSRefreshRotates(t *testing.T) {
+	s := StartTest(t, Config{IMSClients: map[string]IMSClient{imsID: {Secret: imsSecret, Account: "acct-u"}}})
+	if _, err := s.IssueRefreshToken("nobody"); err == nil {
+		t.Error("a refresh token for an unknown client")
+	}
+	rt0, err := s.IssueRefreshToken(imsID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := func(rt, secret string) url.Values {
+		return url.Values{"grant_type": {"refresh_token"}, "client_id": {imsID}, "client_secret": {secret}, "refresh_token": {rt}}
+	}
+	if code, out, _ := postIMS(t, s, form(rt0, "wrong")); code != 401 || out["error"] != "invalid_client" {
+		t.Errorf("wrong secret: %d %v", code, out)
+	}
+	code, out, _ := postIMS(t, s, form(rt0, imsSecret))
+	at, _ := out["access_token"].(string)
+	rt1, _ := out["refresh_token"].(string)
+	if code != 200 || at == "" || rt1 == "" || rt1 == rt0 {
+		t.Fatalf("refresh: %d %v", code, out)
+	}
+	if code, body := getMe(t, s, at); code != 200 {
+		t.Errorf("GET /me with the refreshed token: %d %s", code, body)
+	}
+	if code, out, _ := postIMS(t, s, form(rt0, imsSecret)); code != 400 || out["error"] != "invalid_grant" {
+		t.Errorf("second use of a refresh token: %d %v", code, out)
+	}
+	if code, _, _ := postIMS(t, s, form(rt1, imsSecret)); code != 200 {
+		t.Errorf("the rotated refresh token: %d", code)
+	}
+	st := s.Stats()
+	if st.IMSRefreshes[imsID] != 2 || st.RefreshTokenReuses != 1 || st.IMSMints[imsID] != 2 {
+		t.Errorf("refreshes %v, reuses %d, mints %v; want 2, 1, 2", st.IMSRefreshes, st.RefreshTokenReuses, st.IMSMints)
+	}
+}

@@ -50,6 +50,13 @@ type Stats struct {
 	// ExpiredTokens counts API calls refused (401) because their minted
 	// token had expired.
 	ExpiredTokens int `json:"expired_tokens"`
+	// IMSRefreshes counts successful refresh_token grants, by client id
+	// (their access tokens count in IMSMints too).
+	IMSRefreshes map[string]int `json:"ims_refreshes"`
+	// RefreshTokenReuses counts refresh_token grants sent with a refresh
+	// token that had already been exchanged: a fleet sharing one chain
+	// keeps it 0.
+	RefreshTokenReuses int `json:"refresh_token_reuses"`
 }
 
 // Duplicate is a name that appears Count times among a folder's live
@@ -126,6 +133,7 @@ func (s *Server) Stats() Stats {
 	st.Files, st.Folders, st.Duplicates = nonNil(st.Files), nonNil(st.Folders), nonNil(st.Duplicates)
 	st.FailedUploads = nonNil(s.store.failedFiles())
 	st.IMSMints, st.ExpiredTokens = s.ims.stats()
+	st.IMSRefreshes, st.RefreshTokenReuses = s.ims.refreshStats()
 	return st
 }
 

@@ -127,7 +127,11 @@ func (s *Source) newError(status int, code, desc string, err error, rejected boo
 
 // scrub removes the client secret and access token from text.
 func (s *Source) scrub(text string) string {
-	for _, secret := range []string{s.cfg.ClientSecret, url.QueryEscape(s.cfg.ClientSecret)} {
+	secrets := []string{s.cfg.ClientSecret, url.QueryEscape(s.cfg.ClientSecret)}
+	for _, x := range s.extra {
+		secrets = append(secrets, x, url.QueryEscape(x))
+	}
+	for _, secret := range secrets {
 		if secret != "" {
 			text = strings.ReplaceAll(text, secret, "[REDACTED]")
 		}

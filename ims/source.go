@@ -99,6 +99,7 @@ type Source struct {
 	failures int       // consecutive failed mints
 	retryAt  time.Time // no mint attempt before this, after a failure
 	lastErr  error     // the last failure, while retryAt holds
+	extra    []string  // more secrets to scrub (Refresh's refresh tokens)
 }
 
 // token is an access token and when to stop using it.
