@@ -75,6 +75,10 @@ type Config struct {
 	// credentials (FRAMEQ_IMS_CLIENT_ID[_<REF>], FRAMEQ_IMS_CLIENT_SECRET[_<REF>]).
 	// A ref with credentials uses them rather than a static token.
 	IMSClients map[string]IMSCredentials
+	// SecretKey seals the user OAuth refresh chains in Redis
+	// (FRAMEQ_SECRET_KEY: 32 bytes in standard base64; environment only).
+	// Required when a ref has a refresh token.
+	SecretKey []byte
 	// IMSURL is Adobe IMS's token endpoint.
 	IMSURL string
 	// IMSScopes are the scopes asked for, comma-separated.
@@ -400,7 +404,7 @@ func (c *Config) loadTokens(env map[string]string) error {
 	for k, v := range env {
 		vars[k] = v
 	}
-	if err := c.loadIMS(vars); err != nil {
+	if err := c.loadIMS(vars, env); err != nil {
 		return err
 	}
 	for name, v := range env {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -8,20 +9,31 @@ import (
 	"strings"
 )
 
-// IMSCredentials are a token ref's Adobe IMS server-to-server credentials.
-// Printing them with any fmt verb hides the secret.
+// IMSCredentials are a token ref's Adobe IMS credentials: server-to-server
+// (client id and secret), or user OAuth (a refresh token, the client id,
+// and the secret of web-app credentials). Printing them with any fmt verb
+// hides the secrets.
 type IMSCredentials struct {
 	ClientID     string
 	ClientSecret string
+	// RefreshToken is the user OAuth bootstrap refresh token
+	// (FRAMEQ_IMS_REFRESH_TOKEN[_<REF>]): the ref uses user OAuth, and the
+	// token only until Redis holds the ref's chain.
+	RefreshToken string
 }
 
-// String shows the client id and hides the secret.
+// User reports whether the credentials are user OAuth.
+func (c IMSCredentials) User() bool { return c.RefreshToken != "" }
+
+// String shows the client id and hides the secrets.
 func (c IMSCredentials) String() string {
-	secret := `""`
-	if c.ClientSecret != "" {
-		secret = "[REDACTED]"
+	hide := func(v string) string {
+		if v == "" {
+			return `""`
+		}
+		return "[REDACTED]"
 	}
-	return fmt.Sprintf("config.IMSCredentials{ClientID:%q ClientSecret:%s}", c.ClientID, secret)
+	return fmt.Sprintf("config.IMSCredentials{ClientID:%q ClientSecret:%s RefreshToken:%s}", c.ClientID, hide(c.ClientSecret), hide(c.RefreshToken))
 }
 
 // GoString is String, so %#v hides the secret too.
@@ -35,7 +47,27 @@ func (c IMSCredentials) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String(
 const (
 	imsIDVar     = "FRAMEQ_IMS_CLIENT_ID"
 	imsSecretVar = "FRAMEQ_IMS_CLIENT_SECRET"
+	// imsRefreshVar is environment only (never the tokens file or flags).
+	imsRefreshVar = "FRAMEQ_IMS_REFRESH_TOKEN"
+	// SecretKeyVar seals the refresh chains; environment only.
+	SecretKeyVar = "FRAMEQ_SECRET_KEY"
 )
+
+// ParseSecretKey decodes FRAMEQ_SECRET_KEY's value: 32 bytes in standard
+// base64, as openssl rand -base64 32 prints. Errors never quote it.
+func ParseSecretKey(v string) ([]byte, error) {
+	if v == "" {
+		return nil, fmt.Errorf("%s is not set: user OAuth keeps its refresh chain in Redis sealed with it; make one with openssl rand -base64 32", SecretKeyVar)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not standard base64 (make one with openssl rand -base64 32)", SecretKeyVar)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("%s: decodes to %d bytes, want 32 (make one with openssl rand -base64 32)", SecretKeyVar, len(key))
+	}
+	return key, nil
+}
 
 // IMSVar is the variable holding base ("FRAMEQ_IMS_CLIENT_ID" or
 // "FRAMEQ_IMS_CLIENT_SECRET") for ref.
@@ -48,8 +80,28 @@ func IMSVar(base, ref string) string {
 
 // loadIMS reads FRAMEQ_IMS_CLIENT_ID[_<REF>] and FRAMEQ_IMS_CLIENT_SECRET[_<REF>]
 // from vars (the tokens file's variables overlaid with the environment): a
-// ref needs both, or neither.
-func (c *Config) loadIMS(vars map[string]string) error {
+// ref needs both, or neither — unless it has a refresh token
+// (FRAMEQ_IMS_REFRESH_TOKEN[_<REF>], from env), which needs the client id
+// and FRAMEQ_SECRET_KEY, and the secret only for web-app credentials.
+func (c *Config) loadIMS(vars, env map[string]string) error {
+	refresh := map[string]string{}
+	for name, v := range env {
+		ref := "default"
+		if name != imsRefreshVar {
+			rest, ok := strings.CutPrefix(name, "FRAMEQ_IMS_REFRESH_TOKEN_")
+			if !ok {
+				continue
+			}
+			ref = strings.ToLower(rest)
+		}
+		if err := ValidateRef(ref); err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		if !printableValue(v) {
+			return fmt.Errorf("%s: contains white space or control characters", name)
+		}
+		refresh[ref] = v
+	}
 	ids, secrets := map[string]string{}, map[string]string{}
 	for name, v := range vars {
 		var into map[string]string
@@ -74,9 +126,13 @@ func (c *Config) loadIMS(vars map[string]string) error {
 		into[ref] = v
 	}
 	c.IMSClients = map[string]IMSCredentials{}
-	for _, ref := range unionKeys(ids, secrets) {
-		id, secret := ids[ref], secrets[ref]
+	for _, ref := range unionKeys(unionMap(ids, refresh), secrets) {
+		id, secret, rt := ids[ref], secrets[ref], refresh[ref]
 		switch {
+		case rt != "" && id == "":
+			return fmt.Errorf("%s is set but %s is not: user OAuth needs the client id", IMSVar(imsRefreshVar, ref), IMSVar(imsIDVar, ref))
+		case rt != "" && secret == "" && printableValue(id):
+			// A native or single-page app: no secret.
 		case id == "":
 			return fmt.Errorf("%s is set but %s is not: token ref %q needs both", IMSVar(imsSecretVar, ref), IMSVar(imsIDVar, ref), ref)
 		case secret == "":
@@ -86,7 +142,20 @@ func (c *Config) loadIMS(vars map[string]string) error {
 		case !printableValue(secret):
 			return fmt.Errorf("%s: contains white space or control characters", IMSVar(imsSecretVar, ref))
 		}
-		c.IMSClients[ref] = IMSCredentials{ClientID: id, ClientSecret: secret}
+		c.IMSClients[ref] = IMSCredentials{ClientID: id, ClientSecret: secret, RefreshToken: rt}
+	}
+	if len(refresh) > 0 {
+		key, err := ParseSecretKey(env[SecretKeyVar])
+		if err != nil {
+			return err
+		}
+		c.SecretKey = key
+	} else if v := env[SecretKeyVar]; v != "" {
+		key, err := ParseSecretKey(v)
+		if err != nil {
+			return err
+		}
+		c.SecretKey = key
 	}
 	if len(c.IMSClients) > 0 && c.APIVersion == "v2" {
 		return fmt.Errorf("%s: Adobe IMS server-to-server credentials work only with FRAMEQ_API_VERSION=v4", IMSVar(imsIDVar, c.IMSRefs()[0]))
@@ -102,6 +171,18 @@ func (c *Config) IMSRefs() []string {
 	}
 	sort.Strings(refs)
 	return refs
+}
+
+// unionMap is a and b's keys in one map (values irrelevant).
+func unionMap(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k := range a {
+		out[k] = "x"
+	}
+	for k := range b {
+		out[k] = "x"
+	}
+	return out
 }
 
 func unionKeys(a, b map[string]string) []string {

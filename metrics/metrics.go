@@ -54,6 +54,7 @@ type Metrics struct {
 	inFlight      prometheus.Gauge
 	breaker       *prometheus.GaugeVec
 	imsMints      *prometheus.CounterVec
+	imsDaysLeft   *prometheus.GaugeVec
 
 	scrapeTimeout time.Duration
 
@@ -91,7 +92,9 @@ func New() *Metrics {
 		breaker: f.gaugeVec("frameq_token_breaker_open",
 			"1 while a token's circuit breaker holds its jobs (the token was rejected), else 0.", "token_ref"),
 		imsMints: f.counterVec("frameq_ims_mints_total",
-			"Access tokens minted by Adobe IMS for a token ref's server-to-server credentials (IMS throttles integrations that mint too often).", "token_ref"),
+			"Access tokens minted by Adobe IMS for a token ref (server-to-server credentials, or user OAuth refreshes by this worker; IMS throttles integrations that mint too often).", "token_ref"),
+		imsDaysLeft: f.gaugeVec("frameq_ims_refresh_token_days_left",
+			"Days before a token ref's user OAuth refresh token lapses (14 days from the login); under 3, log in again and run enqueue auth import.", "token_ref"),
 	}
 	f.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -194,6 +197,15 @@ func (m *Metrics) TokenBreaker(tokenRef string, open bool) {
 		v = 1
 	}
 	m.breaker.WithLabelValues(tokenRef).Set(v)
+}
+
+// IMSRefreshDaysLeft publishes the days left of tokenRef's user OAuth
+// refresh token.
+func (m *Metrics) IMSRefreshDaysLeft(tokenRef string, days float64) {
+	if m == nil {
+		return
+	}
+	m.imsDaysLeft.WithLabelValues(tokenRef).Set(days)
 }
 
 // IMSMint counts one access token minted by Adobe IMS for tokenRef.

@@ -1,7 +1,8 @@
 // Package worker assembles one frameq worker process: an asynq server
 // running the upload handler, one Frame.io client per configured token ref
 // (a static token, or access tokens minted by Adobe IMS from
-// server-to-server credentials: package ims) behind the shared Redis
+// server-to-server credentials: package ims, or from a user OAuth refresh
+// chain the fleet shares through Redis: package ims/chain) behind the shared Redis
 // limiter, and an HTTP listener for operations.
 //
 //	w, err := worker.New(cfg, rdb, log)
@@ -28,6 +29,7 @@ import (
 	"github.com/frameq/frameq/dashboard"
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/ims"
+	"github.com/frameq/frameq/ims/chain"
 	"github.com/frameq/frameq/metrics"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/notify"
@@ -59,8 +61,10 @@ type Worker struct {
 	ln        net.Listener
 	http      *http.Server
 
-	v4  map[string]*frameio.V4 // by token ref, before CheckTokens picks the account
-	ims map[string]*ims.Source // by token ref, for refs with IMS credentials
+	v4  map[string]*frameio.V4         // by token ref, before CheckTokens picks the account
+	ims map[string]frameio.TokenSource // by token ref, for refs with IMS credentials
+	// chains are the ims refs on user OAuth (a subset of ims).
+	chains map[string]*chain.Source
 
 	mu       sync.Mutex
 	observed map[string]frameio.RateLimit // last header figures per scope/limit
@@ -81,7 +85,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		cfg: cfg, rdb: rdb, log: log, limiter: lim, metrics: metrics.New(),
 		insp:     asynq.NewInspectorFromRedisClient(rdb),
 		accounts: map[string]*upload.Account{}, observed: map[string]frameio.RateLimit{},
-		v4: map[string]*frameio.V4{}, ims: map[string]*ims.Source{},
+		v4: map[string]*frameio.V4{}, ims: map[string]frameio.TokenSource{}, chains: map[string]*chain.Source{},
 	}
 	w.breaker = job.NewBreaker(rdb)
 	w.breaker.OnChange = w.breakerChanged
@@ -145,7 +149,18 @@ func (w *Worker) newAccount(ref string) (*upload.Account, error) {
 		if w.cfg.Tokens[ref] != "" {
 			w.log.Warn().Str("token_ref", ref).Msg("the ref has IMS credentials and a static token: the credentials are used, the token is ignored")
 		}
-		src, err := w.newIMSSource(ref, creds)
+		user, err := w.isUser(ref, creds)
+		if err != nil {
+			return nil, err
+		}
+		var src frameio.TokenSource
+		if user {
+			var c *chain.Source
+			c, err = w.newChain(ref, creds)
+			w.chains[ref], src = c, c
+		} else {
+			src, err = w.newIMSSource(ref, creds)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -185,6 +200,89 @@ func (w *Worker) newIMSSource(ref string, creds config.IMSCredentials) (*ims.Sou
 		return nil, fmt.Errorf("token ref %q: %w", ref, err)
 	}
 	return src, nil
+}
+
+// isUser reports whether ref uses user OAuth: it has a bootstrap refresh
+// token, or (imported with enqueue auth import) Redis holds its chain.
+func (w *Worker) isUser(ref string, creds config.IMSCredentials) (bool, error) {
+	if creds.User() {
+		return true, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ok, err := chain.Exists(ctx, w.rdb, ref)
+	if err != nil {
+		return false, fmt.Errorf("token ref %q: looking for a user OAuth chain: %w", ref, err)
+	}
+	return ok, nil
+}
+
+// newChain makes ref's user OAuth source on the fleet's shared refresh
+// chain: refreshes counted in frameq_ims_mints_total, the refresh token's
+// days left in frameq_ims_refresh_token_days_left (with a warning under
+// 3), failures logged (never a secret).
+func (w *Worker) newChain(ref string, creds config.IMSCredentials) (*chain.Source, error) {
+	if len(w.cfg.SecretKey) == 0 {
+		return nil, &ConfigError{fmt.Sprintf("token ref %q uses user OAuth: %v", ref, errNoKey())}
+	}
+	log := w.log.With().Str("token_ref", ref).Str("client_id", creds.ClientID).Logger()
+	src, err := chain.New(chain.Config{
+		Client: ims.RefreshConfig{Ref: ref, URL: w.cfg.IMSURL, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret},
+		Redis:  w.rdb, Key: w.cfg.SecretKey, Bootstrap: creds.RefreshToken,
+		OnRefresh: func(r chain.Refresh) {
+			if r.Err != nil {
+				log.Warn().Err(r.Err).Dur("took", r.Took).Msg("IMS refresh failed")
+				return
+			}
+			w.metrics.IMSMint(ref)
+			w.chainDaysLeft(ref, r.Chain)
+			log.Debug().Dur("lifetime", r.Lifetime).Dur("took", r.Took).Msg("IMS access token refreshed (user OAuth)")
+		},
+	})
+	if err != nil {
+		return nil, &ConfigError{err.Error()}
+	}
+	return src, nil
+}
+
+// errNoKey says why user OAuth cannot start without FRAMEQ_SECRET_KEY.
+func errNoKey() error {
+	_, err := config.ParseSecretKey("")
+	return err
+}
+
+// chainDaysLeft publishes a chain's refresh token days left, warning under
+// 3 days.
+func (w *Worker) chainDaysLeft(ref string, s chain.Summary) {
+	now := time.Now()
+	days := s.DaysLeft(now)
+	w.metrics.IMSRefreshDaysLeft(ref, days)
+	if days < 3 {
+		w.log.Warn().Str("token_ref", ref).Float64("days_left", days).Time("login_at", s.LoginAt).
+			Msg("the user OAuth refresh token lapses soon: log in again and run enqueue auth import --token-ref " + ref)
+	}
+}
+
+// watchChains refreshes the days-left figure of every user OAuth ref from
+// the shared chain, whichever worker last refreshed it.
+func (w *Worker) watchChains(ctx context.Context) {
+	if len(w.chains) == 0 {
+		return
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		for ref, c := range w.chains {
+			if s, err := c.Status(ctx); err == nil && s != nil {
+				w.chainDaysLeft(ref, *s)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // afterCall feeds what the server said back to the shared limiter: a 429
@@ -360,6 +458,9 @@ func (w *Worker) checkTokenOnce(ctx context.Context, ref string) error {
 
 // authKind says where ref's tokens come from, for logs.
 func (w *Worker) authKind(ref string) string {
+	if w.chains[ref] != nil {
+		return "ims-user"
+	}
 	if w.ims[ref] != nil {
 		return "ims-s2s"
 	}
@@ -405,6 +506,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info().Str("http", w.Addr()).Int("concurrency", w.cfg.Concurrency).Msg("worker started")
 	go w.followBreakers(ctx)
+	go w.watchChains(ctx)
 	var err error
 	select {
 	case <-ctx.Done():

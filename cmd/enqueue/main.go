@@ -8,6 +8,8 @@
 //	enqueue retry <batch> [--class terminal]   # queue failed files again
 //	enqueue resume --token-ref <ref>           # after fixing a rejected token
 //	enqueue serve                              # HTTP intake; prints {"url": ...}
+//	enqueue auth import --token-ref <ref>      # a user OAuth refresh token from stdin
+//	enqueue auth status                        # every ref's token kind and lifetimes
 //
 // The batch id is the only line on stdout; everything else goes to stderr.
 package main
@@ -46,6 +48,8 @@ commands:
   retry <batch> [--class C]         queue the failed files again
   resume --token-ref <ref>          release jobs held after the token was rejected (401/402)
   serve                             the HTTP intake for producers in any language (FRAMEQ_INTAKE_*)
+  auth import --token-ref <ref>     store a user OAuth refresh token read from stdin (sealed with FRAMEQ_SECRET_KEY)
+  auth status                       per token ref: kind, access token expiry, refresh token days left, mints
 
 Run "enqueue <command> --help" for a command's flags. Redis: FRAMEQ_REDIS_URL.
 `
@@ -60,11 +64,17 @@ func main() {
 type cli struct {
 	cfg     config.Config
 	environ []string
+	stdin   io.Reader
 	stdout  io.Writer
 	stderr  io.Writer
 }
 
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	return runIO(ctx, args, environ, os.Stdin, stdout, stderr)
+}
+
+// runIO is run with standard input (auth import reads the token from it).
+func runIO(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -74,14 +84,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	cmds := map[string]func(context.Context, *cli, *flag.FlagSet, []string) int{
 		"dir": cmdDir, "manifest": cmdManifest, "status": cmdStatus, "wait": cmdWait,
-		"failed": cmdFailed, "retry": cmdRetry, "resume": cmdResume, "serve": cmdServe,
+		"failed": cmdFailed, "retry": cmdRetry, "resume": cmdResume, "serve": cmdServe, "auth": cmdAuth,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "enqueue: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
-	c := &cli{cfg: config.Default(), environ: environ, stdout: stdout, stderr: stderr}
+	c := &cli{cfg: config.Default(), environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
 	fs := flag.NewFlagSet("enqueue "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return cmd(ctx, c, fs, args[1:])

@@ -380,6 +380,16 @@ func (s *Source) report(r Refresh) {
 	}
 }
 
+// Status describes the stored chain without a secret; nil without one.
+func (s *Source) Status(ctx context.Context) (*Summary, error) {
+	st, err := s.seal.load(ctx, s.cfg.Redis)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	sum := st.Summary(s.cfg.Client.Ref, time.Now())
+	return &sum, nil
+}
+
 // rejected is the error for a refused refresh token.
 func (s *Source) rejected(reason string) error {
 	return &Error{Ref: s.cfg.Client.Ref, Reason: reason}
