@@ -11,7 +11,10 @@
 // Tokens are read from the environment (FRAMEQ_TOKEN, FRAMEQ_TOKEN_<REF>) or
 // a tokens file, never from flags: a flag is visible to every user in ps.
 // So are Adobe IMS server-to-server credentials (FRAMEQ_IMS_CLIENT_ID,
-// FRAMEQ_IMS_CLIENT_SECRET, with _<REF> for refs other than "default").
+// FRAMEQ_IMS_CLIENT_SECRET, with _<REF> for refs other than "default"). A
+// user OAuth refresh token (FRAMEQ_IMS_REFRESH_TOKEN[_<REF>]) and the key
+// sealing the refresh chains in Redis (FRAMEQ_SECRET_KEY) come from the
+// environment only.
 package config
 
 import (

@@ -144,13 +144,7 @@ func (c *Config) loadIMS(vars, env map[string]string) error {
 		}
 		c.IMSClients[ref] = IMSCredentials{ClientID: id, ClientSecret: secret, RefreshToken: rt}
 	}
-	if len(refresh) > 0 {
-		key, err := ParseSecretKey(env[SecretKeyVar])
-		if err != nil {
-			return err
-		}
-		c.SecretKey = key
-	} else if v := env[SecretKeyVar]; v != "" {
+	if v := env[SecretKeyVar]; v != "" || len(refresh) > 0 {
 		key, err := ParseSecretKey(v)
 		if err != nil {
 			return err
