@@ -38,7 +38,7 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	if err := cfg.Load(fs, args, environ, config.Redis, config.Worker, config.Webhook); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "usage: worker [flags]\n\nUploads queued files into Frame.io. Tokens: FRAMEQ_TOKEN (ref \"default\"),\nFRAMEQ_TOKEN_<REF>, or FRAMEQ_TOKENS_FILE (lines ref=token); or Adobe IMS\nserver-to-server credentials FRAMEQ_IMS_CLIENT_ID and FRAMEQ_IMS_CLIENT_SECRET\n(_<REF> for other refs). Flags:")
+			fmt.Fprintln(stderr, "usage: worker [flags]\n\nUploads queued files into Frame.io. Tokens: FRAMEQ_TOKEN (ref \"default\"),\nFRAMEQ_TOKEN_<REF>, or FRAMEQ_TOKENS_FILE (lines ref=token); or Adobe IMS\nserver-to-server credentials FRAMEQ_IMS_CLIENT_ID and FRAMEQ_IMS_CLIENT_SECRET\n(_<REF> for other refs); or user OAuth: FRAMEQ_IMS_REFRESH_TOKEN (or enqueue auth\nimport) with FRAMEQ_IMS_CLIENT_ID and FRAMEQ_SECRET_KEY. Flags:")
 			fs.PrintDefaults()
 			return 0
 		}
