@@ -41,6 +41,8 @@ func newRig(t *testing.T, lifetime time.Duration) *rig {
 	sim := frameiosim.New(frameiosim.Config{
 		IMSClients:    map[string]frameiosim.IMSClient{clientID: {Secret: secret, Account: "acct-user"}},
 		TokenLifetime: lifetime,
+		// The fleet test calls GET /me hundreds of times a second.
+		V4Limits: map[string]frameiosim.Limit{frameiosim.RouteAccount: {Limit: 100000, Window: time.Second}},
 	})
 	front := httptest.NewServer(sim)
 	t.Cleanup(func() { front.Close(); sim.Close() })
