@@ -50,6 +50,7 @@ func TestAuthImportAndStatus(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("status: %d %s", code, errs)
 	}
+	t.Logf("enqueue auth status:\n%s", status)
 	lines := strings.Split(strings.TrimSpace(status), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[1], "acme") || !strings.Contains(lines[1], "user") || !strings.Contains(lines[1], "14.0") ||
 		!strings.Contains(lines[2], "s2s") || !strings.Contains(lines[3], "static") {
