@@ -29,6 +29,10 @@
 // Source, until the caller's context ends; meanwhile a still-valid token
 // keeps being used, and without one no API call is sent.
 //
-// The client secret and the access tokens never appear in an error, a
-// log line or a printed Config or Source.
+// Refresh exchanges one user OAuth refresh token (grant_type=refresh_token)
+// for an access token and the next refresh token, with the same error
+// rules; package ims/chain shares the resulting chain among a fleet.
+//
+// The client secret, refresh tokens and access tokens never appear in an
+// error, a log line or a printed Config, RefreshConfig or Source.
 package ims
