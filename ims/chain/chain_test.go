@@ -3,6 +3,7 @@ package chain_test
 import (
 	"context"
 	"crypto/rand"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -297,4 +298,44 @@ func value(t *testing.T, rdb *redis.Client, k string) string {
 		t.Fatalf("key %q of type %s", k, typ)
 	}
 	return strings.Join(parts, "\n")
+}
+
+// TestIMSOutageKeepsTheChain: while IMS answers 503 to refreshes, a still
+// valid access token keeps serving and the chain is not marked rejected;
+// once IMS is back the next refresh uses the stored refresh token (no
+// reuse, no "log in again").
+func TestIMSOutageKeepsTheChain(t *testing.T) {
+	r := newRig(t, 2*time.Second)
+	var down atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if down.Load() && req.URL.Path == frameiosim.IMSPath {
+			http.Error(w, `{"error":"server_error"}`, http.StatusServiceUnavailable)
+			return
+		}
+		r.sim.ServeHTTP(w, req)
+	}))
+	t.Cleanup(front.Close)
+	r.url = front.URL
+	src := r.source(t, r.boot, r.key, nil)
+	first, err := src.Token(ctxFor(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Store(true)
+	time.Sleep(1200 * time.Millisecond) // due, not expired
+	if tok, err := src.Token(ctxFor(t, 5*time.Second)); err != nil || tok != first {
+		t.Errorf("during the outage, before expiry: %v; want the valid token", err)
+	}
+	time.Sleep(time.Second) // expired
+	if _, err := src.Token(ctxFor(t, 300*time.Millisecond)); err == nil || apierr.Classify(err) != apierr.Retryable {
+		t.Errorf("expired during the outage: %v (%v), want a retryable error", err, apierr.Classify(err))
+	}
+	down.Store(false)
+	tok, err := src.Token(ctxFor(t, 5*time.Second))
+	if err != nil || tok == first {
+		t.Fatalf("after the outage: %v", err)
+	}
+	if st := r.sim.Stats(); st.RefreshTokenReuses != 0 || st.IMSRefreshes[clientID] != 2 {
+		t.Errorf("%d reuses, %d refreshes; want 0 and 2", st.RefreshTokenReuses, st.IMSRefreshes[clientID])
+	}
 }
