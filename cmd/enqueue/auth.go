@@ -149,6 +149,9 @@ func cmdAuthStatus(ctx context.Context, c *cli, fs *flag.FlagSet, args []string)
 	for _, ref := range refs {
 		creds, hasIMS := c.cfg.IMSClients[ref]
 		user := creds.User() || slices.Contains(stored, ref)
+		if !user { // SCAN may not see every Cluster node: ask for the key
+			user, _ = chain.Exists(ctx, rdb, ref)
+		}
 		switch {
 		case user:
 			if line, err := userLine(ctx, rdb, key, keyErr, ref, now); err != nil {
