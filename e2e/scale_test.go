@@ -32,7 +32,7 @@ import (
 var scaleWorker = []string{"FRAMEQ_CONCURRENCY=4", "FRAMEQ_RATE_MARGIN=0.06", "FRAMEQ_VERIFY_UPLOADS=false"}
 
 // scaleFiles is the number of files per token of the scale tests: 100 by
-// default (about 21 s at 4.8 creates/s), FRAMEQ_SCALE_FILES for a longer run.
+// default (about 21 s at 4.7 creates/s), FRAMEQ_SCALE_FILES for a longer run.
 func scaleFiles(t *testing.T) int {
 	t.Helper()
 	if v := os.Getenv("FRAMEQ_SCALE_FILES"); v != "" {
