@@ -278,7 +278,8 @@ const (
 )
 
 // Load fills c from environ (KEY=value pairs, usually os.Environ()), then
-// from args parsed by fs. Every error names the variable or flag.
+// from args parsed by fs (flags may follow positional arguments: see
+// ParseInterspersed). Every error names the variable or flag.
 func (c *Config) Load(fs *flag.FlagSet, args []string, environ []string, groups ...Group) error {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -294,7 +295,7 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, environ []string, groups 
 		}
 		fs.Var(s.value, s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env))
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := ParseInterspersed(fs, args); err != nil {
 		return err
 	}
 	if hasGroup(groups, Redis) {
