@@ -181,11 +181,11 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 	start := time.Now()
 	res, err := e.EnqueueChecked(ctx, checked)
 	took := time.Since(start)
+	if err != nil { // no summary: its rate would time a failure
+		return c.fail(exitFailed, "batch %s: stopped after %d enqueued: %v", batch, res.Enqueued, err)
+	}
 	fmt.Fprintf(c.stderr, "batch %s: %d enqueued, %d already queued, %d already uploaded (%.0f tasks/s)\n",
 		batch, res.Enqueued, res.Queued, res.Done, float64(len(uploads))/took.Seconds())
-	if err != nil {
-		return c.fail(exitFailed, "stopped after %d enqueued: %v", res.Enqueued, err)
-	}
 	fmt.Fprintln(c.stdout, batch)
 	return exitOK
 }

@@ -24,6 +24,9 @@ func cmdAuth(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 		return c.fail(exitUsage, "auth: want import --token-ref <ref> or status")
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(c.stdout, "usage: enqueue auth import --token-ref <ref> < refresh-token\n       enqueue auth status [--json]\n\nRun \"enqueue auth import --help\" for the flags.")
+		return exitOK
 	case "import":
 		return cmdAuthImport(ctx, c, fs, args[1:])
 	case "status":

@@ -25,7 +25,9 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
+	"github.com/frameq/frameq/buildinfo"
 	"github.com/frameq/frameq/config"
 )
 
@@ -51,13 +53,22 @@ commands:
   auth import --token-ref <ref>     store a user OAuth refresh token read from stdin (sealed with FRAMEQ_SECRET_KEY)
   auth status                       per token ref: kind, access token expiry, refresh token days left, mints
 
-Run "enqueue <command> --help" for a command's flags. Redis: FRAMEQ_REDIS_URL.
+Flags may come before or after the arguments. Run "enqueue <command> --help"
+for a command's flags, "enqueue --version" for the build. Redis: FRAMEQ_REDIS_URL.
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	c := &cli{environ: os.Environ(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, redisLog: setRedisLog}
+	os.Exit(c.run(ctx, os.Args[1:]))
+}
+
+// setRedisLog sends go-redis's own lines (a refused dial, a failover),
+// which it prints unstructured on stderr otherwise, to log. go-redis has
+// one logger per process, so only main sets it, never a test's run.
+func setRedisLog(log zerolog.Logger) {
+	redis.SetLogger(config.RedisLog{Log: log})
 }
 
 // cli carries what every command needs.
@@ -67,6 +78,8 @@ type cli struct {
 	stdin   io.Reader
 	stdout  io.Writer
 	stderr  io.Writer
+	// redisLog, if set, installs the configured logger as go-redis's.
+	redisLog func(zerolog.Logger)
 }
 
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
@@ -75,11 +88,23 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 // runIO is run with standard input (auth import reads the token from it).
 func runIO(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	c := &cli{environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
+	return c.run(ctx, args)
+}
+
+// run runs the command args name and returns the exit code.
+func (c *cli) run(ctx context.Context, args []string) int {
+	stdout, stderr := c.stdout, c.stderr
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage) // asked for: stdout, so it pipes into a pager
+		return exitOK
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, buildinfo.String("enqueue"))
 		return exitOK
 	}
 	cmds := map[string]func(context.Context, *cli, *flag.FlagSet, []string) int{
@@ -91,7 +116,7 @@ func runIO(ctx context.Context, args, environ []string, stdin io.Reader, stdout,
 		fmt.Fprintf(stderr, "enqueue: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
-	c := &cli{cfg: config.Default(), environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
+	c.cfg = config.Default()
 	fs := flag.NewFlagSet("enqueue "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return cmd(ctx, c, fs, args[1:])
@@ -109,13 +134,34 @@ func (c *cli) load(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	fs.SetOutput(c.stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			c.help(fs)
 			return exitOK, false
 		}
 		fmt.Fprintln(c.stderr, "enqueue:", err)
 		return exitUsage, false
 	}
+	c.logRedis()
 	return 0, true
+}
+
+// help prints the command's usage on stdout: help that was asked for is
+// the output, not an error. The commands' Usage functions write to
+// c.stderr, so it points there while they run.
+func (c *cli) help(fs *flag.FlagSet) {
+	stderr := c.stderr
+	c.stderr = c.stdout
+	fs.SetOutput(c.stdout)
+	fs.Usage()
+	c.stderr = stderr
+	fs.SetOutput(stderr)
+}
+
+// logRedis routes go-redis's lines through the configured logger (the
+// reason enqueue has --log-format and --log-level; serve logs too).
+func (c *cli) logRedis() {
+	if c.redisLog != nil {
+		c.redisLog(c.cfg.NewLogger(c.stderr))
+	}
 }
 
 func (c *cli) redis() (redis.UniversalClient, error) {

@@ -39,7 +39,7 @@ func cmdServe(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int 
 	fs.Usage = usage
 	fs.SetOutput(c.stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
+		c.help(fs)
 		return exitOK
 	}
 	if err != nil {
@@ -48,6 +48,7 @@ func cmdServe(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int 
 	if fs.NArg() != 0 {
 		return c.fail(exitUsage, "serve: takes only flags, got %q", fs.Arg(0))
 	}
+	c.logRedis()
 	opts, err := c.intakeOptions()
 	if err != nil {
 		return c.fail(exitUsage, "serve: %v", err)
