@@ -25,7 +25,7 @@ func cmdAuth(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(c.stdout, "usage: enqueue auth import --token-ref <ref> < refresh-token\n       enqueue auth status [--json]\n\nRun \"enqueue auth import --help\" for the flags.")
+		fmt.Fprintln(c.stdout, "usage: enqueue auth import --token-ref <ref> < refresh-token\n       enqueue auth status\n\nRun \"enqueue auth import --help\" for the flags.")
 		return exitOK
 	case "import":
 		return cmdAuthImport(ctx, c, fs, args[1:])
@@ -122,12 +122,13 @@ func cmdAuthStatus(ctx context.Context, c *cli, fs *flag.FlagSet, args []string)
 	fs.Usage = usage
 	fs.SetOutput(out)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
+		c.help(fs)
 		return exitOK
 	}
 	if err != nil {
 		return c.fail(exitUsage, "auth status: %v", err)
 	}
+	c.logRedis()
 	rdb, err := c.redis()
 	if err != nil {
 		return c.fail(exitUsage, "%v", err)
