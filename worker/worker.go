@@ -68,7 +68,7 @@ type Worker struct {
 
 	mu       sync.Mutex
 	observed map[string]frameio.RateLimit // last header figures per scope/limit
-	tokensOK error                        // result of the last CheckTokens
+	tokensOK error                        // result of the last CheckTokens (errNotChecked before it)
 }
 
 // New builds a worker from cfg. It listens on cfg.HTTPAddr at once, so that
@@ -86,6 +86,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		insp:     asynq.NewInspectorFromRedisClient(rdb),
 		accounts: map[string]*upload.Account{}, observed: map[string]frameio.RateLimit{},
 		v4: map[string]*frameio.V4{}, ims: map[string]frameio.TokenSource{}, chains: map[string]*chain.Source{},
+		tokensOK: errNotChecked,
 	}
 	w.breaker = job.NewBreaker(rdb)
 	w.breaker.OnChange = w.breakerChanged
@@ -383,10 +384,66 @@ func (w *Worker) CheckTokens(ctx context.Context) error {
 			break
 		}
 	}
+	w.setTokensErr(err)
+	return err
+}
+
+// setTokensErr records what /readyz reports about the tokens (nil: ready).
+func (w *Worker) setTokensErr(err error) {
 	w.mu.Lock()
 	w.tokensOK = err
 	w.mu.Unlock()
-	return err
+}
+
+func (w *Worker) tokensErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tokensOK
+}
+
+// Pauses between rounds of token checks at start while Frame.io (or the
+// network to it) cannot be reached. A worker that exited instead would be
+// restarted by its supervisor into the same outage, over and over, and
+// never say why; waiting, it says on /readyz and in its log.
+const (
+	awaitBackoff    = 2 * time.Second
+	awaitMaxBackoff = time.Minute
+)
+
+// errNotChecked is /readyz's reason before the first token check ends.
+var errNotChecked = errors.New("tokens not checked yet")
+
+// awaitTokens runs CheckTokens (unless it passed already) until it passes,
+// with back-off while Frame.io is unreachable, answers 5xx or 429. It
+// returns the error that is the operator's to fix: a token or credentials
+// rejected, a *ConfigError; or ctx's end.
+func (w *Worker) awaitTokens(ctx context.Context) error {
+	if w.tokensErr() == nil {
+		return nil
+	}
+	pause := awaitBackoff
+	for {
+		err := w.CheckTokens(ctx)
+		if err == nil || !unreachable(err) || ctx.Err() != nil {
+			return err
+		}
+		w.log.Warn().Err(err).Dur("retry_in", pause).Msg("not ready: Frame.io cannot be reached to check the tokens; retrying")
+		if throttle.Sleep(ctx, pause) != nil {
+			return ctx.Err()
+		}
+		pause = min(2*pause, awaitMaxBackoff)
+	}
+}
+
+// unreachable says err tells nothing about the token: a network error, a
+// 5xx or a 429, worth waiting out.
+func unreachable(err error) bool {
+	var cerr *ConfigError
+	if errors.As(err, &cerr) {
+		return false
+	}
+	c := apierr.Classify(err)
+	return c == apierr.Retryable || c == apierr.RateLimited
 }
 
 // Tries of one token check and the first pause between them (doubling):
@@ -408,6 +465,7 @@ func (w *Worker) checkToken(ctx context.Context, ref string) error {
 		if err == nil || errors.As(err, &cerr) || apierr.Classify(err) != apierr.Retryable || try == checkTries || ctx.Err() != nil {
 			return err
 		}
+		w.setTokensErr(err) // /readyz says why, at once
 		w.log.Warn().Err(err).Str("token_ref", ref).Int("try", try).Dur("retry_in", pause).Msg("token check failed; retrying")
 		if throttle.Sleep(ctx, pause) != nil {
 			return err
@@ -486,8 +544,12 @@ func (w *Worker) pickAccount(ctx context.Context, ref string, v4 *frameio.V4) (s
 	return id, nil
 }
 
-// Run processes tasks and serves HTTP until ctx ends, then stops taking
+// Run serves HTTP, waits for the tokens to pass their check (CheckTokens,
+// retried with back-off while Frame.io cannot be reached; /readyz says
+// why meanwhile), then processes tasks until ctx ends, then stops taking
 // tasks, lets active ones finish for ShutdownTimeout and requeues the rest.
+// A token rejected, or a *ConfigError, ends it with that error; ctx ending
+// before the tokens passed, with nil.
 func (w *Worker) Run(ctx context.Context) error {
 	mux := asynq.NewServeMux()
 	mux.Handle(job.TypeUpload, w.handler)
@@ -495,12 +557,24 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux.Handle(notify.TypeWebhook, w.deliverer)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- w.http.Serve(w.ln) }()
+	// /readyz answers (not ready, and why) while the tokens wait for
+	// Frame.io; no task is taken before they pass.
+	if err := w.awaitTokens(ctx); err != nil {
+		_ = w.http.Close()
+		w.closeWatchers()
+		if ctx.Err() != nil {
+			w.log.Info().Msg("worker stopped before its tokens were checked")
+			return nil
+		}
+		return err
+	}
 	for i, srv := range w.srvs {
 		if err := srv.Start(mux); err != nil {
 			for _, started := range w.srvs[:i] {
 				started.Shutdown()
 			}
 			_ = w.http.Close()
+			w.closeWatchers()
 			return fmt.Errorf("start asynq server: %w", err)
 		}
 	}
@@ -518,13 +592,18 @@ func (w *Worker) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = w.http.Shutdown(sctx)
+	w.closeWatchers()
+	w.log.Info().Msg("worker stopped")
+	return err
+}
+
+// closeWatchers closes the dashboard, inspector and notifier.
+func (w *Worker) closeWatchers() {
 	if c, ok := w.dash.(interface{ Close() error }); ok {
 		_ = c.Close()
 	}
 	_ = w.insp.Close()
 	_ = w.notifier.Close()
-	w.log.Info().Msg("worker stopped")
-	return err
 }
 
 // watch sets up what operators see: queue and batch figures in /metrics,
