@@ -84,7 +84,7 @@ func TestBadSettingsOneLineExit2(t *testing.T) {
 // like -legacy-token-auth takes no value, so it cannot carry one).
 func TestWorkerTakesNoTokenFlag(t *testing.T) {
 	r := newRig(t, frameiosim.Config{}, rigOptions{})
-	_, help, code := r.run("worker", nil, "--help")
+	help, _, code := r.run("worker", nil, "--help") // help asked for is on stdout
 	if code != 0 || !strings.Contains(help, "-upload-root") {
 		t.Fatalf("worker --help: exit %d:\n%s", code, help)
 	}
