@@ -27,6 +27,25 @@ type options struct {
 	forbidden      []string // folder ids, or "/paths" made under every root
 	paymentFolders []string
 	logRequests    bool
+	version        bool // --version: print it and exit
+}
+
+// versionFlag is the one flag without a FRAMEQ_SIM_ variable.
+const versionFlag = "version"
+
+// printUsage writes --help's text: what the simulator is, then every flag.
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, `usage: frameio-sim [flags]
+
+Serves a simulated Frame.io (V4 and v2) on --addr and prints one JSON line
+with its URLs and root folder ids on stdout. Every flag can also be set with
+FRAMEQ_SIM_<FLAG> (e.g. FRAMEQ_SIM_CREATE_LIMIT=5); a flag on the command
+line wins. Flags:`)
+	var o options
+	fs := flag.NewFlagSet("frameio-sim", flag.ContinueOnError)
+	o.define(fs)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }
 
 // parseFlags reads args, then FRAMEQ_SIM_* variables for flags not given.
@@ -48,6 +67,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	if o.version { // no environment variable, no check: just the version
+		return o, nil
+	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (all settings are --flags)", fs.Arg(0))
 	}
@@ -55,6 +77,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == versionFlag {
+			return
+		}
 		env := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(env); v != "" && !set[f.Name] && err == nil {
 			if serr := f.Value.Set(v); serr != nil {
@@ -96,6 +121,7 @@ func source(set map[string]bool, name string) string {
 
 func (o *options) define(fs *flag.FlagSet) {
 	c, f := &o.cfg, &o.cfg.Faults
+	fs.BoolVar(&o.version, versionFlag, false, "print the version and exit")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8090", "listen address")
 	fs.Var(&o.tokens, "tokens", "comma list of token=account (default dev-token=acct-dev)")
 	fs.BoolVar(&c.LimitPerAccount, "limit-per-account", false, "count limits per account instead of per token")

@@ -15,7 +15,8 @@
 //
 // Every flag can also be set with FRAMEQ_SIM_<FLAG> (e.g.
 // FRAMEQ_SIM_CREATE_LIMIT=5); a flag on the command line wins. A bad flag
-// exits 2 with one line naming it. SIGINT or SIGTERM shut it down
+// exits 2 with one line naming it; --help lists them on stdout, --version
+// prints the build. SIGINT or SIGTERM shut it down
 // gracefully.
 package main
 
@@ -23,6 +24,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -33,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/frameq/frameq/buildinfo"
 	"github.com/frameq/frameq/frameiosim"
 )
 
@@ -55,9 +59,17 @@ type banner struct {
 // run serves until ctx is done and returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout)
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "frameio-sim: %v\n", err)
 		return 2
+	}
+	if o.version {
+		fmt.Fprintln(stdout, buildinfo.String("frameio-sim"))
+		return 0
 	}
 	if o.logRequests {
 		o.cfg.Logf = func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
