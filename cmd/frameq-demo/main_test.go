@@ -18,7 +18,7 @@ func TestDemoV4Summary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if code := run(ctx, []string{"--files", "24", "--faults=false"}, &out); code != 0 {
+	if code := run(ctx, []string{"--files", "24", "--faults=false"}, &out, &out); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out.String())
 	}
 	s := out.String()
@@ -43,7 +43,7 @@ func TestDemoV4Summary(t *testing.T) {
 func TestDemoFlags(t *testing.T) {
 	for _, args := range [][]string{{"--api", "v3"}, {"--files", "0"}, {"--create-rate", "0"}} {
 		var out bytes.Buffer
-		if code := run(context.Background(), args, &out); code != 2 {
+		if code := run(context.Background(), args, &out, &out); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 		if !strings.Contains(out.String(), strings.TrimPrefix(args[0], "--")) {
@@ -91,5 +91,16 @@ func TestBusyRate(t *testing.T) {
 	}
 	if got := busyRate(ts[:1]); got != 0 {
 		t.Errorf("busyRate of one = %v, want 0", got)
+	}
+}
+
+// TestDemoHelpAndVersionOnStdout: asked-for help and the version are
+// output (stdout, exit 0), not errors.
+func TestDemoHelpAndVersionOnStdout(t *testing.T) {
+	for arg, want := range map[string]string{"--help": "-workers", "--version": "frameq-demo "} {
+		var stdout, out bytes.Buffer
+		if code := run(context.Background(), []string{arg}, &stdout, &out); code != 0 || !strings.Contains(stdout.String(), want) || out.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q, other output %q", arg, code, stdout.String(), out.String())
+		}
 	}
 }
