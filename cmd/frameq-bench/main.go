@@ -40,6 +40,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/frameq/frameq/cmdline"
 )
 
 // bareFlag marks a child process running the bare asynq handler of row 4;
@@ -80,7 +82,10 @@ func main() {
 	rounds := flag.Int("rounds", 0, "alternating rounds of rows 3-5, the median ratio shown (default 5, -quick 3)")
 	worker := flag.String("worker", "", "use this worker binary instead of building ./cmd/worker (to profile a patched worker)")
 	bare := flag.String(bareFlag, "", "internal: run the bare asynq handler with this JSON spec")
-	flag.Parse()
+	flag.CommandLine.Init("frameq-bench", flag.ContinueOnError)
+	if code, ok := cmdline.Parse(flag.CommandLine, os.Args[1:], "usage: frameq-bench [flags]\n\nMeasures frameq against the simulator (docs/benchmarks.md). Flags:", os.Stdout); !ok {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *bare != "" {

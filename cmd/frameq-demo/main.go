@@ -32,7 +32,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"github.com/frameq/frameq/buildinfo"
+	"github.com/frameq/frameq/cmdline"
 	"github.com/frameq/frameq/config"
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/report"
@@ -56,32 +56,25 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+const demoUsage = `usage: frameq-demo [flags]
+
+A whole bulk upload on this machine: embedded Redis, the Frame.io simulator,
+a sample tree, workers, progress and a summary. Flags:`
+
 // run runs the demo; --help and --version answer on stdout, everything
 // else (progress, summary, errors) goes to out.
 func run(ctx context.Context, args []string, stdout, out io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("frameq-demo", flag.ContinueOnError)
 	fs.SetOutput(out)
-	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.StringVar(&o.api, "api", "v4", "Frame.io API to drive: v4 or v2 (legacy)")
 	fs.IntVar(&o.files, "files", 60, "files in the generated sample tree")
 	fs.IntVar(&o.workers, "workers", 3, "worker instances")
 	fs.BoolVar(&o.faults, "faults", true, "simulate 5% server errors, 5% lost create answers and 5% failed part uploads (V4: and 5% of files Frame.io fails to assemble)")
 	fs.IntVar(&o.createRate, "create-rate", 5, "the simulator's strict create limit per second (V4: file creates; v2: asset creates)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the sample tree")
-	fs.Usage = func() {} // the flag package prints a bad flag's line; help is ours
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: frameq-demo [flags]\n\nA whole bulk upload on this machine: embedded Redis, the Frame.io simulator,\na sample tree, workers, progress and a summary. Flags:")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return 0
-		}
-		return 2
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, buildinfo.String("frameq-demo"))
-		return 0
+	if code, ok := cmdline.Parse(fs, args, demoUsage, stdout); !ok {
+		return code
 	}
 	if o.files < 1 || o.workers < 1 || o.createRate < 1 {
 		fmt.Fprintln(out, "frameq-demo: --files, --workers and --create-rate must be at least 1")

@@ -27,6 +27,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/frameq/frameq/cmdline"
 )
 
 // childFlag marks a worker process; its value is the JSON childSpec.
@@ -49,7 +51,10 @@ func main() {
 	flag.IntVar(&o.samples, "samples", 2000, "uncontended acquire attempts per limiter")
 	flag.IntVar(&o.rate, "rate", 5, "creates per second: the simulator's strict limit and every limiter's")
 	flag.Float64Var(&o.margin, "margin", 0.02, "throttle's Config.Margin (room for loopback jitter against a strict window)")
-	flag.Parse()
+	flag.CommandLine.Init("throttle-bench", flag.ContinueOnError)
+	if code, ok := cmdline.Parse(flag.CommandLine, os.Args[1:], "usage: throttle-bench [flags]\n\nCompares rate limiters against the simulator's strict window. Flags:", os.Stdout); !ok {
+		os.Exit(code)
+	}
 	if *child != "" {
 		if err := runChild(*child); err != nil {
 			fmt.Fprintln(os.Stderr, "throttle-bench child:", err)
