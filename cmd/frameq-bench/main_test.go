@@ -214,25 +214,27 @@ func TestIntakeBodiesGroupTheManifestIntoValidRequests(t *testing.T) {
 	}
 }
 
-// TestHelpAndVersion runs the built binary: --help lists the flags on
-// stdout and --version prints the build, both with exit 0; a bad flag
-// exits 2.
+// TestHelpAndVersion runs the built benchmark binaries (this one and
+// throttle-bench): --help lists the flags on stdout and --version prints
+// the build, both with exit 0; a bad flag exits 2 with nothing on stdout.
 func TestHelpAndVersion(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "frameq-bench")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
-	for arg, want := range map[string]string{"--help": "-rows", "--version": "frameq-bench "} {
-		var stderr strings.Builder
-		cmd := exec.Command(bin, arg)
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil || !strings.Contains(string(out), want) || stderr.Len() != 0 {
-			t.Errorf("%s: %v, stdout %q, stderr %q", arg, err, out, stderr.String())
+	for name, flag := range map[string]string{"frameq-bench": "-rows", "throttle-bench": "-procs"} {
+		bin := filepath.Join(t.TempDir(), name)
+		if b, err := exec.Command("go", "build", "-o", bin, "../"+name).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, b)
 		}
-	}
-	out, err := exec.Command(bin, "--bogus").Output()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || len(out) != 0 {
-		t.Errorf("--bogus: %v, stdout %q; want exit 2, nothing on stdout", err, out)
+		for arg, want := range map[string]string{"--help": flag, "--version": name + " "} {
+			var stderr strings.Builder
+			cmd := exec.Command(bin, arg)
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil || !strings.Contains(string(out), want) || stderr.Len() != 0 {
+				t.Errorf("%s %s: %v, stdout %q, stderr %q", name, arg, err, out, stderr.String())
+			}
+		}
+		out, err := exec.Command(bin, "--bogus").Output()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || len(out) != 0 {
+			t.Errorf("%s --bogus: %v, stdout %q; want exit 2, nothing on stdout", name, err, out)
+		}
 	}
 }
