@@ -226,3 +226,33 @@ func TestImageBuildsWhatComposeRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestDeploymentDocWorkerFile: the worker-only compose file in
+// docs/deployment.md loads, and keeps the same rules: tokens required as a
+// secret, none in the environment, the health check.
+func TestDeploymentDocWorkerFile(t *testing.T) {
+	doc, err := os.ReadFile("../docs/deployment.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "```yaml\n# docker-compose.worker.yml"
+	i := strings.Index(string(doc), start)
+	if i < 0 {
+		t.Fatal("docs/deployment.md has no docker-compose.worker.yml block")
+	}
+	block := string(doc[i+len("```yaml\n"):])
+	block = block[:strings.Index(block, "```")]
+	path := filepath.Join(t.TempDir(), "docker-compose.worker.yml")
+	if err := os.WriteFile(path, []byte(block), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"REDIS_HOST=10.0.0.1", "FRAMEQ_REDIS_PASSWORD=pw"}
+	if _, err := load(t, env, nil, path); err == nil || !strings.Contains(err.Error(), "FRAMEQ_TOKENS_FILE") {
+		t.Errorf("without FRAMEQ_TOKENS_FILE: %v; want an error naming it", err)
+	}
+	p := mustLoad(t, append(env, "FRAMEQ_TOKENS_FILE="+tokensFile(t, "x")), nil, path)
+	w := service(t, p, "worker")
+	if len(w.Secrets) != 1 || w.HealthCheck == nil || w.Environment["FRAMEQ_TOKENS_FILE"] == nil {
+		t.Errorf("worker: secrets %v, healthcheck %v, env %v", w.Secrets, w.HealthCheck, w.Environment)
+	}
+}
