@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -163,7 +164,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 // Frame.io is not there yet keeps running, not ready, saying why on
 // /readyz (and `worker healthcheck` exits 1); once the API answers on that
 // address it becomes ready without a restart. A token Frame.io rejects
-// still ends it, with status 1.
+// still ends it, with status 1. Its go-redis lines are structured.
 func TestWaitsForFrameioThenReady(t *testing.T) {
 	bin := buildWorker(t)
 	rdb := redistest.Start(t)
@@ -237,5 +238,28 @@ func TestWaitsForFrameioThenReady(t *testing.T) {
 	out, err := rejected.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "401") {
 		t.Errorf("rejected token: %v, want exit 1 naming the 401:\n%s", err, out)
+	}
+	checkRedisLinesStructured(t, bin, env)
+}
+
+// checkRedisLinesStructured starts bin with Redis down: go-redis's own
+// complaints come as JSON log lines (source go-redis), like every other line.
+func checkRedisLinesStructured(t *testing.T, bin string, env []string) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(env, "FRAMEQ_TOKEN=x", "FRAMEQ_REDIS_URL=redis://"+freeAddr(t)+"/0", "FRAMEQ_HTTP_ADDR=127.0.0.1:0")
+	log := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a go-redis line", 30*time.Second, func() bool { return strings.Contains(log.String(), `"source":"go-redis"`) })
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil {
+			t.Errorf("unstructured line with Redis down: %q", line)
+		}
 	}
 }
