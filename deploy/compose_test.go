@@ -105,6 +105,11 @@ func TestComposeKeepsTokensOut(t *testing.T) {
 	if v := w.Environment["FRAMEQ_TOKENS_FILE"]; v == nil || *v != "/run/secrets/frameq_tokens" {
 		t.Errorf("worker FRAMEQ_TOKENS_FILE = %v, want the secret's path", v)
 	}
+	for k, want := range map[string]string{"FRAMEQ_REDIS_URL": "redis://redis:6379/0", "FRAMEQ_UPLOAD_ROOT": "/media"} {
+		if v := w.Environment[k]; v == nil || *v != want { // from the shared anchor, merged
+			t.Errorf("worker %s = %v, want %s", k, v, want)
+		}
+	}
 	if !slices.ContainsFunc(w.Secrets, func(s types.ServiceSecretConfig) bool { return s.Source == "frameq_tokens" }) {
 		t.Errorf("worker secrets %v: want frameq_tokens", w.Secrets)
 	}
