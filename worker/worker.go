@@ -55,11 +55,14 @@ type Worker struct {
 	deliverer *notify.Deliverer
 	breaker   *job.Breaker
 	metrics   *metrics.Metrics
-	insp      *asynq.Inspector
-	dash      http.Handler
-	srvs      []*asynq.Server // one per token: see newServers
-	ln        net.Listener
-	http      *http.Server
+	// lease elects the one worker that exports the fleet-wide figures
+	// (FRAMEQ_FLEET_METRICS=lease); nil otherwise.
+	lease *metrics.Lease
+	insp  *asynq.Inspector
+	dash  http.Handler
+	srvs  []*asynq.Server // one per token: see newServers
+	ln    net.Listener
+	http  *http.Server
 
 	v4  map[string]*frameio.V4         // by token ref, before CheckTokens picks the account
 	ims map[string]frameio.TokenSource // by token ref, for refs with IMS credentials
@@ -113,6 +116,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		return nil, err
 	}
 	if err := w.watch(); err != nil {
+		return nil, err
+	}
+	if err := w.fleetMetrics(); err != nil {
 		return nil, err
 	}
 	w.srvs = w.newServers()
@@ -505,6 +511,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 	w.log.Info().Str("http", w.Addr()).Int("concurrency", w.cfg.Concurrency).Msg("worker started")
+	w.declareSeries()
+	if w.lease != nil {
+		go w.lease.Run(ctx)
+	}
 	go w.followBreakers(ctx)
 	go w.watchChains(ctx)
 	var err error
