@@ -35,8 +35,8 @@ func (w *Worker) fleetMetrics() error {
 // so alerts see 0 rather than nothing before the first event.
 func (w *Worker) declareSeries() {
 	s := metrics.Series{
-		TokenRefs:   w.cfg.TokenRefs(),
-		FileTypes:   []string{job.TypeUpload, job.TypeRemoteUpload},
+		TokenRefs: w.cfg.TokenRefs(),
+		FileTypes: []string{job.TypeUpload, job.TypeRemoteUpload},
 		// The results Handler reports on a worker (a token rejection
 		// holds the file, it never ends it).
 		FileResults: []string{"done", apierr.Terminal.String(), upload.ClassInput, upload.ClassUploadFailed, upload.ClassExhausted},
