@@ -52,6 +52,7 @@ type Metrics struct {
 	rateLimited   *prometheus.CounterVec
 	limiterWait   *prometheus.HistogramVec
 	permits       *prometheus.CounterVec
+	limitRate     *prometheus.GaugeVec
 	uploadedBytes prometheus.Counter
 	partRetries   prometheus.Counter
 	files         *prometheus.CounterVec
@@ -87,7 +88,9 @@ func New() *Metrics {
 		limiterWait: f.histogramVec("frameq_limiter_wait_seconds",
 			"Time spent waiting for a rate limiter permit, by scope.", waitBuckets, "scope"),
 		permits: f.counterVec("frameq_limiter_permits_total",
-			"Rate limiter permits granted, by scope.", "scope"),
+			"Rate limiter permits granted, by scope and the call's most specific limit (V4: its route limit; v2: creates, or calls for the rest).", "scope", "limit"),
+		limitRate: f.gaugeVec("frameq_limiter_limit_per_second",
+			"Configured rate of a limit, in permits per second per scope (the limiter runs FRAMEQ_RATE_MARGIN below it).", "limit"),
 		uploadedBytes: f.counter("frameq_uploaded_bytes_total",
 			"Bytes of file parts uploaded to Frame.io."),
 		partRetries: f.counter("frameq_part_retries_total",
@@ -173,13 +176,22 @@ func (m *Metrics) RateLimited(scope string) {
 	m.rateLimited.WithLabelValues(scope).Inc()
 }
 
-// LimiterWait records a permit granted in scope after waiting d.
-func (m *Metrics) LimiterWait(scope string, d time.Duration) {
+// LimiterWait records a permit granted in scope, counted against limit
+// (the call's most specific one), after waiting d.
+func (m *Metrics) LimiterWait(scope, limit string, d time.Duration) {
 	if m == nil {
 		return
 	}
 	m.limiterWait.WithLabelValues(scope).Observe(seconds(d))
-	m.permits.WithLabelValues(scope).Inc()
+	m.permits.WithLabelValues(scope, limit).Inc()
+}
+
+// LimitRate publishes a limit's configured rate in permits per second.
+func (m *Metrics) LimitRate(limit string, perSecond float64) {
+	if m == nil {
+		return
+	}
+	m.limitRate.WithLabelValues(limit).Set(perSecond)
 }
 
 // BytesUploaded adds n uploaded bytes; n <= 0 is ignored.

@@ -13,8 +13,11 @@ import (
 // makes increase() and absent-safe alerts silently wrong).
 type Series struct {
 	// Scopes are the limiter scopes (frameq_api_rate_limited_total,
-	// frameq_limiter_wait_seconds, frameq_limiter_permits_total).
+	// frameq_limiter_wait_seconds, and with Limits
+	// frameq_limiter_permits_total).
 	Scopes []string
+	// Limits are the limiter's limit names.
+	Limits []string
 	// TokenRefs are the configured refs (frameq_token_breaker_open).
 	TokenRefs []string
 	// IMSRefs are the refs whose tokens Adobe IMS mints (frameq_ims_mints_total).
@@ -35,7 +38,9 @@ func (m *Metrics) Declare(s Series) {
 	for _, scope := range s.Scopes {
 		m.rateLimited.WithLabelValues(scope)
 		m.limiterWait.WithLabelValues(scope)
-		m.permits.WithLabelValues(scope)
+		for _, limit := range s.Limits {
+			m.permits.WithLabelValues(scope, limit)
+		}
 	}
 	for _, ref := range s.TokenRefs {
 		m.breaker.WithLabelValues(ref)

@@ -16,6 +16,7 @@ func TestDeclareExportsZeroSeries(t *testing.T) {
 	m.TokenBreaker("acme", true)
 	m.Declare(Series{
 		Scopes:      []string{"token:acme", "token:beta"},
+		Limits:      []string{"file_create"},
 		TokenRefs:   []string{"acme", "beta"},
 		IMSRefs:     []string{"beta"},
 		FileTypes:   []string{"frameio:asset.upload"},
@@ -25,7 +26,7 @@ func TestDeclareExportsZeroSeries(t *testing.T) {
 	expect(t, got, map[string]float64{
 		`frameq_api_rate_limited_total{scope="token:acme"}`:                      1,
 		`frameq_api_rate_limited_total{scope="token:beta"}`:                      0,
-		`frameq_limiter_permits_total{scope="token:beta"}`:                       0,
+		`frameq_limiter_permits_total{limit="file_create",scope="token:beta"}`:   0,
 		`frameq_limiter_wait_seconds_count{scope="token:beta"}`:                  0,
 		`frameq_token_breaker_open{token_ref="acme"}`:                            1,
 		`frameq_token_breaker_open{token_ref="beta"}`:                            0,

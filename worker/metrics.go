@@ -41,6 +41,10 @@ func (w *Worker) declareSeries() {
 		// holds the file, it never ends it).
 		FileResults: []string{"done", apierr.Terminal.String(), upload.ClassInput, upload.ClassUploadFailed, upload.ClassExhausted},
 	}
+	for name, l := range w.cfg.Limits() {
+		s.Limits = append(s.Limits, name)
+		w.metrics.LimitRate(name, float64(l.Rate)/l.Per.Seconds())
+	}
 	for _, ref := range s.TokenRefs {
 		s.Scopes = append(s.Scopes, w.accounts[ref].Scope)
 		if w.ims[ref] != nil {

@@ -142,8 +142,8 @@ func (w *Worker) newAccount(ref string) (*upload.Account, error) {
 		BeforeCall: func(ctx context.Context, c frameio.Call) error {
 			start := time.Now()
 			err := w.limiter.Wait(ctx, acct.Scope, c.Limits...)
-			if err == nil {
-				w.metrics.LimiterWait(acct.Scope, time.Since(start))
+			if err == nil && len(c.Limits) > 0 {
+				w.metrics.LimiterWait(acct.Scope, c.Limits[len(c.Limits)-1], time.Since(start))
 			}
 			return err
 		},
