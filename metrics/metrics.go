@@ -4,6 +4,9 @@
 //
 //	m := metrics.New()
 //	m.WatchQueues(asynq.NewInspector(redisOpt))
+//	lease, _ := metrics.NewLease(rdb, 0) // one process of the fleet exports the queue figures
+//	m.ExportFleetWhen(lease.Held)
+//	go lease.Run(ctx)
 //	mux.Handle("/metrics", m.Handler())
 //
 //	start := time.Now()
