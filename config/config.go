@@ -90,6 +90,10 @@ type Config struct {
 	UploadRoot string
 	// HTTPAddr is the worker's HTTP listener (health, metrics, dashboard).
 	HTTPAddr string
+	// FleetMetrics says whether this worker exports the fleet-wide figures
+	// (queues, batches): "lease" (the one worker holding a Redis lease
+	// does, so a fleet exports them once), "always" or "never".
+	FleetMetrics string
 	// CreateRate limits asset creation per limit scope (v2).
 	CreateRate Rate
 	// CallRate limits all API calls per limit scope (v2).
@@ -208,6 +212,7 @@ func Default() Config {
 		IMSURL:          ims.DefaultURL,
 		IMSScopes:       ims.DefaultScopes,
 		HTTPAddr:        "127.0.0.1:8080",
+		FleetMetrics:    "lease",
 		CreateRate:      Rate{5, time.Second},
 		CallRate:        Rate{50, time.Second},
 		LimitScope:      "token",
@@ -354,6 +359,7 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_ROUTE_LIMITS", "route-limits", "V4 per-route rates, e.g. file_create=5/s,folder_create=3/s (others keep their defaults)", &c.RouteLimits},
 			setting{"FRAMEQ_UPLOAD_ROOT", "upload-root", "only files under this directory are read (required)", (*stringValue)(&c.UploadRoot)},
 			setting{"FRAMEQ_HTTP_ADDR", "http-addr", "HTTP listener for health, metrics and dashboard", (*stringValue)(&c.HTTPAddr)},
+			setting{"FRAMEQ_FLEET_METRICS", "fleet-metrics", "who exports queue and batch figures: lease (one worker of the fleet), always, never", oneOf(&c.FleetMetrics, "lease", "always", "never")},
 			setting{"FRAMEQ_CREATE_RATE", "create-rate", "asset creations allowed per scope, e.g. 5/s", (*rateValue)(&c.CreateRate)},
 			setting{"FRAMEQ_CALL_RATE", "call-rate", "API calls allowed per scope, e.g. 50/s", (*rateValue)(&c.CallRate)},
 			setting{"FRAMEQ_RATE_MARGIN", "rate-margin", "fraction of each rate kept in reserve, 0 to 0.5", (*fractionValue)(&c.RateMargin)},

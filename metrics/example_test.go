@@ -41,6 +41,7 @@ func Example() {
 	// frameq_batch_files{batch="b1",state="failed"} 1
 	// frameq_files_total{result="done",type="frameio:asset.upload"} 1
 	// frameq_files_total{result="token_rejected",type="frameio:asset.upload"} 1
+	// frameq_fleet_exporter 1
 	// frameq_part_retries_total 0
 	// frameq_scrape_errors_total{collector="batches"} 0
 	// frameq_token_breaker_open{token_ref="acme"} 1

@@ -4,6 +4,9 @@
 //
 //	m := metrics.New()
 //	m.WatchQueues(asynq.NewInspector(redisOpt))
+//	lease, _ := metrics.NewLease(rdb, 0) // one process of the fleet exports the queue figures
+//	m.ExportFleetWhen(lease.Held)
+//	go lease.Run(ctx)
 //	mux.Handle("/metrics", m.Handler())
 //
 //	start := time.Now()
@@ -31,9 +34,13 @@ import (
 
 // Bucket bounds in seconds. API calls take tens of milliseconds to tens of
 // seconds; limiter waits range from nothing to the minutes of a 429 hold.
+// Media files run from a KB sidecar to camera originals of hundreds of GB,
+// and their uploads from a second to many hours.
 var (
-	apiBuckets  = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
-	waitBuckets = []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
+	apiBuckets      = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+	waitBuckets     = []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
+	fileSizeBuckets = []float64{1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 5e8, 1e9, 5e9, 1e10, 5e10, 1e11, 5e11}
+	fileTimeBuckets = []float64{1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800}
 )
 
 // defaultScrapeTimeout bounds each Redis read made during a scrape.
@@ -48,6 +55,7 @@ type Metrics struct {
 	rateLimited   *prometheus.CounterVec
 	limiterWait   *prometheus.HistogramVec
 	permits       *prometheus.CounterVec
+	limitRate     *prometheus.GaugeVec
 	uploadedBytes prometheus.Counter
 	partRetries   prometheus.Counter
 	files         *prometheus.CounterVec
@@ -55,11 +63,14 @@ type Metrics struct {
 	breaker       *prometheus.GaugeVec
 	imsMints      *prometheus.CounterVec
 	imsDaysLeft   *prometheus.GaugeVec
+	fileSize      *prometheus.HistogramVec
+	fileDuration  *prometheus.HistogramVec
 
 	scrapeTimeout time.Duration
 
 	mu      sync.Mutex
 	watched map[string]prometheus.Collector // by collector name
+	fleet   func() bool                     // nil: this process exports the fleet figures
 }
 
 // New returns Metrics on a fresh registry that also carries the Go runtime
@@ -80,7 +91,9 @@ func New() *Metrics {
 		limiterWait: f.histogramVec("frameq_limiter_wait_seconds",
 			"Time spent waiting for a rate limiter permit, by scope.", waitBuckets, "scope"),
 		permits: f.counterVec("frameq_limiter_permits_total",
-			"Rate limiter permits granted, by scope.", "scope"),
+			"Rate limiter permits granted, by scope and the call's most specific limit (V4: its route limit; v2: creates, or calls for the rest).", "scope", "limit"),
+		limitRate: f.gaugeVec("frameq_limiter_limit_per_second",
+			"Configured rate of a limit, in permits per second per scope (the limiter runs FRAMEQ_RATE_MARGIN below it).", "limit"),
 		uploadedBytes: f.counter("frameq_uploaded_bytes_total",
 			"Bytes of file parts uploaded to Frame.io."),
 		partRetries: f.counter("frameq_part_retries_total",
@@ -95,12 +108,41 @@ func New() *Metrics {
 			"Access tokens minted by Adobe IMS for a token ref (server-to-server credentials, or user OAuth refreshes by this worker; IMS throttles integrations that mint too often).", "token_ref"),
 		imsDaysLeft: f.gaugeVec("frameq_ims_refresh_token_days_left",
 			"Days before a token ref's user OAuth refresh token lapses (14 days from the login); under 3, log in again and run enqueue auth import.", "token_ref"),
+		fileSize: f.histogramVec("frameq_file_size_bytes",
+			"Size of each file uploaded (done), by task type.", fileSizeBuckets, "type"),
+		fileDuration: f.histogramVec("frameq_file_upload_duration_seconds",
+			"Time the attempt that completed a file took, by task type (waits between attempts not included).", fileTimeBuckets, "type"),
 	}
 	f.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "frameq_fleet_exporter",
+			Help: "1 if this process exports the fleet-wide figures (frameq_queue_*, frameq_batch_files) now, else 0; across a fleet exactly one should.",
+		}, func() float64 { return boolValue(m.exportsFleet()) }),
 	)
 	return m
+}
+
+// ExportFleetWhen makes the fleet-wide figures (WatchQueues,
+// WatchBatches) exported only while held returns true, e.g. a
+// (*Lease).Held, so that one process of a fleet exports them. Without it
+// they are always exported. A nil held never exports them.
+func (m *Metrics) ExportFleetWhen(held func() bool) {
+	if held == nil {
+		held = func() bool { return false }
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fleet = held
+}
+
+// exportsFleet reports whether this process exports the fleet figures now.
+func (m *Metrics) exportsFleet() bool {
+	m.mu.Lock()
+	held := m.fleet
+	m.mu.Unlock()
+	return held == nil || held()
 }
 
 // Handler serves the registry in the Prometheus exposition formats. A
@@ -137,13 +179,22 @@ func (m *Metrics) RateLimited(scope string) {
 	m.rateLimited.WithLabelValues(scope).Inc()
 }
 
-// LimiterWait records a permit granted in scope after waiting d.
-func (m *Metrics) LimiterWait(scope string, d time.Duration) {
+// LimiterWait records a permit granted in scope, counted against limit
+// (the call's most specific one), after waiting d.
+func (m *Metrics) LimiterWait(scope, limit string, d time.Duration) {
 	if m == nil {
 		return
 	}
 	m.limiterWait.WithLabelValues(scope).Observe(seconds(d))
-	m.permits.WithLabelValues(scope).Inc()
+	m.permits.WithLabelValues(scope, limit).Inc()
+}
+
+// LimitRate publishes a limit's configured rate in permits per second.
+func (m *Metrics) LimitRate(limit string, perSecond float64) {
+	if m == nil {
+		return
+	}
+	m.limitRate.WithLabelValues(limit).Set(perSecond)
 }
 
 // BytesUploaded adds n uploaded bytes; n <= 0 is ignored.
@@ -178,6 +229,18 @@ func (m *Metrics) FileFinished(taskType, class string) {
 	m.files.WithLabelValues(taskType, class).Inc()
 }
 
+// FileUploaded records a file done: its size (when known, > 0) and how
+// long the attempt that completed it took.
+func (m *Metrics) FileUploaded(taskType string, size int64, took time.Duration) {
+	if m == nil {
+		return
+	}
+	if size > 0 {
+		m.fileSize.WithLabelValues(taskType).Observe(float64(size))
+	}
+	m.fileDuration.WithLabelValues(taskType).Observe(seconds(took))
+}
+
 // InFlight moves the uploads-in-flight gauge by delta (+1 on start, -1 at
 // the end).
 func (m *Metrics) InFlight(delta int) {
@@ -192,11 +255,7 @@ func (m *Metrics) TokenBreaker(tokenRef string, open bool) {
 	if m == nil {
 		return
 	}
-	v := 0.0
-	if open {
-		v = 1
-	}
-	m.breaker.WithLabelValues(tokenRef).Set(v)
+	m.breaker.WithLabelValues(tokenRef).Set(boolValue(open))
 }
 
 // IMSRefreshDaysLeft publishes the days left of tokenRef's user OAuth
@@ -226,6 +285,13 @@ func (m *Metrics) watch(name string, c prometheus.Collector) {
 	}
 	m.reg.MustRegister(c)
 	m.watched[name] = c
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func seconds(d time.Duration) float64 {

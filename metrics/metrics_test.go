@@ -71,8 +71,8 @@ func TestRecordingMethods(t *testing.T) {
 	m.APIResponse("POST /v2/assets/{id}/children", 429, time.Second)
 	m.APIResponse("GET /v2/me", 0, -time.Second)
 	m.RateLimited("acme")
-	m.LimiterWait("acme", 1500*time.Millisecond)
-	m.LimiterWait("acme", 0)
+	m.LimiterWait("acme", "file_create", 1500*time.Millisecond)
+	m.LimiterWait("acme", "file_create", 0)
 	m.BytesUploaded(1000)
 	m.BytesUploaded(-5)
 	m.BytesUploaded(24)
@@ -88,6 +88,8 @@ func TestRecordingMethods(t *testing.T) {
 	m.TokenBreaker("beta", false)
 	m.IMSMint("acme")
 	m.IMSMint("acme")
+	m.LimitRate("file_create", 5)
+	m.LimitRate("account", 100.0/60)
 
 	expect(t, values(t, m.Registry()), map[string]float64{
 		`frameq_api_responses_total{route="POST /v2/assets/{id}/children",status="201"}`:   2,
@@ -99,7 +101,7 @@ func TestRecordingMethods(t *testing.T) {
 		`frameq_api_rate_limited_total{scope="acme"}`:                                      1,
 		`frameq_limiter_wait_seconds_count{scope="acme"}`:                                  2,
 		`frameq_limiter_wait_seconds_sum{scope="acme"}`:                                    1.5,
-		`frameq_limiter_permits_total{scope="acme"}`:                                       2,
+		`frameq_limiter_permits_total{limit="file_create",scope="acme"}`:                   2,
 		`frameq_uploaded_bytes_total`:                                                      1024,
 		`frameq_part_retries_total`:                                                        1,
 		`frameq_files_total{result="done",type="frameio:asset.upload"}`:                    2,
@@ -109,6 +111,8 @@ func TestRecordingMethods(t *testing.T) {
 		`frameq_token_breaker_open{token_ref="acme"}`:                                      1,
 		`frameq_token_breaker_open{token_ref="beta"}`:                                      0,
 		`frameq_ims_mints_total{token_ref="acme"}`:                                         2,
+		`frameq_limiter_limit_per_second{limit="file_create"}`:                             5,
+		`frameq_limiter_limit_per_second{limit="account"}`:                                 100.0 / 60,
 	})
 	if n := testutil.ToFloat64(m.partRetries); n != 1 {
 		t.Errorf("part retries = %v", n)
@@ -129,7 +133,10 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	var m *Metrics
 	m.APIResponse("r", 200, time.Second)
 	m.RateLimited("s")
-	m.LimiterWait("s", time.Second)
+	m.LimiterWait("s", "l", time.Second)
+	m.LimitRate("l", 5)
+	m.FileUploaded("t", 1, time.Second)
+	m.SetBuildInfo("v")
 	m.BytesUploaded(1)
 	m.PartRetry()
 	m.FileFinished("t", "ok")
@@ -150,7 +157,7 @@ func TestHandlerServesTextFormat(t *testing.T) {
 	m := New()
 	m.APIResponse("GET /v2/me", 200, time.Millisecond)
 	m.RateLimited("acme")
-	m.LimiterWait("acme", time.Millisecond)
+	m.LimiterWait("acme", "calls", time.Millisecond)
 	m.FileFinished("frameio:asset.upload", "terminal")
 	m.TokenBreaker("acme", false)
 	ts := httptest.NewServer(m.Handler())

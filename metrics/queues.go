@@ -14,9 +14,11 @@ import (
 // scrape time: frameq_queue_tasks{queue,state}, frameq_queue_latency_seconds,
 // frameq_queue_paused, frameq_queue_processed_total and
 // frameq_queue_failed_total. The caller keeps insp open. Calling it again
-// replaces the earlier inspector.
+// replaces the earlier inspector. They are fleet-wide: see ExportFleetWhen.
 func (m *Metrics) WatchQueues(insp *asynq.Inspector) {
-	m.watch("queues", newQueueCollector(insp, m.scrapeTimeout))
+	c := newQueueCollector(insp, m.scrapeTimeout)
+	c.exports = m.exportsFleet
+	m.watch("queues", c)
 }
 
 var (
@@ -33,12 +35,13 @@ var (
 )
 
 type queueCollector struct {
-	insp  *asynq.Inspector
-	guard *scrapeGuard
+	insp    *asynq.Inspector
+	guard   *scrapeGuard
+	exports func() bool // whether this process exports the fleet figures now
 }
 
 func newQueueCollector(insp *asynq.Inspector, timeout time.Duration) *queueCollector {
-	return &queueCollector{insp: insp, guard: newScrapeGuard("queues", timeout)}
+	return &queueCollector{insp: insp, guard: newScrapeGuard("queues", timeout), exports: func() bool { return true }}
 }
 
 // Describe implements prometheus.Collector.
@@ -50,8 +53,13 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector. A failed read leaves the queue
-// figures out and counts a scrape error.
+// figures out and counts a scrape error. A process that does not export
+// the fleet figures does not read them either.
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	if !c.exports() {
+		c.guard.collect(ch)
+		return
+	}
 	infos, err := bounded(c.guard, c.read)
 	if err == nil {
 		for _, q := range infos {

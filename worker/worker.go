@@ -55,11 +55,14 @@ type Worker struct {
 	deliverer *notify.Deliverer
 	breaker   *job.Breaker
 	metrics   *metrics.Metrics
-	insp      *asynq.Inspector
-	dash      http.Handler
-	srvs      []*asynq.Server // one per token: see newServers
-	ln        net.Listener
-	http      *http.Server
+	// lease elects the one worker that exports the fleet-wide figures
+	// (FRAMEQ_FLEET_METRICS=lease); nil otherwise.
+	lease *metrics.Lease
+	insp  *asynq.Inspector
+	dash  http.Handler
+	srvs  []*asynq.Server // one per token: see newServers
+	ln    net.Listener
+	http  *http.Server
 
 	v4  map[string]*frameio.V4         // by token ref, before CheckTokens picks the account
 	ims map[string]frameio.TokenSource // by token ref, for refs with IMS credentials
@@ -116,6 +119,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	if err := w.watch(); err != nil {
 		return nil, err
 	}
+	if err := w.fleetMetrics(); err != nil {
+		return nil, err
+	}
 	w.srvs = w.newServers()
 	if w.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("FRAMEQ_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -137,8 +143,8 @@ func (w *Worker) newAccount(ref string) (*upload.Account, error) {
 		BeforeCall: func(ctx context.Context, c frameio.Call) error {
 			start := time.Now()
 			err := w.limiter.Wait(ctx, acct.Scope, c.Limits...)
-			if err == nil {
-				w.metrics.LimiterWait(acct.Scope, time.Since(start))
+			if err == nil && len(c.Limits) > 0 {
+				w.metrics.LimiterWait(acct.Scope, c.Limits[len(c.Limits)-1], time.Since(start))
 			}
 			return err
 		},
@@ -579,6 +585,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 	w.log.Info().Str("http", w.Addr()).Int("concurrency", w.cfg.Concurrency).Msg("worker started")
+	w.declareSeries()
+	if w.lease != nil {
+		go w.lease.Run(ctx)
+	}
 	go w.followBreakers(ctx)
 	go w.watchChains(ctx)
 	var err error

@@ -93,6 +93,9 @@ type Settler interface {
 // Observer receives upload events; *metrics.Metrics implements it.
 type Observer interface {
 	FileFinished(taskType, class string)
+	// FileUploaded is told a done file's size and how long the attempt
+	// that completed it took.
+	FileUploaded(taskType string, size int64, took time.Duration)
 	BytesUploaded(n int64)
 	PartRetry()
 	InFlight(delta int)
@@ -100,10 +103,11 @@ type Observer interface {
 
 type noObserver struct{}
 
-func (noObserver) FileFinished(string, string) {}
-func (noObserver) BytesUploaded(int64)         {}
-func (noObserver) PartRetry()                  {}
-func (noObserver) InFlight(int)                {}
+func (noObserver) FileFinished(string, string)               {}
+func (noObserver) FileUploaded(string, int64, time.Duration) {}
+func (noObserver) BytesUploaded(int64)                       {}
+func (noObserver) PartRetry()                                {}
+func (noObserver) InFlight(int)                              {}
 
 // Handler processes upload tasks. Register it for both task types:
 //
@@ -340,6 +344,7 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 		return err
 	case err == nil: // complete recorded the batch's count
 		h.opts.Observer.FileFinished(typeName(u), apierr.OK.String())
+		h.opts.Observer.FileUploaded(typeName(u), u.Size, took)
 		log.Info().Dur("took", took).Int64("bytes", u.Size).Msg("uploaded")
 		h.settledStaged(ctx, at)
 		return nil
