@@ -72,8 +72,8 @@ func TestDashboardInABrowser(t *testing.T) {
 		}
 	}
 	for _, r := range archived {
-		if !strings.Contains(r.Cells[3], "403") || !strings.Contains(r.Payload, "locked/") {
-			t.Errorf("archived %s: last error %q, payload %q; want Frame.io's 403 and the file", r.ID, r.Cells[3], r.Payload)
+		if !strings.Contains(r.Cols["Last Error"], "403 Forbidden") || !strings.Contains(r.Payload, "locked/") {
+			t.Errorf("archived %s: last error %q, payload %q; want Frame.io's 403 and the file", r.ID, r.Cols["Last Error"], r.Payload)
 		}
 	}
 	var shown strings.Builder
@@ -170,23 +170,27 @@ func newBrowser(t *testing.T, path string) *browser {
 
 // taskRow is one row of asynqmon's task table as the browser renders it.
 type taskRow struct {
-	ID            string   `json:"id"`
-	Cells         []string `json:"cells"`
-	Payload       string   `json:"payload"`
-	PayloadWidth  int      `json:"payloadWidth"`
-	PayloadScroll int      `json:"payloadScroll"`
+	ID            string            `json:"id"`
+	Cols          map[string]string `json:"cols"` // by column header
+	Payload       string            `json:"payload"`
+	PayloadWidth  int               `json:"payloadWidth"`
+	PayloadScroll int               `json:"payloadScroll"`
 }
 
 // rowsJS reads the task table: the ID column is the row's <th>, the
 // payload is the <pre> asynqmon highlights it in.
-const rowsJS = `[...document.querySelectorAll('table tbody tr')].filter(r => r.querySelector('th')).map(r => {
-	const pre = r.querySelector('pre');
-	return {id: r.querySelector('th').innerText.trim(),
-		cells: [...r.querySelectorAll('td')].map(c => c.innerText),
-		payload: pre ? pre.innerText : '',
-		payloadWidth: pre ? pre.clientWidth : 0,
-		payloadScroll: pre ? pre.scrollWidth : 0};
-})`
+const rowsJS = `(() => {
+	const heads = [...document.querySelectorAll('table thead th')].map(h => h.innerText.trim());
+	return [...document.querySelectorAll('table tbody tr')].filter(r => r.querySelector('th')).map(r => {
+		const pre = r.querySelector('pre');
+		const cells = [...r.children].map(c => c.innerText);
+		return {id: r.querySelector('th').innerText.trim(),
+			cols: Object.fromEntries(heads.map((h, i) => [h, cells[i] || ''])),
+			payload: pre ? pre.innerText : '',
+			payloadWidth: pre ? pre.clientWidth : 0,
+			payloadScroll: pre ? pre.scrollWidth : 0};
+	});
+})()`
 
 // taskTable opens a queue's tab and waits for n rows.
 func (b *browser) taskTable(t *testing.T, url string, n int) []taskRow {
@@ -224,7 +228,9 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 // record keeps the page's HTML and text, and a screenshot when asked.
 func (b *browser) record(t *testing.T, url string) {
 	t.Helper()
-	b.seen.WriteString(eval[string](t, b, `document.documentElement.outerHTML + "\n" + document.body.innerText`) + "\n")
+	page := eval[string](t, b, `document.documentElement.outerHTML + "\n" + document.body.innerText`)
+	// Also unwrapped, so a secret split over a payload's lines is found.
+	b.seen.WriteString(page + "\n" + strings.ReplaceAll(page, "\n  ", "") + "\n")
 	if dir := os.Getenv("FRAMEQ_SCREENSHOT_DIR"); dir != "" {
 		shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
