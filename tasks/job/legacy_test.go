@@ -100,3 +100,36 @@ func TestLegacyIDIsFoundInEveryState(t *testing.T) {
 		})
 	}
 }
+
+// On Redis Cluster the two lanes hash to different slots: the legacy
+// lookup must still find a task in either. (It checks splitLegacy alone:
+// records.Batches.Track, which Enqueue calls next for any already-queued
+// file, fails on Cluster with CROSSSLOT whatever the id form.)
+func TestLegacyIDIsFoundOnCluster(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.StartCluster(t, 3).Client(t)
+	client := asynq.NewClientFromRedisClient(rdb)
+	var todo []keyed
+	for _, q := range append(Queues("default"), "") {
+		u := validUpload()
+		u.Path = "lane/" + q + ".mov"
+		todo = append(todo, keyed{u, IdempotencyKey(u)})
+		if q == "" {
+			continue // the third file is queued nowhere
+		}
+		b, _ := u.Encode()
+		if _, err := client.EnqueueContext(ctx, asynq.NewTask(TypeUpload, b,
+			asynq.TaskID(legacyTaskIDOf(IdempotencyKey(u))), asynq.Queue(q))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh, legacy, err := NewEnqueuer(rdb).splitLegacy(ctx, todo)
+	if err != nil || len(legacy) != 2 || len(fresh) != 1 || fresh[0].u != todo[2].u {
+		t.Fatalf("splitLegacy: %d fresh, %d legacy, %v; want the two queued files found, the third fresh", len(fresh), len(legacy), err)
+	}
+	for i, q := range legacy {
+		if q.id != legacyTaskIDOf(todo[i].key) {
+			t.Errorf("legacy[%d] id %q, want %q", i, q.id, legacyTaskIDOf(todo[i].key))
+		}
+	}
+}
