@@ -18,6 +18,11 @@
 // needs a user and password ([EnvUser], [EnvPassword]) that every request
 // must then present. Task payloads are shown through [FormatPayload], which
 // echoes only the fields an operator needs and never a URL's query string.
+//
+// asynqmon's Metrics page is off: it charts asynq's own series
+// (asynq_queue_size, ...) read from a Prometheus server, and frameq neither
+// runs one nor exports those names; its queue figures are on the worker's
+// /metrics (frameq_queue_tasks, ...).
 package dashboard
 
 import (
@@ -88,6 +93,7 @@ func New(o Options) (http.Handler, error) {
 	} else {
 		h = readOnly(h)
 	}
+	h = noMetrics(root, h)
 	if o.User != "" {
 		h = basicAuth(o.User, o.Password, h)
 	}

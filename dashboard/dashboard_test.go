@@ -148,7 +148,7 @@ func TestReadOnlyServesUIAndAPI(t *testing.T) {
 	}
 
 	code, _, body = do(t, ts, req{method: "GET", path: "/monitoring/api/queues/" + queue + "/pending_tasks"})
-	if code != 200 || !strings.Contains(body, `\"folder_id\":\"folder-9\"`) || !strings.Contains(body, "unreadable payload") {
+	if code != 200 || !strings.Contains(body, `folder_id: folder-9`) || !strings.Contains(body, "unreadable payload") {
 		t.Fatalf("pending tasks not formatted: %d %.500s", code, body)
 	}
 }
@@ -288,12 +288,35 @@ func TestNoSecretInAnyResponse(t *testing.T) {
 				t.Errorf("GET %s leaks %q", p, s)
 			}
 		}
-		all.WriteString(body)
+		all.WriteString(strings.ReplaceAll(body, `\n  `, "")) // unwrapped: see FormatPayload
 	}
 	// The scan must have seen the tasks, or it proves nothing.
 	for _, want := range []string{"batch-42", `https://bucket.example.com/b.mp4?[REDACTED]`, "unreadable payload"} {
 		if !strings.Contains(all.String(), want) {
 			t.Errorf("no response shows %q", want)
+		}
+	}
+}
+
+// asynqmon's metrics API answers 500 and its page is blank without a
+// Prometheus server: both say why instead, whatever the options.
+func TestMetricsPageIsOffWithAReason(t *testing.T) {
+	f := newFixture(t)
+	for _, o := range []Options{{}, {User: "ops", Password: "s3cret"}} {
+		ts := f.serve(t, o)
+		for _, p := range []string{"/monitoring/api/metrics", "/monitoring/api/metrics?duration_sec=3600", "/monitoring/metrics", "/monitoring/metrics/"} {
+			code, _, body := do(t, ts, req{method: "GET", path: p, user: o.User, pass: o.Password})
+			if code != http.StatusNotFound || !strings.Contains(body, "Prometheus") || !strings.Contains(body, "frameq_queue_tasks") {
+				t.Errorf("GET %s: %d %.200s, want 404 saying why", p, code, body)
+			}
+		}
+		if o.User != "" {
+			if code, _, _ := do(t, ts, req{method: "GET", path: "/monitoring/api/metrics"}); code != http.StatusUnauthorized {
+				t.Errorf("anonymous GET of metrics behind auth: %d, want 401", code)
+			}
+		}
+		if code, _, _ := do(t, ts, req{method: "GET", path: "/monitoring/api/queues", user: o.User, pass: o.Password}); code != 200 {
+			t.Errorf("the rest of the API went with it: %d", code)
 		}
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/frameq/frameq/apierr"
@@ -37,18 +39,14 @@ type upload struct {
 	Filetype  string `json:"filetype"`
 }
 
-// payloadView is what the dashboard shows: JSON, which asynqmon's UI
-// pretty-prints.
-type payloadView struct {
-	Batch    string `json:"batch"`
-	TokenRef string `json:"token_ref"`
-	FolderID string `json:"folder_id"`
-	Path     string `json:"path"`
-	File     string `json:"file,omitempty"`
-	Source   string `json:"source,omitempty"`
-	Size     string `json:"size"`
-	Filetype string `json:"filetype,omitempty"`
-}
+// lineWidth is the longest line of a shown payload, in characters.
+// asynqmon shows a payload in a box 400 px wide (about 45 characters of its
+// monospace font) that cuts longer lines off; JSON, which asynqmon would
+// re-indent, cannot be wrapped, so payloads show as "key: value" lines.
+const lineWidth = 38
+
+// field is one line (or more, wrapped) of a shown payload.
+type field struct{ key, value string }
 
 // maxShown bounds each shown string, so a huge payload stays a table row.
 const maxShown = 300
@@ -56,8 +54,11 @@ const maxShown = 300
 // FormatPayload renders an upload task's payload for the dashboard: batch,
 // token ref, target folder id, path in Frame.io, local file, source URL
 // without its query string (presigned URLs carry their signature there),
-// size and file type. Anything else, and any payload that is not a valid
-// frameq upload, shows as "unreadable payload (N bytes)".
+// size and file type, one "key: value" per line. A value too long for the
+// payload box continues on lines indented by two spaces (deleting each
+// newline and its two spaces gives it back whole). Anything else, and any
+// payload that is not a valid frameq upload, shows as
+// "unreadable payload (N bytes)".
 func FormatPayload(taskType string, payload []byte) string {
 	if taskType == typeWebhook {
 		return formatWebhook(payload)
@@ -66,21 +67,16 @@ func FormatPayload(taskType string, payload []byte) string {
 	if !ok {
 		return fmt.Sprintf("unreadable payload (%d bytes)", len(payload))
 	}
-	v := payloadView{
-		Batch:    u.Batch,
-		TokenRef: u.TokenRef,
-		FolderID: u.ParentID,
-		Path:     clip(u.Path),
-		File:     clip(u.File),
-		Source:   clip(sourceURL(u.SourceURL)),
-		Size:     humanBytes(u.Size),
-		Filetype: clip(u.Filetype),
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("unreadable payload (%d bytes)", len(payload))
-	}
-	return string(b)
+	return render([]field{
+		{"batch", u.Batch},
+		{"token_ref", u.TokenRef},
+		{"folder_id", u.ParentID},
+		{"path", clip(u.Path)},
+		{"file", clip(u.File)},
+		{"source", clip(sourceURL(u.SourceURL))},
+		{"size", humanBytes(u.Size)},
+		{"filetype", clip(u.Filetype)},
+	})
 }
 
 // formatWebhook shows a webhook task's batch and when it finished.
@@ -92,8 +88,64 @@ func formatWebhook(payload []byte) string {
 	if json.Unmarshal(payload, &p) != nil || ident.ID("batch", p.Batch) != nil {
 		return fmt.Sprintf("unreadable payload (%d bytes)", len(payload))
 	}
-	b, _ := json.Marshal(map[string]string{"webhook_for_batch": p.Batch, "finished_at": time.Unix(p.Since, 0).UTC().Format(time.RFC3339)})
-	return string(b)
+	return render([]field{
+		{"webhook_for_batch", p.Batch},
+		{"finished_at", time.Unix(p.Since, 0).UTC().Format(time.RFC3339)},
+	})
+}
+
+// render writes the non-empty fields, each on its own line when it fits
+// there, else with its value on the lines below.
+func render(fields []field) string {
+	var b strings.Builder
+	for _, f := range fields {
+		if f.value == "" {
+			continue
+		}
+		v := printable(f.value)
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		if utf8.RuneCountInString(f.key)+2+utf8.RuneCountInString(v) <= lineWidth {
+			b.WriteString(f.key + ": " + v)
+			continue
+		}
+		b.WriteString(f.key + ":")
+		for _, line := range wrap(v, lineWidth-2) {
+			b.WriteString("\n  " + line)
+		}
+	}
+	return b.String()
+}
+
+// printable quotes a value holding a control character, so a file name
+// cannot forge a line of its own.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// wrap cuts s into lines of at most width runes, after a "/", " ", "-",
+// "?" or "&" where one falls in a line's second half, else at width.
+func wrap(s string, width int) []string {
+	var lines []string
+	for r := []rune(s); len(r) > 0; {
+		if len(r) <= width {
+			return append(lines, string(r))
+		}
+		cut := width
+		for i := width - 1; i >= width/2; i-- {
+			if strings.ContainsRune("/ -?&", r[i]) {
+				cut = i + 1
+				break
+			}
+		}
+		lines = append(lines, string(r[:cut]))
+		r = r[cut:]
+	}
+	return lines
 }
 
 func decodeUpload(taskType string, payload []byte) (*upload, bool) {

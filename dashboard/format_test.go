@@ -9,7 +9,8 @@ import (
 func TestFormatPayloadUpload(t *testing.T) {
 	p := `{"v":1,"batch":"b-1","token_ref":"acme","parent_id":"folder-9","path":"shoot/day1/a.mov","file":"/data/a.mov","size":1572864,"mtime_ns":5,"filetype":"video/quicktime","token":"fio-u-SECRET","bearer":"SECRET2"}`
 	got := FormatPayload(typeUpload, []byte(p))
-	want := `{"batch":"b-1","token_ref":"acme","folder_id":"folder-9","path":"shoot/day1/a.mov","file":"/data/a.mov","size":"1.5 MiB (1572864 bytes)","filetype":"video/quicktime"}`
+	want := "batch: b-1\ntoken_ref: acme\nfolder_id: folder-9\npath: shoot/day1/a.mov\nfile: /data/a.mov\n" +
+		"size: 1.5 MiB (1572864 bytes)\nfiletype: video/quicktime"
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
@@ -18,7 +19,7 @@ func TestFormatPayloadUpload(t *testing.T) {
 func TestFormatPayloadRemoteHidesQueryAndUserinfo(t *testing.T) {
 	p := `{"v":1,"batch":"b","token_ref":"acme","parent_id":"f","path":"x.mp4","size":0,"source_url":"https://user:PASS@bucket.example.com/media/x.mp4?X-Amz-Signature=SIG#frag"}`
 	got := FormatPayload(typeRemoteUpload, []byte(p))
-	if !strings.Contains(got, `"source":"https://[REDACTED]@bucket.example.com/media/x.mp4?[REDACTED]#[REDACTED]"`) {
+	if !strings.Contains(unwrap(got), `source:https://[REDACTED]@bucket.example.com/media/x.mp4?[REDACTED]#[REDACTED]`) {
 		t.Errorf("source not shown redacted: %s", got)
 	}
 	for _, secret := range []string{"PASS", "SIG", "frag", "user"} {
@@ -75,5 +76,46 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// unwrap undoes render's wrapping of long values.
+func unwrap(s string) string { return strings.ReplaceAll(s, "\n  ", "") }
+
+// Every line fits asynqmon's payload box, and unwrapping gives back each
+// value whole: V4 folder ids, long paths and URLs, a file name with a
+// newline (quoted, so it cannot pose as a field of its own).
+func TestFormatPayloadFitsItsBox(t *testing.T) {
+	long := "shoot/day 1/a much longer file name than most, from camera A, take 12 of a very long day on set.mov"
+	folder := "7f3c0a4e-1c1b-4d8e-9a7e-0123456789ab"
+	cases := []struct{ typ, payload string }{
+		{typeUpload, `{"v":1,"batch":"b20261202T161224-ee4c8610","token_ref":"acme","parent_id":"` + folder + `","path":"` + long + `","file":"/media/` + long + `","size":1048576,"filetype":"application/vnd.apple.mpegurl"}`},
+		{typeUpload, `{"v":1,"batch":"b","token_ref":"acme","parent_id":"adobe:` + strings.Repeat("x", 120) + `","path":"a","file":"/m/evil\ntoken_ref: forged","size":1}`},
+		{typeRemoteUpload, `{"v":1,"batch":"b","token_ref":"acme","parent_id":"f","path":"x.mp4","size":0,"source_url":"https://bucket-with-a-long-name.s3.eu-west-1.amazonaws.com/media/2026/x.mp4?X-Amz-Signature=SIG"}`},
+		{typeWebhook, `{"batch":"b20261202T161224-ee4c8610","since":1764692000}`},
+	}
+	for _, c := range cases {
+		got := FormatPayload(c.typ, []byte(c.payload))
+		for _, line := range strings.Split(got, "\n") {
+			if n := len([]rune(line)); n > lineWidth {
+				t.Errorf("line of %d > %d characters: %q in\n%s", n, lineWidth, line, got)
+			}
+		}
+		if strings.HasPrefix(got, "unreadable") {
+			t.Errorf("%s: %s", c.typ, got)
+		}
+	}
+	got := unwrap(FormatPayload(cases[0].typ, []byte(cases[0].payload)))
+	for _, want := range []string{"folder_id:" + folder, "path:" + long, "file:/media/" + long, "batch: b20261202T161224-ee4c8610"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("unwrapped payload lacks %q:\n%s", want, got)
+		}
+	}
+	forged := FormatPayload(cases[1].typ, []byte(cases[1].payload))
+	if strings.Count(forged, "\ntoken_ref:") != 1 || !strings.Contains(unwrap(forged), `"/m/evil\ntoken_ref: forged"`) {
+		t.Errorf("a newline in a file name forged a line:\n%s", forged)
+	}
+	if !strings.Contains(unwrap(FormatPayload(cases[2].typ, []byte(cases[2].payload))), "source:https://bucket-with-a-long-name.s3.eu-west-1.amazonaws.com/media/2026/x.mp4?[REDACTED]") {
+		t.Error("long source URL not shown whole once unwrapped")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"path"
 )
 
 // readOnly refuses every method that could change state. asynqmon's own
@@ -52,4 +53,27 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// metricsOff says why there is no metrics page, where asynqmon would answer
+// a 500 (its API) or a blank page (its UI route) for want of Prometheus.
+const metricsOff = "the dashboard has no metrics page: asynqmon's charts need a Prometheus server " +
+	"scraping asynq's own series, which frameq does not run; queue figures are on the worker's /metrics " +
+	"(frameq_queue_tasks, frameq_queue_latency_seconds)"
+
+// noMetrics answers asynqmon's metrics API and page with 404 and why.
+func noMetrics(root string, next http.Handler) http.Handler {
+	api, page := root+"/api/metrics", root+"/metrics"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch path.Clean(r.URL.Path) {
+		case api:
+			writeError(w, http.StatusNotFound, metricsOff)
+		case page:
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(metricsOff + "\n"))
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
 }

@@ -25,7 +25,7 @@ func TestFormatsRealPayloads(t *testing.T) {
 			t.Fatalf("fixture invalid: %v", err)
 		}
 		got := dashboard.FormatPayload(typ, b)
-		for _, want := range []string{`"batch":"b1"`, `"token_ref":"acme"`, `"folder_id":"f9"`, `"path":"` + u.Path + `"`} {
+		for _, want := range []string{"batch: b1", "token_ref: acme", "folder_id: f9", "path: " + u.Path} {
 			if !strings.Contains(got, want) {
 				t.Errorf("%s: %s lacks %s", typ, got, want)
 			}

@@ -88,6 +88,7 @@ func (u *Upload) taskType() string {
 // Enqueuer puts uploads into Redis: fast (concurrent, pipelined batch
 // records) and idempotent (a file already queued or done is skipped).
 type Enqueuer struct {
+	rdb      redis.UniversalClient
 	client   *asynq.Client
 	inspect  *asynq.Inspector
 	batches  *records.Batches
@@ -105,6 +106,7 @@ type Enqueuer struct {
 // NewEnqueuer returns an Enqueuer on rdb.
 func NewEnqueuer(rdb redis.UniversalClient) *Enqueuer {
 	return &Enqueuer{
+		rdb:      rdb,
 		client:   asynq.NewClientFromRedisClient(autoPipelined(rdb)),
 		inspect:  asynq.NewInspectorFromRedisClient(rdb),
 		batches:  records.NewBatches(rdb),
@@ -260,44 +262,93 @@ func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Up
 	if err := e.batches.Add(ctx, batch, ids); err != nil {
 		return err
 	}
-	enqueued, queued, err := e.enqueueAll(ctx, todo, small)
+	fresh, queued, err := e.splitLegacy(ctx, todo)
+	if err != nil {
+		return err
+	}
+	enqueued, conflicts, err := e.enqueueAll(ctx, fresh, small)
+	queued = append(queued, conflicts...)
 	res.Enqueued += enqueued
 	res.Queued += len(queued)
-	if terr := e.trackQueued(ctx, batch, todo, queued); terr != nil {
+	if terr := e.trackQueued(ctx, batch, queued); terr != nil {
 		err = errors.Join(err, terr)
 	}
 	return err
 }
 
+// queuedAs is an upload asynq already holds, under the id it holds it as:
+// TaskIDOf its key, or legacyTaskIDOf when an older producer queued it.
+type queuedAs struct {
+	keyed
+	id string
+}
+
+// splitLegacy sets apart the uploads still queued under their legacy id,
+// in either lane and any state (pending, scheduled, retry, archived,
+// active), so a file is never queued twice across the change of id form.
+// It reads asynq's task keys directly: asynq has no lookup of many ids at
+// once, and one pipelined round trip per chunk keeps enqueue fast.
+func (e *Enqueuer) splitLegacy(ctx context.Context, todo []keyed) ([]keyed, []queuedAs, error) {
+	if len(todo) == 0 {
+		return nil, nil, nil
+	}
+	cmds := make([][]*redis.IntCmd, len(todo))
+	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range todo {
+			// One EXISTS per key: the lanes hash to different Cluster slots.
+			for _, q := range Queues(k.u.TokenRef) {
+				cmds[i] = append(cmds[i], p.Exists(ctx, asynqTaskKey(q, legacyTaskIDOf(k.key))))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("look for tasks queued under legacy ids: %w", err)
+	}
+	fresh := make([]keyed, 0, len(todo))
+	var legacy []queuedAs
+	for i, k := range todo {
+		if cmds[i][0].Val()+cmds[i][1].Val() > 0 {
+			legacy = append(legacy, queuedAs{k, legacyTaskIDOf(k.key)})
+			continue
+		}
+		fresh = append(fresh, k)
+	}
+	return fresh, legacy, nil
+}
+
+// asynqTaskKey is the Redis key of task id in queue qname, as asynq
+// (internal/base.TaskKey) writes it; TestLegacyIDIsFoundInEveryState
+// fails if an asynq upgrade moves it.
+func asynqTaskKey(qname, id string) string { return "asynq:{" + qname + "}:t:" + id }
+
 // trackQueued hands the tasks that another batch already queued over to
-// that batch's record: this batch tracks them (see trackedKey) instead of
-// holding a pending entry no worker would ever update. It costs a lookup
-// per already-queued file only; fresh files pay nothing.
-func (e *Enqueuer) trackQueued(ctx context.Context, batch string, todo []keyed, queued []string) error {
+// that batch's record: this batch tracks them (see trackedKey), under the
+// id they are queued as, instead of holding a pending entry no worker
+// would ever update. It costs a lookup per already-queued file only;
+// fresh files pay nothing.
+func (e *Enqueuer) trackQueued(ctx context.Context, batch string, queued []queuedAs) error {
 	if len(queued) == 0 {
 		return nil
-	}
-	byID := make(map[string]*Upload, len(todo))
-	for _, k := range todo {
-		byID[TaskIDOf(k.key)] = k.u
 	}
 	owners := map[string]string{}
 	var gone []*Upload
 	var errs []error
-	for _, id := range queued {
-		u := byID[id]
-		owner, found := e.ownerOf(u.TokenRef, id)
-		if found && owner == batch {
+	for _, q := range queued {
+		own := TaskIDOf(q.key)
+		owner, found := e.ownerOf(q.u.TokenRef, q.id)
+		if found && owner == batch && q.id == own {
 			continue // listed twice in this batch: its own entry stays
 		}
-		if err := e.batches.Remove(ctx, batch, id); err != nil {
+		if err := e.batches.Remove(ctx, batch, own); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if found {
-			owners[id] = owner
-		} else {
-			gone = append(gone, u)
+		switch {
+		case !found:
+			gone = append(gone, q.u)
+		case owner != batch:
+			owners[q.id] = owner
 		}
 	}
 	if err := e.batches.Track(ctx, batch, owners); err != nil {
@@ -358,12 +409,12 @@ func (e *Enqueuer) accountGone(ctx context.Context, batch string, gone []*Upload
 }
 
 // enqueueAll enqueues concurrently; it returns how many were enqueued and
-// the ids that asynq already had.
-func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []keyed, small bool) (int, []string, error) {
+// the uploads that asynq already had.
+func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []keyed, small bool) (int, []queuedAs, error) {
 	var (
 		mu       sync.Mutex
 		enqueued int
-		queued   []string
+		queued   []queuedAs
 		errs     []error
 		wg       sync.WaitGroup
 		next     = make(chan keyed)
@@ -379,7 +430,7 @@ func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []keyed, small bool) 
 				case err == nil:
 					enqueued++
 				case errors.Is(err, asynq.ErrTaskIDConflict):
-					queued = append(queued, TaskIDOf(k.key))
+					queued = append(queued, queuedAs{k, TaskIDOf(k.key)})
 				default:
 					errs = append(errs, err)
 				}

@@ -30,4 +30,11 @@ func IdempotencyKey(u *Upload) string {
 func TaskID(u *Upload) string { return TaskIDOf(IdempotencyKey(u)) }
 
 // TaskIDOf is TaskID for an upload whose idempotency key is already known.
-func TaskIDOf(key string) string { return "up-" + key }
+// It has no "-": asynqmon's ID column shows an id up to its first "-"
+// (made for UUIDs), so "up-<hex>" read "up" on every row.
+func TaskIDOf(key string) string { return "up_" + key }
+
+// legacyTaskIDOf is the id frameq gave an upload before TaskIDOf: tasks
+// enqueued by older producers may still be queued under it, so the
+// Enqueuer looks for both before it enqueues a file.
+func legacyTaskIDOf(key string) string { return "up-" + key }

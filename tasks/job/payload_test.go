@@ -69,7 +69,7 @@ func TestIdempotencyKey(t *testing.T) {
 	if IdempotencyKey(c) == IdempotencyKey(d) || IdempotencyKey(c) == IdempotencyKey(a) {
 		t.Error("forced uploads must get a key of their own per batch")
 	}
-	if !strings.HasPrefix(TaskID(a), "up-") || len(TaskID(a)) != 35 {
+	if !strings.HasPrefix(TaskID(a), "up_") || len(TaskID(a)) != 35 {
 		t.Errorf("TaskID %q", TaskID(a))
 	}
 }
