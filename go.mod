@@ -22,8 +22,8 @@ require (
 require (
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
-	github.com/schollz/progressbar/v3 v3.19.1 // indirect
-	golang.org/x/term v0.48.0 // indirect
+	github.com/schollz/progressbar/v3 v3.19.1
+	golang.org/x/term v0.48.0
 )
 
 require (
