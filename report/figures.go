@@ -63,7 +63,8 @@ func figures(st records.Status, first sample, now time.Time) Figures {
 	switch {
 	case st.Finished():
 		f.ETA = 0
-	case st.Bytes.Total > 0 && f.BytesPerSec > 0:
+	case st.Bytes.Total > 0 && f.BytesPerSec > 0 && settled*100 >= st.Bytes.Total:
+		// by bytes once 1 % is in: the first files done may be tiny
 		f.ETA = time.Duration(float64(st.Bytes.Total-settled) / f.BytesPerSec * float64(time.Second))
 	case f.FilesPerSec > 0:
 		f.ETA = time.Duration(float64(total-f.Finished) / f.FilesPerSec * float64(time.Second))
@@ -83,6 +84,16 @@ func Bytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
+}
+
+// bytesOf formats done of total, the unit once when they share it:
+// "11.6/27.5 MiB", "512.0 KiB/1.2 GiB".
+func bytesOf(done, total int64) string {
+	d, t := Bytes(done), Bytes(total)
+	if i, j := strings.LastIndexByte(d, ' '), strings.LastIndexByte(t, ' '); d[i:] == t[j:] {
+		return d[:i] + "/" + t
+	}
+	return d + "/" + t
 }
 
 // duration formats d to the second, for people: "42s", "3m07s", "2h05m".
@@ -128,7 +139,7 @@ func (f Figures) eta() string {
 // files in it is named, so the counts add up to the total.
 func (f Figures) segments() []segment {
 	segs := []segment{
-		{fmt.Sprintf("%s/%s", Bytes(f.Bytes.Done), Bytes(f.Bytes.Total)), keep},
+		{bytesOf(f.Bytes.Done, f.Bytes.Total), keep},
 		{fmt.Sprintf("%d/%d files", f.Finished, f.Total()), keep},
 		{fmt.Sprintf("%.1f files/s", f.FilesPerSec), dropFileRate},
 		{fmt.Sprintf("%.1f MiB/s", f.BytesPerSec/(1<<20)), dropByteRate},
@@ -156,7 +167,7 @@ func (f Figures) line(width int) string {
 		for i, s := range segs {
 			parts[i] = s.text
 		}
-		out := strings.Join(parts, " · ")
+		out := strings.Join(parts, "  ")
 		if width <= 0 || len([]rune(out)) <= width {
 			return out
 		}
@@ -176,8 +187,8 @@ func (f Figures) line(width int) string {
 // plain is the line for logs: the percent, bytes, every state, the rates.
 func (f Figures) plain() string {
 	c := f.Counts
-	return fmt.Sprintf("%d.%d%% %s/%s, %d/%d done, %d failed, %d active, %d verifying, %d retrying, %d held, %d pending, %d skipped (already uploaded); %.1f files/s, %.1f MiB/s, %s, elapsed %s",
-		f.Permille/10, f.Permille%10, Bytes(f.Bytes.Done), Bytes(f.Bytes.Total),
+	return fmt.Sprintf("%d.%d%% %s, %d/%d done, %d failed, %d active, %d verifying, %d retrying, %d held, %d pending, %d skipped (already uploaded); %.1f files/s, %.1f MiB/s, %s, elapsed %s",
+		f.Permille/10, f.Permille%10, bytesOf(f.Bytes.Done, f.Bytes.Total),
 		c[records.Done], f.Total(), c[records.Failed], c[records.Active], c[records.Verifying],
 		c[records.Retrying], c[records.Held], c[records.Pending], c[records.Skipped],
 		f.FilesPerSec, f.BytesPerSec/(1<<20), f.eta(), duration(f.Elapsed))

@@ -143,7 +143,7 @@ func (p *Progress) say(msg string) {
 // never touches the terminal's last column (some wrap there).
 const (
 	fixedColumns = 5 + 2 + 2 + 1
-	minBar       = 10
+	minBar       = 8
 )
 
 // draw redraws the terminal line. The figures get the width left beside

@@ -69,6 +69,11 @@ func TestBytesAndDurations(t *testing.T) {
 			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
 		}
 	}
+	for pair, want := range map[[2]int64]string{{0, 0}: "0/0 B", {3 << 20, 5 << 20}: "3.0/5.0 MiB", {512 << 10, 5 << 30}: "512.0 KiB/5.0 GiB"} {
+		if got := bytesOf(pair[0], pair[1]); got != want {
+			t.Errorf("bytesOf(%d, %d) = %q, want %q", pair[0], pair[1], got, want)
+		}
+	}
 	for d, want := range map[time.Duration]string{42 * time.Second: "42s", 187 * time.Second: "3m07s", 2*time.Hour + 5*time.Minute: "2h05m"} {
 		if got := duration(d); got != want {
 			t.Errorf("duration(%v) = %q, want %q", d, got, want)
@@ -132,7 +137,7 @@ func TestPlainLineCountsEveryState(t *testing.T) {
 	if sum != st.Total() {
 		t.Errorf("plain line %q adds up to %d, want %d", line, sum, st.Total())
 	}
-	for _, want := range []string{"1.0 MiB/5.0 MiB", "%", "files/s", "MiB/s", "ETA", "elapsed"} {
+	for _, want := range []string{"1.0/5.0 MiB", "%", "files/s", "MiB/s", "ETA", "elapsed"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("plain line %q lacks %q", line, want)
 		}
