@@ -21,8 +21,11 @@ import (
 // Status prints a batch's counts and bytes, why files are held, and why
 // files failed.
 func Status(w io.Writer, st records.Status, holds, fails []records.Failure) {
-	fmt.Fprintf(w, "batch %s: %d files, %s of %s uploaded (%s failed)\n", st.Batch, st.Total(),
-		Bytes(st.Bytes.Done), Bytes(st.Bytes.Total), Bytes(st.Bytes.Failed))
+	failed := ""
+	if st.Bytes.Failed > 0 {
+		failed = ", " + Bytes(st.Bytes.Failed) + " failed"
+	}
+	fmt.Fprintf(w, "batch %s: %d files, %s uploaded%s\n", st.Batch, st.Total(), bytesOf(st.Bytes.Done, st.Bytes.Total), failed)
 	for _, s := range records.States {
 		fmt.Fprintf(w, "  %-9s %d\n", s, st.Counts[s])
 	}
@@ -36,7 +39,11 @@ func Status(w io.Writer, st records.Status, holds, fails []records.Failure) {
 		fmt.Fprintln(w, "failures:")
 	}
 	for _, f := range fails {
-		fmt.Fprintf(w, "  %s [%s] %s\n", f.Path, f.Class, f.Reason)
+		name := f.Path
+		if name == "" { // a vanished task's payload went with it
+			name = "task " + f.TaskID
+		}
+		fmt.Fprintf(w, "  %s [%s] %s\n", name, f.Class, f.Reason)
 	}
 }
 

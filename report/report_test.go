@@ -176,11 +176,11 @@ func TestPlainLinesOnChangeAndHeldReasonOnce(t *testing.T) {
 func TestStatusSaysWhyHeldAndFailed(t *testing.T) {
 	st := status(map[string]int64{records.Held: 2, records.Failed: 1}, records.Bytes{Total: 3 << 20, Failed: 1 << 20})
 	holds := []records.Failure{{TaskID: "a", Reason: "held by X: run enqueue resume --token-ref x"}, {TaskID: "b", Reason: "held by X: run enqueue resume --token-ref x"}}
-	fails := []records.Failure{{Path: "d/f.mov", Class: "vanished", Reason: "vanished from the queue: deleted outside frameq?"}}
+	fails := []records.Failure{{Path: "d/f.mov", Class: "terminal", Reason: "403"}, {TaskID: "t9", Class: "vanished", Reason: "vanished from the queue: deleted outside frameq?"}}
 	var buf bytes.Buffer
 	Status(&buf, st, holds, fails)
-	for _, want := range []string{"3 files, 0 B of 3.0 MiB uploaded (1.0 MiB failed)", "held:\n  2 files: held by X: run enqueue resume --token-ref x",
-		"failures:\n  d/f.mov [vanished] vanished from the queue"} {
+	for _, want := range []string{"3 files, 0 B/3.0 MiB uploaded, 1.0 MiB failed", "held:\n  2 files: held by X: run enqueue resume --token-ref x",
+		"failures:\n  d/f.mov [terminal] 403\n  task t9 [vanished] vanished from the queue"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, buf.String())
 		}

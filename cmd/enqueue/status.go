@@ -14,6 +14,7 @@ import (
 
 func cmdStatus(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 	asJSON := fs.Bool("json", false, "print JSON")
+	grace := fs.Duration("vanish-grace", job.DefaultVanishGrace, "count a task asynq no longer has as failed only this long after the batch's last enqueue")
 	fs.Usage = func() {
 		fmt.Fprintln(c.stderr, "usage: enqueue status [--json] <batch>")
 		fs.PrintDefaults()
@@ -30,7 +31,9 @@ func cmdStatus(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int
 	}
 	defer rdb.Close()
 	b := records.NewBatches(rdb)
-	if _, err := job.NewSweeper(rdb).Sweep(ctx, fs.Arg(0)); err != nil {
+	sweeper := job.NewSweeper(rdb)
+	sweeper.Grace = *grace
+	if _, err := sweeper.Sweep(ctx, fs.Arg(0)); err != nil {
 		fmt.Fprintf(c.stderr, "enqueue: status: vanished tasks not checked: %v\n", err)
 	}
 	st, err := b.Status(ctx, fs.Arg(0))
@@ -59,6 +62,7 @@ func cmdStatus(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int
 func cmdWait(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: wait forever)")
 	every := fs.Duration("interval", time.Second, "how often to check")
+	grace := fs.Duration("vanish-grace", job.DefaultVanishGrace, "count a task asynq no longer has as failed only this long after the batch's last enqueue")
 	fs.Usage = func() {
 		fmt.Fprintln(c.stderr, "usage: enqueue wait [--timeout D] <batch>\n\nExit 0: every file uploaded; 1: some failed; 3: timeout.")
 		fs.PrintDefaults()
@@ -80,6 +84,7 @@ func cmdWait(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 		defer cancel()
 	}
 	w := &watch{batches: records.NewBatches(rdb), sweeper: job.NewSweeper(rdb), batch: fs.Arg(0)}
+	w.sweeper.Grace = *grace
 	bar := report.NewProgress(c.stderr)
 	tick := time.NewTicker(*every)
 	defer tick.Stop()
