@@ -25,6 +25,9 @@ func cmdStatus(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int
 	if fs.NArg() != 1 {
 		return c.fail(exitUsage, "status: want exactly one batch id")
 	}
+	if *grace < 0 {
+		return c.fail(exitUsage, "status: --vanish-grace %v: must not be negative", *grace)
+	}
 	rdb, err := c.redis()
 	if err != nil {
 		return c.fail(exitUsage, "%v", err)
@@ -73,6 +76,9 @@ func cmdWait(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 	if fs.NArg() != 1 {
 		return c.fail(exitUsage, "wait: want exactly one batch id")
 	}
+	if *grace < 0 {
+		return c.fail(exitUsage, "wait: --vanish-grace %v: must not be negative", *grace)
+	}
 	rdb, err := c.redis()
 	if err != nil {
 		return c.fail(exitUsage, "%v", err)
@@ -90,6 +96,10 @@ func cmdWait(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 	defer tick.Stop()
 	for {
 		st, holds, err := w.poll(ctx)
+		if w.sweepErr != nil && ctx.Err() == nil {
+			fmt.Fprintln(c.stderr, "enqueue: wait: vanished tasks not checked:", w.sweepErr)
+			w.sweepErr = nil
+		}
 		if err == nil {
 			bar.Show(st, holds)
 			if st.Finished() {
@@ -118,6 +128,8 @@ type watch struct {
 	state   string    // counts at the last change
 	since   time.Time // when they last changed
 	next    time.Time // the earliest time for the next sweep
+	// sweepErr is why the last sweep failed; the status is shown anyway.
+	sweepErr error
 }
 
 // sweepAfter is how long a batch must stand still before wait looks for
@@ -138,9 +150,7 @@ func (w *watch) poll(ctx context.Context) (records.Status, []records.Failure, er
 	if !st.Finished() && now.Sub(w.since) >= sweepAfter && !now.Before(w.next) {
 		n, err := w.sweeper.Sweep(ctx, w.batch)
 		w.next = time.Now().Add(sweepAfter + 10*time.Since(now))
-		if err != nil {
-			return st, nil, fmt.Errorf("vanished tasks not checked: %w", err)
-		}
+		w.sweepErr = err
 		if n > 0 {
 			if st, err = w.batches.Status(ctx, w.batch); err != nil {
 				return st, nil, err
