@@ -81,6 +81,11 @@ func plural(n int, one, many string) string {
 // Progress shows a batch's progress: on a terminal one line redrawn in
 // place, fitted to the terminal's width; elsewhere a plain timestamped
 // line on change (and at least every heartbeat), with no escape codes.
+//
+// The terminal line is drawn by schollz/progressbar rather than
+// vbauerster/mpb: one bar fed absolute figures from Redis, drawn when we
+// poll, is what it does (mpb's strength, many bars on a render loop of its
+// own, is not needed here), and it shrinks the bar to the terminal width.
 type Progress struct {
 	w     io.Writer
 	tty   bool
