@@ -92,6 +92,39 @@ func TestTokenBreakerHoldsJobsUntilResumed(t *testing.T) {
 		t.Errorf("held jobs counted as failures: %s", out)
 	}
 	t.Logf("%d API calls while the token was rejected; status %s", held, out)
+	// Wherever a held job shows, it says the breaker holds it and how to
+	// release it: status, wait, and the error asynq stores on the task.
+	const release = "enqueue resume --token-ref default"
+	text, _, _ := e.enqueue("status", batch)
+	if !strings.Contains(text, `held by the token breaker of token ref "default"`) || !strings.Contains(text, release) {
+		t.Errorf("status does not say why jobs are held:\n%s", text)
+	}
+	_, waited, code := e.enqueue("wait", "--timeout", "1s", batch)
+	if code != 3 || !strings.Contains(waited, release) || strings.Contains(waited, "rate limited") {
+		t.Errorf("wait: exit %d, want 3 naming %q:\n%s", code, release, tail([]byte(waited), 2000))
+	}
+	// Held tasks went back with their error; the scheduler moves them from
+	// retry to pending (paused) after 5 s, error kept.
+	var withErr []*asynq.TaskInfo
+	for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){insp.ListRetryTasks, insp.ListPendingTasks} {
+		tasks, err := list(job.Queue("default"), asynq.PageSize(files))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ti := range tasks {
+			if ti.LastErr != "" {
+				withErr = append(withErr, ti)
+			}
+		}
+	}
+	if len(withErr) == 0 {
+		t.Errorf("no held task carries an error in asynq; want those that were running")
+	}
+	for _, ti := range withErr {
+		if !strings.Contains(ti.LastErr, release) || strings.Contains(ti.LastErr, "rate limited") {
+			t.Errorf("task %s: asynq's last error %q, want it held naming %q", ti.ID, ti.LastErr, release)
+		}
+	}
 
 	e.sim.SetFaults(frameiosim.Faults{}) // the operator fixes the account
 	if _, stderr, code := e.enqueue("resume", "--token-ref", "default"); code != 0 {

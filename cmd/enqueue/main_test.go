@@ -100,10 +100,16 @@ func TestDryRunAndUsageErrors(t *testing.T) {
 		{"nope"},                           // unknown command
 		{"wait", "--timeout", "soon", "b"}, // bad duration
 		{"status"},                         // no batch
-		{"resume"},                         // no ref
+		{"status", "--vanish-grace", "-1s", "b"},
+		{"wait", "--vanish-grace", "-1s", "b"},
+		{"resume"}, // no ref
 	} {
-		if _, stderr, code := runCLI(t, srv.URL(), args...); code != exitUsage || stderr == "" {
+		_, stderr, code := runCLI(t, srv.URL(), args...)
+		if code != exitUsage || stderr == "" {
 			t.Errorf("%v: exit %d, want %d with a message", args, code, exitUsage)
+		}
+		if len(args) > 1 && args[1] == "--vanish-grace" && !strings.Contains(stderr, "--vanish-grace") {
+			t.Errorf("%v: %q does not name the flag", args, stderr)
 		}
 	}
 }

@@ -261,7 +261,11 @@ func waitBatch(ctx context.Context, b *records.Batches, batch string, out io.Wri
 		if err != nil {
 			return st, err
 		}
-		bar.Show(st)
+		holds, err := b.Holds(ctx, batch)
+		if err != nil {
+			return st, err
+		}
+		bar.Show(st, holds)
 		if st.Finished() {
 			bar.End()
 			return st, nil

@@ -108,6 +108,13 @@ func (b *Breaker) Resume(ctx context.Context, ref string) error {
 	return nil
 }
 
+// HeldReason says that ref's jobs are held by its token breaker and how to
+// release them: the one wording for the task's error (as asynq stores it),
+// the batch's held record, the worker's log, enqueue status and wait.
+func HeldReason(ref string) string {
+	return fmt.Sprintf("held by the token breaker of token ref %q (Frame.io rejected the token, 401/402/account locked): fix the token, then run: enqueue resume --token-ref %s", ref, ref)
+}
+
 // asynq reports these as plain errors; pausing twice is not a failure.
 func alreadyPaused(err error) bool { return strings.Contains(err.Error(), "already paused") }
 func notPaused(err error) bool     { return strings.Contains(err.Error(), "not paused") }

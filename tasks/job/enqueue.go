@@ -259,7 +259,7 @@ func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Up
 		return err
 	}
 	// Registered before enqueueing, so a worker's "active" can't be overwritten by "pending".
-	if err := e.batches.Add(ctx, batch, ids); err != nil {
+	if err := e.batches.AddSized(ctx, batch, ids, sizesOf(todo)); err != nil {
 		return err
 	}
 	fresh, queued, err := e.splitLegacy(ctx, todo)

@@ -44,12 +44,24 @@ type Failure struct {
 	Class  string `json:"class"`
 	Reason string `json:"reason"`
 	At     int64  `json:"at"`
+	// TokenRef names the token whose breaker holds the task (held records).
+	TokenRef string `json:"token_ref,omitempty"`
 }
 
-// Status counts a batch's tasks by state.
+// Status counts a batch's tasks by state, and their bytes.
 type Status struct {
 	Batch  string
 	Counts map[string]int64
+	Bytes  Bytes
+}
+
+// Bytes sums the sizes of a batch's files that have a known size: all of
+// them, those done and those failed. Files skipped as already uploaded
+// are not in them (nothing is sent for them).
+type Bytes struct {
+	Total  int64 `json:"total"`
+	Done   int64 `json:"done"`
+	Failed int64 `json:"failed"`
 }
 
 // Total is the number of tasks in the batch.
@@ -77,10 +89,22 @@ type Batches struct {
 // NewBatches returns a batch store on rdb.
 func NewBatches(rdb redis.UniversalClient) *Batches { return &Batches{rdb: rdb} }
 
+// batchKeys are a batch's keys, one hash slot: state (task id → state),
+// counts (state → tasks), failed (task id → Failure), sizes (task id →
+// bytes, for tasks with a known size), bytes (total, done, failed and the
+// time of the last Add) and held (task id → why it is held).
 func batchKeys(batch string) []string {
 	p := "frameq:batch:{" + batch + "}:"
-	return []string{p + "state", p + "counts", p + "failed"}
+	return []string{p + "state", p + "counts", p + "failed", p + "sizes", p + "bytes", p + "held"}
 }
+
+// Fields of a batch's bytes hash.
+const (
+	bytesTotal  = "total"
+	bytesDone   = "done"
+	bytesFailed = "failed"
+	lastAdd     = "last_add"
+)
 
 // trackedKey maps the tasks a batch tracks but does not own (they were
 // already queued by another batch when it was enqueued) to their owner.
@@ -93,13 +117,18 @@ func batchKeys(batch string) []string {
 // miss a transition however enqueue and completion interleave.
 func trackedKey(batch string) string { return "frameq:batch:{" + batch + "}:tracked" }
 
-// setStateScript moves task ARGV[1] to state ARGV[2]. ARGV[3] is the failure
-// record for "failed", ARGV[4] "1" to only add a task not yet in the batch,
-// ARGV[5] the TTL in seconds. "done" is final: a late duplicate cannot undo it.
+// setStateScript moves task ARGV[1] to state ARGV[2]. ARGV[3] is the
+// record kept for "failed" (the failure) and "held" (why). ARGV[4] is the
+// mode: "1" only adds a task not yet in the batch, "2" moves it only if it
+// is in the batch and not finished (vanished tasks), anything else always.
+// ARGV[5] is the TTL in seconds. "done" is final: a late duplicate cannot
+// undo it. A task's size moves with it into and out of the bytes done and
+// failed, in the same script, so bytes and counts never disagree.
 // Returns 1 if the state changed.
 const setStateScript = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[4] == '1' and old then return 0 end
+if ARGV[4] == '2' and (not old or old == 'done' or old == 'failed') then return 0 end
 if old == ARGV[2] or old == 'done' then return 0 end
 if old then redis.call('HINCRBY', KEYS[2], old, -1) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -109,30 +138,61 @@ if ARGV[2] == 'failed' then
 elseif old == 'failed' then
   redis.call('HDEL', KEYS[3], ARGV[1])
 end
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+if ARGV[2] == 'held' then
+  redis.call('HSET', KEYS[6], ARGV[1], ARGV[3])
+elseif old == 'held' then
+  redis.call('HDEL', KEYS[6], ARGV[1])
+end
+local size = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '0')
+if size > 0 then
+  if ARGV[2] == 'done' or ARGV[2] == 'failed' then redis.call('HINCRBY', KEYS[5], ARGV[2], size) end
+  if old == 'failed' then redis.call('HINCRBY', KEYS[5], 'failed', -size) end
+end
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
 return 1`
 
-// removeScript takes task ARGV[1] out of the batch.
+// removeScript takes task ARGV[1] out of the batch, and its size out of
+// the batch's bytes.
 const removeScript = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[2], old, -1)
 redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])
+local size = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '0')
+if size > 0 then
+  redis.call('HINCRBY', KEYS[5], 'total', -size)
+  if old == 'done' or old == 'failed' then redis.call('HINCRBY', KEYS[5], old, -size) end
+end
+redis.call('HDEL', KEYS[4], ARGV[1])
 return 1`
 
-// addScript registers tasks ARGV[3..] in state ARGV[2] unless already in
-// the batch, all in one call: a script per task made Redis the bottleneck of
-// a 100,000-file enqueue. ARGV[1] is the TTL in seconds. Returns how many
-// were added.
+// addScript registers tasks in state ARGV[2] unless already in the batch,
+// all in one call: a script per task made Redis the bottleneck of a
+// 100,000-file enqueue. ARGV[3..] are pairs of task id and size in bytes
+// (0: unknown); the sizes of the added tasks go into the batch's total.
+// ARGV[1] is the TTL in seconds. It stamps the batch's last Add with
+// Redis's clock (the grace before a missing task counts as vanished).
+// Returns how many were added.
 const addScript = `
-local added = 0
-for i = 3, #ARGV do
-  added = added + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[2])
+local added, bytes = 0, 0
+for i = 3, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[2]) == 1 then
+    added = added + 1
+    local size = tonumber(ARGV[i+1])
+    if size > 0 then
+      redis.call('HSET', KEYS[4], ARGV[i], size)
+      bytes = bytes + size
+    end
+  end
 end
-if added == 0 then return 0 end
-redis.call('HINCRBY', KEYS[2], ARGV[2], added)
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+redis.call('HSET', KEYS[5], 'last_add', redis.call('TIME')[1])
+if added > 0 then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], added)
+  if bytes > 0 then redis.call('HINCRBY', KEYS[5], 'total', bytes) end
+end
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return added`
 
 var (
@@ -144,19 +204,29 @@ var (
 // recentKey indexes batches by creation time, for metrics and listings.
 const recentKey = "frameq:batches"
 
-// Add registers tasks as pending, in one script call. Tasks already in the
-// batch keep their state.
+// Add registers tasks of unknown size as pending (see AddSized).
 func (b *Batches) Add(ctx context.Context, batch string, taskIDs []string) error {
+	return b.AddSized(ctx, batch, taskIDs, nil)
+}
+
+// AddSized registers tasks as pending, in one script call, and adds the
+// sizes of the new ones (sizes[i] for taskIDs[i]; missing or 0: unknown) to
+// the batch's bytes total. Tasks already in the batch keep their state.
+func (b *Batches) AddSized(ctx context.Context, batch string, taskIDs []string, sizes []int64) error {
 	if err := b.rdb.ZAddNX(ctx, recentKey, redis.Z{Score: float64(time.Now().Unix()), Member: batch}).Err(); err != nil {
 		return fmt.Errorf("batch %s: index: %w", batch, err)
 	}
 	if len(taskIDs) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(taskIDs)+2)
+	args := make([]any, 0, 2*len(taskIDs)+2)
 	args = append(args, strconv.Itoa(int(batchTTL.Seconds())), Pending)
-	for _, id := range taskIDs {
-		args = append(args, id)
+	for i, id := range taskIDs {
+		var size int64
+		if i < len(sizes) {
+			size = max(sizes[i], 0)
+		}
+		args = append(args, id, size)
 	}
 	if err := addTasks.Run(ctx, b.rdb, batchKeys(batch), args...).Err(); err != nil {
 		return fmt.Errorf("batch %s: add %d tasks: %w", batch, len(taskIDs), err)
@@ -211,20 +281,23 @@ func (b *Batches) Track(ctx context.Context, batch string, owners map[string]str
 	return nil
 }
 
-// trackedCounts adds to counts the owner-side state of every task batch
-// tracks. A task its owner no longer records counts as pending, so a wait
-// never reports a file finished that is not.
-func (b *Batches) trackedCounts(ctx context.Context, batch string, counts map[string]int64) error {
+// trackedCounts adds to st the owner-side state and bytes of every task
+// batch tracks. A task its owner no longer records counts as pending, so a
+// wait never reports a file finished that is not.
+func (b *Batches) trackedCounts(ctx context.Context, batch string, st *Status) error {
 	owners, err := b.rdb.HGetAll(ctx, trackedKey(batch)).Result()
 	if err != nil || len(owners) == 0 {
 		return err
 	}
 	ids := make([]string, 0, len(owners))
-	cmds := make([]*redis.StringCmd, 0, len(owners))
+	states := make([]*redis.StringCmd, 0, len(owners))
+	sizes := make([]*redis.StringCmd, 0, len(owners))
 	_, err = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for id, owner := range owners {
 			ids = append(ids, id)
-			cmds = append(cmds, p.HGet(ctx, batchKeys(owner)[0], id))
+			keys := batchKeys(owner)
+			states = append(states, p.HGet(ctx, keys[0], id))
+			sizes = append(sizes, p.HGet(ctx, keys[3], id))
 		}
 		return nil
 	})
@@ -232,18 +305,31 @@ func (b *Batches) trackedCounts(ctx context.Context, batch string, counts map[st
 		return err
 	}
 	for i := range ids {
-		st, err := cmds[i].Result()
-		if err != nil || st == "" {
-			st = Pending
+		state, err := states[i].Result()
+		if err != nil || state == "" {
+			state = Pending
 		}
-		counts[st]++
+		st.Counts[state]++
+		size, _ := sizes[i].Int64()
+		st.Bytes.add(state, size)
 	}
 	return nil
 }
 
+// add counts a task of size bytes in state into b.
+func (b *Bytes) add(state string, size int64) {
+	b.Total += size
+	switch state {
+	case Done:
+		b.Done += size
+	case Failed:
+		b.Failed += size
+	}
+}
+
 // Stage queues Set's script on p, for callers that batch it with other writes.
 func (b *Batches) Stage(ctx context.Context, p redis.Pipeliner, batch, taskID, state string, f *Failure) {
-	setState.EvalSha(ctx, p, batchKeys(batch), taskID, state, failureRecord(taskID, f), "0", strconv.Itoa(int(batchTTL.Seconds())))
+	setState.EvalSha(ctx, p, batchKeys(batch), taskID, state, failureRecord(taskID, f), "0", ttlArg())
 }
 
 // pipelined runs fn's commands in one round trip. The scripts go by SHA;
@@ -275,18 +361,87 @@ func failureRecord(taskID string, f *Failure) string {
 	return string(js)
 }
 
-// Set moves a task to state; f is recorded for Failed.
+func ttlArg() string { return strconv.Itoa(int(batchTTL.Seconds())) }
+
+// Set moves a task to state; f is recorded for Failed (why it failed) and
+// Held (why it is held).
 func (b *Batches) Set(ctx context.Context, batch, taskID, state string, f *Failure) error {
-	err := setState.Run(ctx, b.rdb, batchKeys(batch), taskID, state, failureRecord(taskID, f), "0", strconv.Itoa(int(batchTTL.Seconds()))).Err()
+	err := setState.Run(ctx, b.rdb, batchKeys(batch), taskID, state, failureRecord(taskID, f), "0", ttlArg()).Err()
 	if err != nil && err != redis.Nil {
 		return fmt.Errorf("batch %s: set %s %s: %w", batch, taskID, state, err)
 	}
 	return nil
 }
 
+// Vanish records task taskID failed with f, but only if the batch still
+// has it unfinished (pending, active, retrying, held or verifying): the
+// caller found no such task in asynq, and a worker that finished it
+// meanwhile wins. It reports whether the task moved.
+func (b *Batches) Vanish(ctx context.Context, batch, taskID string, f *Failure) (bool, error) {
+	n, err := setState.Run(ctx, b.rdb, batchKeys(batch), taskID, Failed, failureRecord(taskID, f), "2", ttlArg()).Int()
+	if err != nil && err != redis.Nil {
+		return false, fmt.Errorf("batch %s: vanish %s: %w", batch, taskID, err)
+	}
+	return n == 1, nil
+}
+
+// Unfinished lists the batch's own tasks (not those it tracks) that are
+// not done or failed, up to limit (0: all).
+func (b *Batches) Unfinished(ctx context.Context, batch string, limit int) ([]string, error) {
+	var out []string
+	var cursor uint64
+	for {
+		kv, next, err := b.rdb.HScan(ctx, batchKeys(batch)[0], cursor, "", 1000).Result()
+		if err != nil {
+			return nil, fmt.Errorf("batch %s: unfinished tasks: %w", batch, err)
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] != Done && kv[i+1] != Failed {
+				out = append(out, kv[i])
+			}
+			if limit > 0 && len(out) == limit {
+				return out, nil
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return out, nil
+		}
+	}
+}
+
+// LastAdd returns when tasks were last added to the batch (by Redis's
+// clock), and Redis's time now; zero if never.
+func (b *Batches) LastAdd(ctx context.Context, batch string) (last, now time.Time, err error) {
+	var at *redis.StringCmd
+	var clock *redis.TimeCmd
+	_, err = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		at = p.HGet(ctx, batchKeys(batch)[4], lastAdd)
+		clock = p.Time(ctx)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return time.Time{}, time.Time{}, fmt.Errorf("batch %s: last add: %w", batch, err)
+	}
+	if sec, err := at.Int64(); err == nil {
+		last = time.Unix(sec, 0)
+	}
+	return last, clock.Val(), nil
+}
+
+// Holds lists why the batch's held tasks are held, oldest first.
+func (b *Batches) Holds(ctx context.Context, batch string) ([]Failure, error) {
+	return b.records(ctx, batch, batchKeys(batch)[5])
+}
+
 // Status reads a batch's counters.
 func (b *Batches) Status(ctx context.Context, batch string) (Status, error) {
-	m, err := b.rdb.HGetAll(ctx, batchKeys(batch)[1]).Result()
+	keys := batchKeys(batch)
+	var counts, bytes *redis.MapStringStringCmd
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		counts = p.HGetAll(ctx, keys[1])
+		bytes = p.HGetAll(ctx, keys[4])
+		return nil
+	})
 	if err != nil {
 		return Status{}, fmt.Errorf("batch %s: %w", batch, err)
 	}
@@ -294,11 +449,15 @@ func (b *Batches) Status(ctx context.Context, batch string) (Status, error) {
 	for _, st := range States {
 		s.Counts[st] = 0
 	}
-	for k, v := range m {
+	for k, v := range counts.Val() {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		s.Counts[k] = n
 	}
-	if err := b.trackedCounts(ctx, batch, s.Counts); err != nil {
+	bm := bytes.Val()
+	s.Bytes.Total, _ = strconv.ParseInt(bm[bytesTotal], 10, 64)
+	s.Bytes.Done, _ = strconv.ParseInt(bm[bytesDone], 10, 64)
+	s.Bytes.Failed, _ = strconv.ParseInt(bm[bytesFailed], 10, 64)
+	if err := b.trackedCounts(ctx, batch, &s); err != nil {
 		return Status{}, fmt.Errorf("batch %s: tracked tasks: %w", batch, err)
 	}
 	return s, nil
@@ -325,9 +484,14 @@ func (b *Batches) Recent(ctx context.Context, d time.Duration, n int) (map[strin
 
 // Failures lists a batch's failed tasks, oldest first.
 func (b *Batches) Failures(ctx context.Context, batch string) ([]Failure, error) {
-	m, err := b.rdb.HGetAll(ctx, batchKeys(batch)[2]).Result()
+	return b.records(ctx, batch, batchKeys(batch)[2])
+}
+
+// records reads a hash of Failure records (failed or held), oldest first.
+func (b *Batches) records(ctx context.Context, batch, key string) ([]Failure, error) {
+	m, err := b.rdb.HGetAll(ctx, key).Result()
 	if err != nil {
-		return nil, fmt.Errorf("batch %s failures: %w", batch, err)
+		return nil, fmt.Errorf("batch %s records: %w", batch, err)
 	}
 	out := make([]Failure, 0, len(m))
 	for id, js := range m {

@@ -7,6 +7,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/frameq/frameq/apierr"
+	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -40,7 +41,10 @@ type waitError struct {
 }
 
 func (e *waitError) Error() string {
-	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errHeldCause) {
+	if isHeld(e.cause) {
+		return e.cause.Error() // no "again in": resume, not time, releases it
+	}
+	if errors.Is(e.cause, errVerifying) {
 		return e.cause.Error() + "; again in " + e.wait.String()
 	}
 	return "rate limited, retry in " + e.wait.String() + ": " + e.cause.Error()
@@ -51,11 +55,21 @@ func (e *waitError) Unwrap() error { return e.cause }
 // it just waits in the queue, so this only bounds the delay after resume.
 const heldRetry = 5 * time.Second
 
-// errHeld hands a job back while its token's breaker is open. It is not a
-// failure: the job did nothing wrong.
-var errHeld = &waitError{wait: heldRetry, cause: errHeldCause}
+// held hands a job of token ref back while the ref's breaker is open. It
+// is not a failure: the job did nothing wrong. Its message says who holds
+// it and the command that releases it, never "rate limited".
+func held(ref string) error { return &waitError{wait: heldRetry, cause: &heldError{ref: ref}} }
 
-var errHeldCause = errors.New("token breaker open: held until enqueue resume")
+// heldError is the cause of held's error.
+type heldError struct{ ref string }
+
+func (e *heldError) Error() string { return job.HeldReason(e.ref) }
+
+// isHeld reports whether err holds its job for the token breaker.
+func isHeld(err error) bool {
+	var h *heldError
+	return errors.As(err, &h)
+}
 
 // IsFailure is asynq's Config.IsFailure: waits for a rate limit are not
 // failures, so they neither count against MaxRetry nor skew failure stats.

@@ -258,17 +258,23 @@ func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (
 		if !isWait || ctx.Err() != nil {
 			return assetID, err
 		}
-		// Hand long waits (and every verification wait) back to the queue
+		// Hand long waits (and every verification or breaker wait) back to the queue
 		// to free this slot, unless asynq would archive the task for it (it
 		// checks MaxRetry before IsFailure).
-		if !at.last && (waits >= maxInProcessWaits || wait > 10*time.Second || errors.Is(err, errVerifying)) {
+		// A held job goes back at once too: only enqueue resume releases it,
+		// and while it sleeps here its batch record would say "active".
+		if !at.last && (waits >= maxInProcessWaits || wait > 10*time.Second || errors.Is(err, errVerifying) || isHeld(err)) {
 			var w *waitError
 			if errors.As(err, &w) {
 				return "", err
 			}
 			return "", &waitError{wait: wait, cause: err}
 		}
-		zerolog.Ctx(ctx).Debug().Dur("wait", wait).Err(err).Msg("rate limited, waiting")
+		msg := "rate limited, waiting"
+		if isHeld(err) {
+			msg = "held by the token breaker, waiting for enqueue resume"
+		}
+		zerolog.Ctx(ctx).Debug().Dur("wait", wait).Err(err).Msg(msg)
 		if err := throttle.Sleep(ctx, wait); err != nil {
 			return "", err
 		}
@@ -314,7 +320,7 @@ func (h *Handler) upload(ctx context.Context, at *attempt, pre *records.Progress
 		return "", terminal(ClassInput, fmt.Sprintf("unknown token ref %q: this worker has no %s", u.TokenRef, ident.TokenVar(u.TokenRef)))
 	}
 	if h.opts.Breaker != nil && h.opts.Breaker.Open(ctx, u.TokenRef) {
-		return "", errHeld
+		return "", held(u.TokenRef)
 	}
 	at.acct, at.api = acct, acct.frameIO()
 	if u.SourceURL != "" {
@@ -335,12 +341,13 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 		} else {
 			log.Error().Str("token_ref", u.TokenRef).Err(err).Msg("token rejected: breaker open, queue paused; fix the token, then run enqueue resume --token-ref " + u.TokenRef)
 		}
-		err = errHeld
+		err = held(u.TokenRef)
 	}
 	var w *waitError
 	switch {
-	case errors.Is(err, errHeld):
-		h.mark(ctx, u, taskID, records.Held, nil)
+	case isHeld(err):
+		h.mark(ctx, u, taskID, records.Held, &records.Failure{Queue: queue, Path: u.Path, Class: apierr.TokenRejected.String(), Reason: err.Error(), TokenRef: u.TokenRef})
+		log.Warn().Str("token_ref", u.TokenRef).Msg(err.Error())
 		return err
 	case err == nil: // complete recorded the batch's count
 		h.opts.Observer.FileFinished(typeName(u), apierr.OK.String())

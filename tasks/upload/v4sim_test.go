@@ -469,7 +469,7 @@ func TestV4SimLockedAccountTripsTheBreaker(t *testing.T) {
 	breaker := job.NewBreaker(r.rdb)
 	r.h = r.handler(r.api, breaker)
 	u, _ := r.nested("d/l.bin", 10)
-	if err := r.run(u); !errors.Is(err, errHeld) {
+	if err := r.run(u); !isHeld(err) {
 		t.Fatalf("upload on a locked account: %v, want held by the breaker", err)
 	}
 	reason, _ := breaker.Reason(ctx, "default")
