@@ -158,7 +158,7 @@ func (s *Server) check(key Key, req *request) ([]*job.Upload, int, any) {
 	if len(probs) == 0 && err == nil {
 		// The payload rules, which the manifest's imply for all but a few
 		// (e.g. size at most 5 TiB): the Enqueuer would refuse them anyway.
-		if _, err := job.Check("b-check", uploads); err != nil {
+		if _, err := job.Check("b-check", uploads, s.opts.Box); err != nil {
 			probs = jobProblems(err)
 		}
 	}
