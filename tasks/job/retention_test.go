@@ -183,5 +183,5 @@ func retainedBytes(b *testing.B, kind string, n int) float64 {
 		qi, err := in.GetQueueInfo(Queue("default"))
 		return err == nil && qi.Completed == n
 	})
-	return float64(usedMemory(b, rdb)-before) / n
+	return float64(usedMemory(b, rdb)-before) / float64(n)
 }

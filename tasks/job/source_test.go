@@ -126,7 +126,9 @@ func TestSourceURLWithCredentialsWithoutKeyIsRefused(t *testing.T) {
 		t.Errorf("a refused batch left tasks: %v", keys)
 	}
 	// A task built past Check is refused too.
-	if _, err := NewTask(remoteUpload(presigned), Queue("default"), 1, 0); err == nil || !strings.Contains(err.Error(), "source_url") {
+	raw := remoteUpload(presigned)
+	raw.Batch = "b1"
+	if _, err := NewTask(raw, Queue("default"), 1, 0); err == nil || !strings.Contains(err.Error(), "payload field source_url: carries credentials") {
 		t.Errorf("NewTask with an unsealed presigned URL = %v", err)
 	}
 }
