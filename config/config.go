@@ -220,8 +220,8 @@ func Default() Config {
 		RateMargin:      0.02,
 		RetryMaxDelay:   10 * time.Minute,
 		TaskTimeout:     6 * time.Hour,
-		// A day answers "what finished overnight?" at about 1 KiB a task.
-		CompletedRetention: 24 * time.Hour,
+		// job.DefaultRetention: an hour, about 18 MiB per token at 5 files/s.
+		CompletedRetention: time.Hour,
 		VerifyUploads:      true,
 		VerifyTimeout:      time.Hour,
 		VerifyReuploads:    2,

@@ -135,8 +135,8 @@ func FuzzLoad(f *testing.F) {
 
 func TestCompletedRetentionAndSecretKeyForEnqueue(t *testing.T) {
 	c, err := load(t, nil, nil, Redis, Enqueue)
-	if err != nil || c.CompletedRetention != 24*time.Hour || c.SecretKey != nil {
-		t.Fatalf("defaults: retention %v key set %v err %v; want 24h, no key", c.CompletedRetention, c.SecretKey != nil, err)
+	if err != nil || c.CompletedRetention != time.Hour || c.SecretKey != nil {
+		t.Fatalf("defaults: retention %v key set %v err %v; want 1h, no key", c.CompletedRetention, c.SecretKey != nil, err)
 	}
 	key := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // 32 bytes 0..31
 	c, err = load(t, []string{"-completed-retention", "0"}, []string{"FRAMEQ_COMPLETED_RETENTION=2h", "FRAMEQ_SECRET_KEY=" + key}, Redis, Enqueue)

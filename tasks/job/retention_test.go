@@ -109,8 +109,8 @@ func TestEnqueuedTaskCarriesTheRetention(t *testing.T) {
 			t.Errorf("Retention %v: the task carries %v", r, info.Retention)
 		}
 	}
-	if DefaultRetention != 24*time.Hour {
-		t.Errorf("DefaultRetention %v; README and config say 24h", DefaultRetention)
+	if DefaultRetention != time.Hour {
+		t.Errorf("DefaultRetention %v; README and config say 1h", DefaultRetention)
 	}
 }
 
