@@ -395,3 +395,25 @@ func TestSourceURLQueryWithoutKeyIsRefused(t *testing.T) {
 		t.Errorf("tasks enqueued: %v", keys)
 	}
 }
+
+// A callback_url with a query is sealed in Redis, or refused without a key.
+func TestCallbackURLQueryIsSealedOrRefused(t *testing.T) {
+	cb := "https://hooks.example.com:8443/frameq?token=hooksecret"
+	e := newEnv(t)
+	code, b, _ := e.do("POST", "/v1/batches", acmeKey, e.body(cb))
+	if code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	var c Created
+	mustJSON(t, b, &c)
+	raw := e.rdb.HGet(context.Background(), "frameq:batch:{"+c.Batch+"}:meta", "callback").Val()
+	if raw == "" || strings.Contains(raw, "hooksecret") {
+		t.Errorf("stored callback %q: want it sealed", raw)
+	}
+	e2 := newEnv(t, func(o *Options) { o.Box = nil })
+	code, b, _ = e2.do("POST", "/v1/batches", acmeKey, strings.Replace(e2.body(cb), "?sig=s3cr3t", "", 1))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(b), `"field":"callback_url"`) ||
+		!strings.Contains(string(b), "FRAMEQ_SECRET_KEY") || strings.Contains(string(b), "hooksecret") {
+		t.Errorf("without a key: %d %s; want 422 naming callback_url and FRAMEQ_SECRET_KEY", code, b)
+	}
+}

@@ -107,6 +107,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	if err != nil {
 		return nil, err
 	}
+	w.deliverer.Box = box
 	if w.handler, err = upload.NewHandler(rdb, upload.Options{
 		Settler:  w.notifier,
 		Accounts: w.accounts, UploadRoot: cfg.UploadRoot,

@@ -79,7 +79,7 @@ type keyed struct {
 // asynq's completed list that long after it succeeds (0: not at all).
 func newTask(k keyed, queue string, maxRetry int, timeout, retention time.Duration) (*asynq.Task, error) {
 	if k.u.SourceSealed == "" {
-		if _, secret := publicURL(k.u.SourceURL); secret {
+		if _, secret := PublicURL(k.u.SourceURL); secret {
 			// Check seals or refuses these; this guards the last step to Redis.
 			return nil, errors.New("payload field source_url: carries credentials that are not sealed (use Check with a key)")
 		}

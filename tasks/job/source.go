@@ -13,10 +13,10 @@ import (
 // same primitive, as the user OAuth chains (package seal).
 const secretKeyVar = "FRAMEQ_SECRET_KEY"
 
-// publicURL splits a source URL into what may sit in Redis in plaintext
+// PublicURL splits a source URL into what may sit in Redis in plaintext
 // (scheme, host, path) and reports whether it has more: user info, a query
 // (a presigned URL's signature lives there) or a fragment.
-func publicURL(raw string) (public string, secret bool) {
+func PublicURL(raw string) (public string, secret bool) {
 	su, err := url.Parse(raw)
 	if err != nil {
 		return raw, false
@@ -41,7 +41,7 @@ func (u *Upload) sealSource(box *seal.Box) error {
 	if u.SourceSealed != "" {
 		return nil // sealed already (a batch checked twice)
 	}
-	public, secret := publicURL(u.SourceURL)
+	public, secret := PublicURL(u.SourceURL)
 	if !secret {
 		return nil
 	}
@@ -74,7 +74,7 @@ func (u *Upload) Source(box *seal.Box) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: payload field source_sealed: cannot be opened: %s is not the key it was sealed with, or source_url or source_sealed was altered", ErrSealed, secretKeyVar)
 	}
-	if public, _ := publicURL(string(b)); public != u.SourceURL {
+	if public, _ := PublicURL(string(b)); public != u.SourceURL {
 		return "", fmt.Errorf("%w: payload field source_sealed: holds a URL other than source_url", ErrSealed)
 	}
 	return string(b), nil
@@ -89,7 +89,7 @@ func (u *Upload) validateSealed() error {
 	if u.SourceURL == "" {
 		return errors.New("payload field source_sealed: needs source_url")
 	}
-	if _, secret := publicURL(u.SourceURL); secret {
+	if _, secret := PublicURL(u.SourceURL); secret {
 		return errors.New("payload field source_url: has user info, a query or a fragment beside source_sealed, which holds them")
 	}
 	b, err := base64.RawURLEncoding.DecodeString(u.SourceSealed)
