@@ -117,6 +117,9 @@ type Config struct {
 	RetryMaxDelay time.Duration
 	// TaskTimeout bounds one attempt of one task.
 	TaskTimeout time.Duration
+	// CompletedRetention keeps an enqueued task in asynq's completed list
+	// that long after it succeeds; 0 keeps none (enqueue).
+	CompletedRetention time.Duration
 	// VerifyUploads makes a file done only once Frame.io says it has
 	// assembled it, not when its last part is in.
 	VerifyUploads bool
@@ -222,12 +225,14 @@ func Default() Config {
 		RateMargin:      0.02,
 		RetryMaxDelay:   10 * time.Minute,
 		TaskTimeout:     6 * time.Hour,
-		VerifyUploads:   true,
-		VerifyTimeout:   time.Hour,
-		VerifyReuploads: 2,
-		ShutdownTimeout: 30 * time.Second,
-		APITimeout:      45 * time.Second,
-		IntakeAddr:      "127.0.0.1:8081",
+		// job.DefaultRetention: an hour, about 18 MiB per token at 5 files/s.
+		CompletedRetention: time.Hour,
+		VerifyUploads:      true,
+		VerifyTimeout:      time.Hour,
+		VerifyReuploads:    2,
+		ShutdownTimeout:    30 * time.Second,
+		APITimeout:         45 * time.Second,
+		IntakeAddr:         "127.0.0.1:8081",
 	}
 }
 
@@ -280,6 +285,9 @@ const (
 	// Webhook binds the completion webhooks' secret and allowed hosts
 	// (the intake checks callback URLs, the worker delivers).
 	Webhook
+	// Enqueue binds what producers set on the tasks they enqueue, and
+	// FRAMEQ_SECRET_KEY when set (it seals source URLs' credentials).
+	Enqueue
 )
 
 // Load fills c from environ (KEY=value pairs, usually os.Environ()), then
@@ -314,6 +322,13 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, environ []string, groups 
 	}
 	if hasGroup(groups, Webhook) {
 		c.WebhookSecret = env["FRAMEQ_WEBHOOK_SECRET"]
+	}
+	if v := env[SecretKeyVar]; v != "" && hasGroup(groups, Enqueue) {
+		key, err := ParseSecretKey(v)
+		if err != nil {
+			return err
+		}
+		c.SecretKey = key
 	}
 	if hasGroup(groups, Worker) {
 		c.DashboardPassword = env["FRAMEQ_DASHBOARD_PASSWORD"]
@@ -381,6 +396,11 @@ func (c *Config) settings(groups []Group) []setting {
 	if hasGroup(groups, Intake) {
 		out = append(out,
 			setting{"FRAMEQ_INTAKE_ADDR", "addr", "intake HTTP listen address (127.0.0.1:0 picks a free port)", (*stringValue)(&c.IntakeAddr)},
+		)
+	}
+	if hasGroup(groups, Enqueue) {
+		out = append(out,
+			setting{"FRAMEQ_COMPLETED_RETENTION", "completed-retention", "how long a finished task stays in asynq's completed list (0: not at all)", (*nonNegativeDuration)(&c.CompletedRetention)},
 		)
 	}
 	if hasGroup(groups, Webhook) {

@@ -132,3 +132,21 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestCompletedRetentionAndSecretKeyForEnqueue(t *testing.T) {
+	c, err := load(t, nil, nil, Redis, Enqueue)
+	if err != nil || c.CompletedRetention != time.Hour || c.SecretKey != nil {
+		t.Fatalf("defaults: retention %v key set %v err %v; want 1h, no key", c.CompletedRetention, c.SecretKey != nil, err)
+	}
+	key := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // 32 bytes 0..31
+	c, err = load(t, []string{"-completed-retention", "0"}, []string{"FRAMEQ_COMPLETED_RETENTION=2h", "FRAMEQ_SECRET_KEY=" + key}, Redis, Enqueue)
+	if err != nil || c.CompletedRetention != 0 || len(c.SecretKey) != 32 || c.SecretKey[31] != 31 {
+		t.Fatalf("flag 0 over env 2h, key: retention %v key %d bytes err %v", c.CompletedRetention, len(c.SecretKey), err)
+	}
+	for _, env := range [][]string{{"FRAMEQ_COMPLETED_RETENTION=-1h"}, {"FRAMEQ_COMPLETED_RETENTION=day"}, {"FRAMEQ_SECRET_KEY=short"}} {
+		name, _, _ := strings.Cut(env[0], "=")
+		if _, err := load(t, nil, env, Redis, Enqueue); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: error %v, want one naming %s", env, err, name)
+		}
+	}
+}

@@ -68,7 +68,7 @@ func TestReadmeTableIsTheConfig(t *testing.T) {
 		}
 	}
 	def := Default()
-	for i, s := range def.settings([]Group{Redis, Worker, Intake, Webhook}) {
+	for i, s := range def.settings([]Group{Redis, Worker, Intake, Webhook, Enqueue}) {
 		r, ok := byVar[s.env]
 		if !ok {
 			t.Errorf("%s (--%s) is a setting but has no row in README.md's table", s.env, s.flag)
@@ -104,7 +104,7 @@ func sameDefault(t *testing.T, i int, table, code string) bool {
 		return true
 	}
 	fresh := Default()
-	s := fresh.settings([]Group{Redis, Worker, Intake, Webhook})[i]
+	s := fresh.settings([]Group{Redis, Worker, Intake, Webhook, Enqueue})[i]
 	if err := s.value.Set(table); err != nil {
 		return false
 	}

@@ -92,6 +92,19 @@ func (d *durationValue) Set(v string) error {
 	return nil
 }
 
+// nonNegativeDuration is a duration where 0 means "none".
+type nonNegativeDuration time.Duration
+
+func (d *nonNegativeDuration) String() string { return time.Duration(*d).String() }
+func (d *nonNegativeDuration) Set(v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil || x < 0 {
+		return errors.New("want a duration such as 24h or 30m, or 0 for none")
+	}
+	*d = nonNegativeDuration(x)
+	return nil
+}
+
 type fractionValue float64
 
 func (f *fractionValue) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 64) }

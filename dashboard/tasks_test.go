@@ -36,7 +36,7 @@ func TestFormatsRealPayloads(t *testing.T) {
 	}
 
 	// A new payload field must be reviewed here: shown safely, or dropped.
-	reviewed := "v batch token_ref parent_id path file size mtime_ns source_url filetype force"
+	reviewed := "v batch token_ref parent_id path file size mtime_ns source_url source_sealed filetype force"
 	for f := range reflect.TypeFor[job.Upload]().Fields() {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if !strings.Contains(" "+reviewed+" ", " "+name+" ") {

@@ -47,7 +47,13 @@ type env struct {
 	redis *redistest.Server
 	sim   *frameiosim.Server
 	root  string // upload root
+	// enqueueEnv are KEY=value settings of every enqueue command.
+	enqueueEnv []string
 }
+
+// payloadKey is the FRAMEQ_SECRET_KEY of the tests whose producers give
+// presigned source URLs: enqueue seals their queries, workers open them.
+const payloadKey = "cGF5bG9hZC1rZXktMzItYnl0ZXMtZm9yLWUyZS10ZXM="
 
 func newEnv(t *testing.T, simCfg frameiosim.Config) *env {
 	e := &env{t: t, redis: redistest.Start(t), sim: frameiosim.StartTest(t, simCfg), root: t.TempDir()}
@@ -102,7 +108,7 @@ func (e *env) startWorker(name string, extra ...string) *exec.Cmd {
 // enqueue runs the enqueue command and returns stdout, stderr, exit code.
 func (e *env) enqueue(args ...string) (string, string, int) {
 	cmd := exec.Command(filepath.Join(bin, "enqueue"), args...)
-	cmd.Env = e.environ()
+	cmd.Env = e.environ(e.enqueueEnv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -110,9 +110,9 @@ func TestIntakeFromPython(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	intake := e.startIntake()
+	intake := e.startIntake("FRAMEQ_SECRET_KEY=" + payloadKey) // seals the presigned URLs' queries
 	v4 := []string{"FRAMEQ_API_VERSION=v4", "FRAMEQ_API_URL=" + e.sim.V4URL(),
-		"FRAMEQ_WEBHOOK_HOSTS=127.0.0.1", "FRAMEQ_WEBHOOK_SECRET=" + webhookSecret}
+		"FRAMEQ_WEBHOOK_HOSTS=127.0.0.1", "FRAMEQ_WEBHOOK_SECRET=" + webhookSecret, "FRAMEQ_SECRET_KEY=" + payloadKey}
 	e.startWorker("worker1", v4...)
 	e.startWorker("worker2", v4...)
 

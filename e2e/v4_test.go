@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/tasks/job"
@@ -266,7 +267,8 @@ func TestV4AccountSelection(t *testing.T) {
 		}
 	}
 
-	r.spawn("chosen", "FRAMEQ_ACCOUNT_ID=acct-b")
+	r.spawn("chosen", "FRAMEQ_ACCOUNT_ID=acct-b", "FRAMEQ_SECRET_KEY="+payloadKey)
+	r.enqueueEnv = []string{"FRAMEQ_SECRET_KEY=" + payloadKey} // the remote upload's ?sig= is sealed
 	rootB := r.sim.RootFolderOfAccount("acct-b")
 	files := makeTree(t, filepath.Join(r.root, "b"), 8, part, func(i int) int { return 1 + i*9000 })
 	batch := r.enqueueDir(rootB, files.dir)
@@ -277,6 +279,24 @@ func TestV4AccountSelection(t *testing.T) {
 	}
 	if code, report := r.waitBatch(remote, time.Minute); code != 0 {
 		t.Fatalf("enqueue wait (remote upload): exit %d: %s", code, report)
+	}
+	// Done, and kept in the completed list (FRAMEQ_COMPLETED_RETENTION),
+	// with the signature sealed: nowhere in Redis in plaintext.
+	rdb := r.redis.Client(t)
+	done, err := asynq.NewInspectorFromRedisClient(rdb).ListCompletedTasks(job.SmallQueue("default"))
+	var remotes []string
+	for _, ti := range done {
+		if ti.Type == job.TypeRemoteUpload {
+			remotes = append(remotes, string(ti.Payload))
+		}
+	}
+	if err != nil || len(done) != 9 || len(remotes) != 1 || !strings.Contains(remotes[0], "source_sealed") {
+		t.Errorf("completed: %d tasks (%v), remote payloads %q; want 9 kept, the remote one's source sealed", len(done), err, remotes)
+	}
+	for _, k := range rdb.Keys(context.Background(), "*").Val() {
+		if strings.Contains(redisValue(rdb, k), "s3kr1t") {
+			t.Errorf("Redis key %s holds the source URL's signature", k)
+		}
 	}
 	st := r.sim.Stats()
 	var fetched []frameiosim.File
@@ -393,4 +413,26 @@ func TestV4LockedAccountHoldsJobs(t *testing.T) {
 	checkExactlyOnce(t, r.sim.Stats(), files.files)
 	r.checkNeverOver(t)
 	t.Logf("locked with %d of %d files in; held %v; finished after resume", done, len(files.files), bs.Counts)
+}
+
+// redisValue is key k's value as text, whatever its type (DUMP could
+// compress it): what redis-cli or asynq's CLI would show.
+func redisValue(rdb *redis.Client, k string) string {
+	ctx := context.Background()
+	var parts []string
+	switch rdb.Type(ctx, k).Val() {
+	case "string":
+		parts = []string{rdb.Get(ctx, k).Val()}
+	case "hash":
+		for f, v := range rdb.HGetAll(ctx, k).Val() {
+			parts = append(parts, f, v)
+		}
+	case "list":
+		parts = rdb.LRange(ctx, k, 0, -1).Val()
+	case "set":
+		parts = rdb.SMembers(ctx, k).Val()
+	case "zset":
+		parts = rdb.ZRange(ctx, k, 0, -1).Val()
+	}
+	return strings.Join(parts, "\n")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/frameq/frameq/ident"
 	"github.com/frameq/frameq/manifest"
 	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/notify"
 )
 
 // request is the body of POST /v1/batches.
@@ -136,6 +137,10 @@ func (s *Server) check(key Key, req *request) ([]*job.Upload, int, any) {
 	if req.CallbackURL != "" {
 		if why := s.opts.Hosts.Check(req.CallbackURL); why != "" {
 			top = append(top, ItemProblem{Item: -1, Field: "callback_url", Detail: why})
+		} else if stored, err := notify.SealCallback(s.opts.Box, req.CallbackURL); err != nil {
+			top = append(top, ItemProblem{Item: -1, Field: "callback_url", Detail: err.Error()})
+		} else {
+			req.CallbackURL = stored // what Redis holds; the worker opens it
 		}
 	}
 	uploads := make([]*job.Upload, 0, len(req.Items))
@@ -158,7 +163,7 @@ func (s *Server) check(key Key, req *request) ([]*job.Upload, int, any) {
 	if len(probs) == 0 && err == nil {
 		// The payload rules, which the manifest's imply for all but a few
 		// (e.g. size at most 5 TiB): the Enqueuer would refuse them anyway.
-		if _, err := job.Check("b-check", uploads); err != nil {
+		if _, err := job.Check("b-check", uploads, s.opts.Box); err != nil {
 			probs = jobProblems(err)
 		}
 	}

@@ -39,7 +39,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, key Key, req *r
 
 func (s *Server) write(ctx context.Context, key Key, req *request, uploads []*job.Upload) (*Created, error) {
 	batch := job.NewBatchID()
-	checked, err := job.Check(batch, uploads)
+	checked, err := job.Check(batch, uploads, s.opts.Box)
 	if err != nil {
 		return nil, err // checked before; only a bug gets here
 	}

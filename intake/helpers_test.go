@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/frameq/frameq/docs"
 	"github.com/frameq/frameq/redistest"
+	"github.com/frameq/frameq/seal"
 	"github.com/frameq/frameq/tasks/notify"
 )
 
@@ -52,7 +54,11 @@ func newEnv(t *testing.T, tweak ...func(*Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Keys: []Key{acme, ops}, Hosts: hosts, Log: zerolog.Nop()}
+	box, err := seal.New(bytes.Repeat([]byte{9}, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Keys: []Key{acme, ops}, Hosts: hosts, Log: zerolog.Nop(), Box: box, Retention: time.Hour}
 	for _, f := range tweak {
 		f(&o)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -331,5 +332,88 @@ func TestConcurrentTwinsMakeOneBatch(t *testing.T) {
 	}
 	if n, _ := e.rdb.ZCard(context.Background(), "frameq:batches").Result(); n != 1 || created == 0 {
 		t.Errorf("%d batches recorded, %d answers 201; want 1 batch", n, created)
+	}
+}
+
+// A presigned source URL reaches Redis sealed: no query in any key or
+// value; the tasks carry the configured retention.
+func TestSourceURLQueryIsSealedInRedis(t *testing.T) {
+	e := newEnv(t)
+	code, b, _ := e.do("POST", "/v1/batches", acmeKey, e.body(""))
+	if code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	ctx := context.Background()
+	for _, k := range e.rdb.Keys(ctx, "*").Val() {
+		var vals []string
+		switch e.rdb.Type(ctx, k).Val() {
+		case "string":
+			vals = []string{e.rdb.Get(ctx, k).Val()}
+		case "hash":
+			for f, v := range e.rdb.HGetAll(ctx, k).Val() {
+				vals = append(vals, f, v)
+			}
+		case "zset":
+			vals = e.rdb.ZRange(ctx, k, 0, -1).Val()
+		case "set":
+			vals = e.rdb.SMembers(ctx, k).Val()
+		case "list":
+			vals = e.rdb.LRange(ctx, k, 0, -1).Val()
+		}
+		for _, v := range append(vals, k) {
+			if strings.Contains(v, "s3cr3t") || strings.Contains(v, "sig=") {
+				t.Errorf("Redis key %s holds the source URL's query", k)
+			}
+		}
+	}
+	tasks, err := asynq.NewInspectorFromRedisClient(e.rdb).ListPendingTasks(job.SmallQueue("default"))
+	if err != nil || len(tasks) != 3 {
+		t.Fatalf("pending: %d %v", len(tasks), err)
+	}
+	for _, tk := range tasks {
+		if tk.Retention != time.Hour {
+			t.Errorf("task %s retention %v, want the configured 1h", tk.ID, tk.Retention)
+		}
+	}
+}
+
+// Without FRAMEQ_SECRET_KEY such a URL is a 422 naming the item, the
+// field and the key, and nothing is enqueued.
+func TestSourceURLQueryWithoutKeyIsRefused(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Box = nil })
+	code, b, _ := e.do("POST", "/v1/batches", acmeKey, e.body(""))
+	if code != http.StatusUnprocessableEntity {
+		t.Fatalf("POST: %d %s, want 422", code, b)
+	}
+	var ans struct{ Errors []ItemProblem }
+	mustJSON(t, b, &ans)
+	if len(ans.Errors) != 1 || ans.Errors[0].Item != 2 || ans.Errors[0].Field != "source_url" ||
+		!strings.Contains(ans.Errors[0].Detail, "FRAMEQ_SECRET_KEY") || strings.Contains(string(b), "s3cr3t") {
+		t.Errorf("422 body %s; want item 2, field source_url, naming FRAMEQ_SECRET_KEY, without the secret", b)
+	}
+	if keys := e.rdb.Keys(context.Background(), "asynq:*:t:*").Val(); len(keys) != 0 {
+		t.Errorf("tasks enqueued: %v", keys)
+	}
+}
+
+// A callback_url with a query is sealed in Redis, or refused without a key.
+func TestCallbackURLQueryIsSealedOrRefused(t *testing.T) {
+	cb := "https://hooks.example.com:8443/frameq?token=hooksecret"
+	e := newEnv(t)
+	code, b, _ := e.do("POST", "/v1/batches", acmeKey, e.body(cb))
+	if code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	var c Created
+	mustJSON(t, b, &c)
+	raw := e.rdb.HGet(context.Background(), "frameq:batch:{"+c.Batch+"}:meta", "callback").Val()
+	if raw == "" || strings.Contains(raw, "hooksecret") {
+		t.Errorf("stored callback %q: want it sealed", raw)
+	}
+	e2 := newEnv(t, func(o *Options) { o.Box = nil })
+	code, b, _ = e2.do("POST", "/v1/batches", acmeKey, strings.Replace(e2.body(cb), "?sig=s3cr3t", "", 1))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(b), `"field":"callback_url"`) ||
+		!strings.Contains(string(b), "FRAMEQ_SECRET_KEY") || strings.Contains(string(b), "hooksecret") {
+		t.Errorf("without a key: %d %s; want 422 naming callback_url and FRAMEQ_SECRET_KEY", code, b)
 	}
 }

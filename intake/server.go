@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/frameq/frameq/docs"
+	"github.com/frameq/frameq/seal"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/notify"
 	"github.com/frameq/frameq/tasks/records"
@@ -42,6 +43,12 @@ type Options struct {
 	IdempotencyTTL time.Duration
 	// Log gets one line per request (never a key or a URL's query).
 	Log zerolog.Logger
+	// Box seals the credentials (user info, query) of source URLs before
+	// they reach Redis (FRAMEQ_SECRET_KEY); nil refuses such URLs with 422.
+	Box *seal.Box
+	// Retention keeps finished tasks in asynq's completed list that long
+	// (FRAMEQ_COMPLETED_RETENTION); 0 keeps none.
+	Retention time.Duration
 }
 
 // Server is the intake's HTTP handler.
@@ -70,8 +77,10 @@ func New(rdb redis.UniversalClient, o Options) (*Server, error) {
 	if o.IdempotencyTTL <= 0 {
 		o.IdempotencyTTL = DefaultIdempotencyTTL
 	}
+	enq := job.NewEnqueuer(rdb)
+	enq.Box, enq.Retention = o.Box, o.Retention
 	s := &Server{
-		opts: o, rdb: rdb, enq: job.NewEnqueuer(rdb), batches: records.NewBatches(rdb),
+		opts: o, rdb: rdb, enq: enq, batches: records.NewBatches(rdb),
 		meta: notify.NewStore(rdb), notifier: notify.NewNotifier(rdb), metrics: newServerMetrics(),
 	}
 	s.routes()

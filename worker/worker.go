@@ -31,6 +31,7 @@ import (
 	"github.com/frameq/frameq/ims"
 	"github.com/frameq/frameq/ims/chain"
 	"github.com/frameq/frameq/metrics"
+	"github.com/frameq/frameq/seal"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/notify"
 	"github.com/frameq/frameq/tasks/records"
@@ -106,6 +107,11 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	}
 	w.notifier = notify.NewNotifier(rdb)
 	w.deliverer = notify.NewDeliverer(rdb, []byte(cfg.WebhookSecret), hosts)
+	box, err := sourceBox(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	w.deliverer.Box = box
 	if w.handler, err = upload.NewHandler(rdb, upload.Options{
 		Settler:  w.notifier,
 		Accounts: w.accounts, UploadRoot: cfg.UploadRoot,
@@ -113,6 +119,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		Breaker: w.breaker, Observer: w.metrics,
 		MaxRetry: cfg.MaxRetry, TaskTimeout: cfg.TaskTimeout,
 		Verify: cfg.VerifyUploads, VerifyTimeout: cfg.VerifyTimeout, VerifyReuploads: cfg.VerifyReuploads,
+		Box: box,
 	}); err != nil {
 		return nil, err
 	}
@@ -250,6 +257,19 @@ func (w *Worker) newChain(ref string, creds config.IMSCredentials) (*chain.Sourc
 		return nil, &ConfigError{err.Error()}
 	}
 	return src, nil
+}
+
+// sourceBox opens sealed source URLs with FRAMEQ_SECRET_KEY; nil without
+// one (config has checked a key that is set).
+func sourceBox(key []byte) (*seal.Box, error) {
+	if len(key) == 0 {
+		return nil, nil
+	}
+	box, err := seal.New(key)
+	if err != nil {
+		return nil, &ConfigError{config.SecretKeyVar + ": " + err.Error()}
+	}
+	return box, nil
 }
 
 // errNoKey says why user OAuth cannot start without FRAMEQ_SECRET_KEY.

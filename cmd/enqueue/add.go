@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/frameq/frameq/config"
 	"github.com/frameq/frameq/manifest"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
@@ -41,7 +42,7 @@ func cmdDir(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 		fmt.Fprintln(c.stderr, "usage: enqueue dir --parent <folder-id> [flags] <path>\n\nEnqueues every file below path (hidden files skipped), mirroring its folders. Flags:")
 		fs.PrintDefaults()
 	}
-	if code, ok := c.load(fs, args); !ok {
+	if code, ok := c.load(fs, args, config.Enqueue); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -65,7 +66,7 @@ func cmdManifest(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) i
 		fmt.Fprintln(c.stderr, "usage: enqueue manifest [flags] <file.jsonl|file.csv>\n\nEvery line is validated first; a manifest with any bad line enqueues nothing.\nKeys/columns: file or url, parent_id, path, size, filetype, token_ref. Flags:")
 		fs.PrintDefaults()
 	}
-	if code, ok := c.load(fs, args); !ok {
+	if code, ok := c.load(fs, args, config.Enqueue); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -155,7 +156,11 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 	if a.recheck && a.force {
 		return c.fail(exitUsage, "--recheck and --force: --force uploads everything again already")
 	}
-	checked, err := job.Check(batch, uploads) // before Redis and Frame.io: a bad run touches nothing
+	box, err := c.box()
+	if err != nil {
+		return c.fail(exitUsage, "%v", err)
+	}
+	checked, err := job.Check(batch, uploads, box) // before Redis and Frame.io: a bad run touches nothing
 	if err != nil {
 		return c.invalid(err, name)
 	}
@@ -178,6 +183,7 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 		}
 	}
 	e := job.NewEnqueuer(rdb)
+	e.Box, e.Retention = box, c.cfg.CompletedRetention
 	start := time.Now()
 	res, err := e.EnqueueChecked(ctx, checked)
 	took := time.Since(start)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/frameq/frameq/buildinfo"
 	"github.com/frameq/frameq/config"
+	"github.com/frameq/frameq/seal"
 )
 
 // Exit codes.
@@ -123,13 +124,13 @@ func (c *cli) run(ctx context.Context, args []string) int {
 }
 
 // load parses the command's flags (already defined on fs) with the shared
-// settings. ok false means: return code.
-func (c *cli) load(fs *flag.FlagSet, args []string) (code int, ok bool) {
+// settings and those of groups. ok false means: return code.
+func (c *cli) load(fs *flag.FlagSet, args []string, groups ...config.Group) (code int, ok bool) {
 	// A bad flag is reported once, on one line; usage only for --help.
 	usage := fs.Usage
 	fs.Usage = func() {}
 	fs.SetOutput(io.Discard)
-	err := c.cfg.Load(fs, args, c.environ, config.Redis)
+	err := c.cfg.Load(fs, args, c.environ, append([]config.Group{config.Redis}, groups...)...)
 	fs.Usage = usage
 	fs.SetOutput(c.stderr)
 	if err != nil {
@@ -162,6 +163,19 @@ func (c *cli) logRedis() {
 	if c.redisLog != nil {
 		c.redisLog(c.cfg.NewLogger(c.stderr))
 	}
+}
+
+// box is the sealer of source URLs' credentials: nil without
+// FRAMEQ_SECRET_KEY, which makes job.Check refuse URLs that carry any.
+func (c *cli) box() (*seal.Box, error) {
+	if len(c.cfg.SecretKey) == 0 {
+		return nil, nil
+	}
+	b, err := seal.New(c.cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.SecretKeyVar, err)
+	}
+	return b, nil
 }
 
 func (c *cli) redis() (redis.UniversalClient, error) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -74,15 +75,25 @@ func TestManifestAndDirEnqueueOnceAndPrintOnlyTheBatch(t *testing.T) {
 	}
 	csv := filepath.Join(dir, "m.csv")
 	os.WriteFile(csv, []byte("url,parent_id,path\nhttps://cdn.example.com/x.mov?sig=secret,root1,remote/x.mov\n"), 0o644)
+	// A presigned URL without FRAMEQ_SECRET_KEY: refused, naming it.
 	out, stderr, code = runCLI(t, srv.URL(), "manifest", "--token-ref", "acme", csv)
-	if code != 0 || strings.TrimSpace(out) == "" {
-		t.Fatalf("manifest: %d %s", code, stderr)
+	if code != exitUsage || out != "" || !strings.Contains(stderr, "source_url") || !strings.Contains(stderr, "FRAMEQ_SECRET_KEY") || strings.Contains(stderr, "sig=secret") {
+		t.Fatalf("manifest without a key: exit %d out %q err %s", code, out, stderr)
+	}
+	var o, e bytes.Buffer
+	code = run(context.Background(), []string{"manifest", "--token-ref", "acme", "--completed-retention", "2h", csv},
+		[]string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_SECRET_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}, &o, &e)
+	if code != 0 || strings.TrimSpace(o.String()) == "" {
+		t.Fatalf("manifest: %d %s", code, e.String())
 	}
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr()})
 	defer insp.Close()
 	pending, err := insp.ListPendingTasks(job.SmallQueue("acme"))
 	if err != nil || len(pending) != 1 || pending[0].Type != job.TypeRemoteUpload {
 		t.Fatalf("acme queue: %v %v", pending, err)
+	}
+	if p := string(pending[0].Payload); strings.Contains(p, "sig=") || !strings.Contains(p, `"source_sealed"`) || pending[0].Retention != 2*time.Hour {
+		t.Errorf("remote task: payload %s retention %v; want the query sealed, 2h", p, pending[0].Retention)
 	}
 }
 

@@ -35,7 +35,7 @@ func cmdServe(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int 
 	usage := fs.Usage
 	fs.Usage = func() {}
 	fs.SetOutput(io.Discard)
-	err := c.cfg.Load(fs, args, c.environ, config.Redis, config.Intake, config.Webhook)
+	err := c.cfg.Load(fs, args, c.environ, config.Redis, config.Intake, config.Webhook, config.Enqueue)
 	fs.Usage = usage
 	fs.SetOutput(c.stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -101,7 +101,11 @@ func (c *cli) intakeOptions() (intake.Options, error) {
 	if len(hosts) > 0 && c.cfg.WebhookSecret == "" {
 		return intake.Options{}, errors.New("FRAMEQ_WEBHOOK_HOSTS allows callbacks but FRAMEQ_WEBHOOK_SECRET is unset: webhooks would go unsigned")
 	}
-	return intake.Options{Keys: keys, Hosts: hosts, Log: c.cfg.NewLogger(c.stderr)}, nil
+	box, err := c.box()
+	if err != nil {
+		return intake.Options{}, err
+	}
+	return intake.Options{Keys: keys, Hosts: hosts, Log: c.cfg.NewLogger(c.stderr), Box: box, Retention: c.cfg.CompletedRetention}, nil
 }
 
 // serve runs the listener until ctx ends (SIGTERM), then lets requests in

@@ -2,8 +2,6 @@ package chain
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -12,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/frameq/frameq/seal"
 )
 
 // RefreshTokenLifetime is how long an IMS user refresh token lives. Days
@@ -21,7 +21,7 @@ import (
 const RefreshTokenLifetime = 14 * 24 * time.Hour
 
 // KeySize is the AES-256 key's length.
-const KeySize = 32
+const KeySize = seal.KeySize
 
 // State is one ref's stored chain. RefreshToken and AccessToken are
 // secrets: print a State with Summary.
@@ -86,28 +86,19 @@ var ErrKey = errors.New("FRAMEQ_SECRET_KEY")
 
 // sealer seals and opens one ref's records.
 type sealer struct {
-	aead cipher.AEAD
-	ref  string
+	box *seal.Box
+	ref string
 }
 
 func newSealer(key []byte, ref string) (*sealer, error) {
-	if len(key) != KeySize {
+	box, err := seal.New(key)
+	if err != nil {
 		return nil, fmt.Errorf("%w: want %d bytes (openssl rand -base64 32), got %d", ErrKey, KeySize, len(key))
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKey, err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKey, err)
-	}
-	return &sealer{aead: aead, ref: ref}, nil
+	return &sealer{box: box, ref: ref}, nil
 }
 
-// version prefixes a record, so another format can follow.
-const version = 1
-
+// ad binds a record to its ref, so a chain cannot be moved to another.
 func (s *sealer) ad() []byte { return []byte("frameq ims chain v1 ref " + s.ref) }
 
 func (s *sealer) seal(st *State) ([]byte, error) {
@@ -115,18 +106,14 @@ func (s *sealer) seal(st *State) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce) // never fails (Go ≥ 1.24)
-	out := append([]byte{version}, nonce...)
-	return s.aead.Seal(out, nonce, plain, s.ad()), nil
+	return s.box.Seal(plain, s.ad()), nil
 }
 
 func (s *sealer) open(b []byte) (*State, error) {
-	n := s.aead.NonceSize()
-	if len(b) < 1+n || b[0] != version {
-		return nil, fmt.Errorf("token ref %q: the stored chain is not a frameq record (version %d)", s.ref, b[0])
+	plain, err := s.box.Open(b, s.ad())
+	if errors.Is(err, seal.ErrFormat) {
+		return nil, fmt.Errorf("token ref %q: the stored chain is not a frameq record", s.ref)
 	}
-	plain, err := s.aead.Open(nil, b[1:1+n], b[1+n:], s.ad())
 	if err != nil {
 		return nil, fmt.Errorf("%w: token ref %q: the stored chain cannot be decrypted: FRAMEQ_SECRET_KEY is not the key it was stored with (or the record was altered)", ErrKey, s.ref)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/frameq/frameq/seal"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -51,13 +52,21 @@ const (
 	TimeoutCeiling  = 7 * 24 * time.Hour
 )
 
+// DefaultRetention is how long a completed upload task stays in asynq's
+// completed list. An hour shows what a running batch has finished, with
+// each task's payload, for about 18 MiB per token at V4's 5 creates/s
+// (about 1 KiB a task, docs/benchmarks.md); a day would be 24 times that,
+// and enqueue status answers "is it done?" for 30 days anyway.
+const DefaultRetention = time.Hour
+
 // NewTask wraps an upload in an asynq task with its deterministic id,
-// queue (one of Queues(u.TokenRef)) and retry settings.
+// queue (one of Queues(u.TokenRef)) and retry settings. A source URL with
+// credentials must have been sealed (Check does it).
 func NewTask(u *Upload, queue string, maxRetry int, timeout time.Duration) (*asynq.Task, error) {
 	if err := u.Validate(u.taskType()); err != nil {
 		return nil, err
 	}
-	return newTask(keyed{u, IdempotencyKey(u)}, queue, maxRetry, timeout)
+	return newTask(keyed{u, IdempotencyKey(u)}, queue, maxRetry, timeout, 0)
 }
 
 // keyed is an upload with its idempotency key, hashed once per enqueue.
@@ -66,15 +75,25 @@ type keyed struct {
 	key string
 }
 
-// newTask is NewTask for a validated upload.
-func newTask(k keyed, queue string, maxRetry int, timeout time.Duration) (*asynq.Task, error) {
+// newTask is NewTask for a validated upload; retention keeps the task in
+// asynq's completed list that long after it succeeds (0: not at all).
+func newTask(k keyed, queue string, maxRetry int, timeout, retention time.Duration) (*asynq.Task, error) {
+	if k.u.SourceSealed == "" {
+		if _, secret := PublicURL(k.u.SourceURL); secret {
+			// Check seals or refuses these; this guards the last step to Redis.
+			return nil, errors.New("payload field source_url: carries credentials that are not sealed (use Check with a key)")
+		}
+	}
 	b, err := k.u.Encode()
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(k.u.taskType(), b,
-		asynq.TaskID(TaskIDOf(k.key)), asynq.Queue(queue),
-		asynq.MaxRetry(maxRetry), asynq.Timeout(timeout)), nil
+	opts := []asynq.Option{asynq.TaskID(TaskIDOf(k.key)), asynq.Queue(queue),
+		asynq.MaxRetry(maxRetry), asynq.Timeout(timeout)}
+	if retention > 0 {
+		opts = append(opts, asynq.Retention(retention))
+	}
+	return asynq.NewTask(k.u.taskType(), b, opts...), nil
 }
 
 // taskType is the task type an upload is enqueued as.
@@ -97,6 +116,13 @@ type Enqueuer struct {
 	// worker's FRAMEQ_MAX_RETRY and FRAMEQ_TASK_TIMEOUT govern below them.
 	MaxRetry int
 	Timeout  time.Duration
+	// Retention keeps a finished task in asynq's completed list (the
+	// dashboard's Completed tab) that long (FRAMEQ_COMPLETED_RETENTION);
+	// 0 keeps none.
+	Retention time.Duration
+	// Box seals the credentials of source URLs (FRAMEQ_SECRET_KEY) in
+	// Enqueue; nil refuses URLs that carry any.
+	Box *seal.Box
 	// Concurrency is how many enqueue calls are in flight (default 64).
 	Concurrency int
 	// SmallBatch is the largest batch sent to the small lane (SmallQueue).
@@ -111,7 +137,8 @@ func NewEnqueuer(rdb redis.UniversalClient) *Enqueuer {
 		inspect:  asynq.NewInspectorFromRedisClient(rdb),
 		batches:  records.NewBatches(rdb),
 		progress: records.NewProgresses(rdb),
-		MaxRetry: MaxRetryCeiling, Timeout: TimeoutCeiling, Concurrency: 64, SmallBatch: DefaultSmallBatch,
+		MaxRetry: MaxRetryCeiling, Timeout: TimeoutCeiling, Retention: DefaultRetention,
+		Concurrency: 64, SmallBatch: DefaultSmallBatch,
 	}
 }
 
@@ -191,10 +218,11 @@ func Validate(uploads []*Upload) error {
 // chunk is how many uploads share one round of batch writes.
 const chunk = 1000
 
-// Enqueue adds every upload to batch. On error, what was enqueued stays
-// enqueued and is counted in the Result.
+// Enqueue adds every upload to batch, sealing source URLs with e.Box (see
+// Check). On error, what was enqueued stays enqueued and is counted in the
+// Result.
 func (e *Enqueuer) Enqueue(ctx context.Context, batch string, uploads []*Upload) (Result, error) {
-	req, err := Check(batch, uploads)
+	req, err := Check(batch, uploads, e.Box)
 	if err != nil {
 		return Result{Batch: batch}, err
 	}
@@ -209,15 +237,26 @@ type Checked struct {
 	uploads []*Upload
 }
 
-// Check sets every upload's batch and validates them all: a refused
-// payload must not leave the batch waiting for a task that never was, nor
-// half a batch enqueued. The error is an *InvalidError.
-func Check(batch string, uploads []*Upload) (*Checked, error) {
+// Check sets every upload's batch, validates them all, and seals the
+// credentials of source URLs with box (FRAMEQ_SECRET_KEY), or refuses
+// them when box is nil: a refused payload must not leave the batch waiting
+// for a task that never was, nor half a batch enqueued. The error is an
+// *InvalidError. Checking a checked batch again changes nothing but its id.
+func Check(batch string, uploads []*Upload, box *seal.Box) (*Checked, error) {
 	for _, u := range uploads {
 		u.Batch = batch
 	}
 	if err := Validate(uploads); err != nil {
 		return nil, err
+	}
+	var e InvalidError
+	for i, u := range uploads {
+		if err := u.sealSource(box); err != nil && len(e.Items) < maxItemErrors {
+			e.Items = append(e.Items, ItemError{Index: i, Path: u.Path, Err: err})
+		}
+	}
+	if len(e.Items) > 0 {
+		return nil, &e
 	}
 	return &Checked{batch: batch, uploads: uploads}, nil
 }
@@ -455,7 +494,7 @@ func (e *Enqueuer) enqueueOne(ctx context.Context, k keyed, small bool) error {
 	if small {
 		queue = SmallQueue(u.TokenRef)
 	}
-	t, err := newTask(k, queue, e.MaxRetry, e.Timeout)
+	t, err := newTask(k, queue, e.MaxRetry, e.Timeout, e.Retention)
 	if err != nil {
 		return fmt.Errorf("%s: %w", u.Path, err)
 	}

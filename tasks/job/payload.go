@@ -50,8 +50,14 @@ type Upload struct {
 	// MtimeNS is the file's modification time in Unix nanoseconds, to
 	// detect a file changed after it was enqueued (TypeUpload only).
 	MtimeNS int64 `json:"mtime_ns,omitempty"`
-	// SourceURL is what Frame.io fetches (TypeRemoteUpload only).
+	// SourceURL is what Frame.io fetches (TypeRemoteUpload only). Its
+	// user info and query, where it had any, are in SourceSealed: use
+	// Source to get the whole URL.
 	SourceURL string `json:"source_url,omitempty"`
+	// SourceSealed is the whole source URL sealed with FRAMEQ_SECRET_KEY
+	// (package seal, unpadded base64url), set by Check when the URL
+	// carries credentials; SourceURL then holds only scheme, host and path.
+	SourceSealed string `json:"source_sealed,omitempty"`
 	// Filetype is the MIME type; detected from the name when empty.
 	Filetype string `json:"filetype,omitempty"`
 	// Force uploads again even if this file was uploaded before.
@@ -116,7 +122,7 @@ func (u *Upload) Validate(taskType string) error {
 		if u.File == "" || !strings.HasPrefix(u.File, "/") {
 			return errors.New("payload field file: want an absolute path")
 		}
-		if u.SourceURL != "" {
+		if u.SourceURL != "" || u.SourceSealed != "" {
 			return errors.New("payload field source_url: not allowed on " + TypeUpload)
 		}
 	case TypeRemoteUpload:
@@ -127,6 +133,7 @@ func (u *Upload) Validate(taskType string) error {
 		if err != nil || (su.Scheme != "https" && su.Scheme != "http") || su.Host == "" {
 			return errors.New("payload field source_url: want an http(s) URL")
 		}
+		return u.validateSealed()
 	default:
 		return fmt.Errorf("task type %q is not a frameq upload", taskType)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/frameq/frameq/seal"
 	"github.com/frameq/frameq/tasks/records"
 )
 
@@ -47,6 +48,8 @@ type Summary struct {
 
 // Deliverer is the worker's handler of TypeWebhook tasks.
 type Deliverer struct {
+	// Box opens callback URLs the intake stored sealed (FRAMEQ_SECRET_KEY).
+	Box     *seal.Box
 	store   *Store
 	batches *records.Batches
 	secret  []byte
@@ -85,14 +88,18 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if len(d.secret) == 0 {
 		return fmt.Errorf("batch %s: FRAMEQ_WEBHOOK_SECRET is not set on this worker: %w", p.Batch, asynq.SkipRetry)
 	}
-	if why := d.hosts.Check(m.Callback); why != "" {
+	callback, err := openCallback(d.Box, m.Callback)
+	if err != nil {
+		return fmt.Errorf("batch %s: %v: %w", p.Batch, err, asynq.SkipRetry)
+	}
+	if why := d.hosts.Check(callback); why != "" {
 		return fmt.Errorf("batch %s: callback_url refused: %s: %w", p.Batch, why, asynq.SkipRetry)
 	}
 	body, err := d.summary(ctx, p)
 	if err != nil {
 		return err
 	}
-	err = d.post(ctx, m.Callback, body)
+	err = d.post(ctx, callback, body)
 	if err != nil && d.now().Sub(time.Unix(p.Since, 0)) > DeliveryWindow {
 		return fmt.Errorf("batch %s: webhook not accepted within %v, last: %v: %w", p.Batch, DeliveryWindow, err, asynq.SkipRetry)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/ident"
+	"github.com/frameq/frameq/seal"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
@@ -79,6 +80,10 @@ type Options struct {
 	// final state (done or failed): the worker's hook for completion
 	// webhooks (*notify.Notifier).
 	Settler Settler
+	// Box opens the sealed credentials of remote uploads' source URLs
+	// (FRAMEQ_SECRET_KEY, the producers' key). Without it a sealed payload
+	// is archived saying so; unsealed ones need none.
+	Box *seal.Box
 }
 
 // Settler is told when a file of a batch is final. Stage queues its reads

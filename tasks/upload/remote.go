@@ -48,7 +48,13 @@ func (h *Handler) placeRemote(ctx context.Context, at *attempt, p *records.Progr
 		}
 	}
 	u := at.u
+	// Unsealed only here, for the create: the whole URL is never logged,
+	// recorded or handed back to Redis.
+	src, err := u.Source(h.opts.Box)
+	if err != nil {
+		return nil, terminal(ClassInput, err.Error())
+	}
 	return h.create(ctx, at, func() (*File, error) {
-		return at.api.CreateRemoteFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u), SourceURL: u.SourceURL})
+		return at.api.CreateRemoteFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u), SourceURL: src})
 	})
 }
