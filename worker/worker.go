@@ -32,6 +32,7 @@ import (
 	"github.com/frameq/frameq/ims/chain"
 	"github.com/frameq/frameq/metrics"
 	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/lease"
 	"github.com/frameq/frameq/tasks/notify"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/tasks/upload"
@@ -344,6 +345,15 @@ func (w *Worker) newServers() []*asynq.Server {
 	return srvs
 }
 
+// queues are the asynq queues this worker's servers serve.
+func (w *Worker) queues() []string {
+	qs := []string{notify.Queue}
+	for _, ref := range w.cfg.TokenRefs() {
+		qs = append(qs, job.Queues(ref)...)
+	}
+	return qs
+}
+
 // retryDelay is uploads' back-off for their tasks, the webhook's (longer,
 // for a receiver down for hours) for webhooks.
 func retryDelay(uploads asynq.RetryDelayFunc) asynq.RetryDelayFunc {
@@ -507,6 +517,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info().Str("http", w.Addr()).Int("concurrency", w.cfg.Concurrency).Msg("worker started")
 	go w.followBreakers(ctx)
 	go w.watchChains(ctx)
+	go lease.New(w.rdb, w.queues(), w.log.With().Str("component", "lease").Logger()).Run(ctx)
 	var err error
 	select {
 	case <-ctx.Done():
