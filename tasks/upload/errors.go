@@ -40,7 +40,7 @@ type waitError struct {
 }
 
 func (e *waitError) Error() string {
-	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errHeldCause) {
+	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errHeldCause) || errors.Is(e.cause, errChanging) {
 		return e.cause.Error() + "; again in " + e.wait.String()
 	}
 	return "rate limited, retry in " + e.wait.String() + ": " + e.cause.Error()
