@@ -129,6 +129,9 @@ type Config struct {
 	// VerifyReuploads is how many times a file Frame.io failed is deleted
 	// and uploaded again before it fails for good.
 	VerifyReuploads int
+	// Settle is how long a file that changed while it uploaded must stay
+	// unchanged before it is uploaded again.
+	Settle time.Duration
 	// ShutdownTimeout is how long a stopping worker lets active tasks finish
 	// before handing them back to the queue.
 	ShutdownTimeout time.Duration
@@ -230,6 +233,7 @@ func Default() Config {
 		VerifyUploads:      true,
 		VerifyTimeout:      time.Hour,
 		VerifyReuploads:    2,
+		Settle:             5 * time.Second,
 		ShutdownTimeout:    30 * time.Second,
 		APITimeout:         45 * time.Second,
 		IntakeAddr:         "127.0.0.1:8081",
@@ -387,6 +391,7 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_VERIFY_UPLOADS", "verify-uploads", "a file is done only once Frame.io says it is assembled", (*boolValue)(&c.VerifyUploads)},
 			setting{"FRAMEQ_VERIFY_TIMEOUT", "verify-timeout", "how long Frame.io may take to assemble a file before it counts as failed", (*durationValue)(&c.VerifyTimeout)},
 			setting{"FRAMEQ_VERIFY_REUPLOADS", "verify-reuploads", "times a file Frame.io failed is uploaded again before it fails for good", (*nonNegativeInt)(&c.VerifyReuploads)},
+			setting{"FRAMEQ_SETTLE", "settle", "how long a file that changed while it uploaded must stay unchanged before it is uploaded again", (*durationValue)(&c.Settle)},
 			setting{"FRAMEQ_SHUTDOWN_TIMEOUT", "shutdown-timeout", "grace period for active tasks on SIGTERM", (*durationValue)(&c.ShutdownTimeout)},
 			setting{"FRAMEQ_API_TIMEOUT", "api-timeout", "time limit of one API call (Frame.io gives up at 30s)", (*durationValue)(&c.APITimeout)},
 			setting{"FRAMEQ_DASHBOARD_WRITABLE", "dashboard-writable", "allow the dashboard's write actions (needs user and password)", (*boolValue)(&c.DashboardWritable)},

@@ -33,6 +33,7 @@ import (
 	"github.com/frameq/frameq/metrics"
 	"github.com/frameq/frameq/seal"
 	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/lease"
 	"github.com/frameq/frameq/tasks/notify"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/tasks/upload"
@@ -120,6 +121,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		MaxRetry: cfg.MaxRetry, TaskTimeout: cfg.TaskTimeout,
 		Verify: cfg.VerifyUploads, VerifyTimeout: cfg.VerifyTimeout, VerifyReuploads: cfg.VerifyReuploads,
 		Box: box,
+		Settle: cfg.Settle,
 	}); err != nil {
 		return nil, err
 	}
@@ -371,6 +373,15 @@ func (w *Worker) newServers() []*asynq.Server {
 	return srvs
 }
 
+// queues are the asynq queues this worker's servers serve.
+func (w *Worker) queues() []string {
+	qs := []string{notify.Queue}
+	for _, ref := range w.cfg.TokenRefs() {
+		qs = append(qs, job.Queues(ref)...)
+	}
+	return qs
+}
+
 // retryDelay is uploads' back-off for their tasks, the webhook's (longer,
 // for a receiver down for hours) for webhooks.
 func retryDelay(uploads asynq.RetryDelayFunc) asynq.RetryDelayFunc {
@@ -611,6 +622,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	go w.followBreakers(ctx)
 	go w.watchChains(ctx)
+	go lease.New(w.rdb, w.queues(), w.log.With().Str("component", "lease").Logger()).Run(ctx)
 	var err error
 	select {
 	case <-ctx.Done():

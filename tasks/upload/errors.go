@@ -44,7 +44,7 @@ func (e *waitError) Error() string {
 	if isHeld(e.cause) {
 		return e.cause.Error() // no "again in": resume, not time, releases it
 	}
-	if errors.Is(e.cause, errVerifying) {
+	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errChanging) {
 		return e.cause.Error() + "; again in " + e.wait.String()
 	}
 	return "rate limited, retry in " + e.wait.String() + ": " + e.cause.Error()

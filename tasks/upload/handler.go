@@ -76,6 +76,9 @@ type Options struct {
 	// VerifyReuploads is how many times a file Frame.io failed is deleted
 	// and uploaded again before it fails for good (FRAMEQ_VERIFY_REUPLOADS).
 	VerifyReuploads int
+	// Settle is how long a file that changed mid-upload must stay
+	// unchanged before it is uploaded again (FRAMEQ_SETTLE); zero: 5 s.
+	Settle time.Duration
 	// Settler, if set, is told a file's batch once the file reached a
 	// final state (done or failed): the worker's hook for completion
 	// webhooks (*notify.Notifier).
@@ -137,6 +140,9 @@ func NewHandler(rdb redis.UniversalClient, o Options) (*Handler, error) {
 	}
 	if o.Observer == nil {
 		o.Observer = noObserver{}
+	}
+	if o.Settle <= 0 {
+		o.Settle = 5 * time.Second
 	}
 	if o.Verify && (o.VerifyTimeout <= 0 || o.VerifyReuploads < 0) {
 		return nil, fmt.Errorf("upload: Verify needs a positive VerifyTimeout (got %v) and VerifyReuploads >= 0 (got %d)", o.VerifyTimeout, o.VerifyReuploads)
@@ -207,6 +213,12 @@ type attempt struct {
 	api    FrameIO // acct's, set once the token ref is known
 	// settle finishes the Settler's check staged with the done record.
 	settle func(context.Context) (bool, error)
+	// version is the local file's as this attempt started.
+	version version
+	// current is the idempotency key of the file as it is uploaded, set
+	// when that is not the version enqueued (it changed mid-upload and
+	// settled): recorded done too, so enqueueing it again uploads nothing.
+	current string
 }
 
 // begin marks the task active and reads its progress in one round trip.
@@ -232,6 +244,10 @@ func (h *Handler) complete(ctx context.Context, at *attempt, assetID string) err
 	write := func() error {
 		return h.batches.Pipelined(ctx, func(p redis.Pipeliner) {
 			h.progress.StageDone(ctx, p, at.key, assetID)
+			if at.current != "" {
+				h.progress.StageDone(ctx, p, at.current, assetID)
+			}
+			p.Del(ctx, changingKey(at.key))
 			h.batches.Stage(ctx, p, at.u.Batch, at.taskID, records.Done, nil)
 			if h.opts.Settler != nil {
 				at.settle = h.opts.Settler.Stage(ctx, p, at.u.Batch)
@@ -268,7 +284,7 @@ func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (
 		// checks MaxRetry before IsFailure).
 		// A held job goes back at once too: only enqueue resume releases it,
 		// and while it sleeps here its batch record would say "active".
-		if !at.last && (waits >= maxInProcessWaits || wait > 10*time.Second || errors.Is(err, errVerifying) || isHeld(err)) {
+		if !at.last && (waits >= maxInProcessWaits || wait > 10*time.Second || errors.Is(err, errVerifying) || isHeld(err) || errors.Is(err, errChanging)) {
 			var w *waitError
 			if errors.As(err, &w) {
 				return "", err
@@ -363,6 +379,10 @@ func (h *Handler) finish(ctx context.Context, at *attempt, err error, took time.
 	case errors.Is(err, errVerifying) && errors.As(err, &w):
 		h.mark(ctx, u, taskID, records.Verifying, nil)
 		log.Info().Dur("wait", w.wait).Msg("verifying: Frame.io is assembling the file; asking again later")
+		return err
+	case errors.Is(err, errChanging) && errors.As(err, &w):
+		h.mark(ctx, u, taskID, records.Retrying, nil)
+		log.Info().Dur("wait", w.wait).Msg("file changing: handed back until it is still")
 		return err
 	case errors.As(err, &w):
 		h.mark(ctx, u, taskID, records.Retrying, nil)

@@ -30,13 +30,13 @@ func (h *Handler) uploadFile(ctx context.Context, at *attempt, p *records.Progre
 		return "", err
 	}
 	defer f.Close()
-	if info.Size() != u.Size || (u.MtimeNS != 0 && info.ModTime().UnixNano() != u.MtimeNS) {
-		return "", terminal(ClassInput, fmt.Sprintf("file %s changed since it was enqueued (size %d, enqueued %d): enqueue it again", u.File, info.Size(), u.Size))
-	}
 	if p == nil {
 		if p, err = h.progress.Get(ctx, at.key); err != nil {
 			return "", err
 		}
+	}
+	if at.version, err = h.startVersion(ctx, at, info, p); err != nil {
+		return "", err
 	}
 	if p.State == records.StateDone {
 		zerolog.Ctx(ctx).Info().Str("asset_id", p.AssetID).Msg("already uploaded")
@@ -258,6 +258,9 @@ func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File
 		if pctx.Err() != nil {
 			break
 		}
+		if _, still, _ := stillAs(f, at.version); !still {
+			break // no more bytes of a changing file; the check below says why
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -272,6 +275,17 @@ func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() == nil {
+		// After the last part and before anything records it done; a part
+		// that failed may have failed because the file shrank.
+		now, still, err := stillAs(f, at.version)
+		if err != nil {
+			return err
+		}
+		if !still {
+			return h.changed(ctx, at, a.ID, at.version, now)
+		}
+	}
 	if firstErr != nil {
 		return h.partFailed(ctx, at, a.ID, firstErr)
 	}
