@@ -120,7 +120,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		Breaker: w.breaker, Observer: w.metrics,
 		MaxRetry: cfg.MaxRetry, TaskTimeout: cfg.TaskTimeout,
 		Verify: cfg.VerifyUploads, VerifyTimeout: cfg.VerifyTimeout, VerifyReuploads: cfg.VerifyReuploads,
-		Box: box,
+		Box:    box,
 		Settle: cfg.Settle,
 	}); err != nil {
 		return nil, err
