@@ -127,6 +127,14 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// APITimeout bounds one Frame.io API call (not part uploads).
 	APITimeout time.Duration
+	// RedisWaitReplicas is how many replicas must acknowledge the progress
+	// writes that guard against a duplicate create before the worker makes
+	// the call they guard; AutoWaitReplicas (-1) means 1 with Sentinel and
+	// 0 (no WAIT) otherwise. See GuardReplicas.
+	RedisWaitReplicas int
+	// RedisWaitTimeout bounds each such WAIT; a write not acknowledged in
+	// time holds the call back and the attempt tries again later.
+	RedisWaitTimeout time.Duration
 	// DashboardWritable allows the dashboard's write actions (retry,
 	// delete, pause); it then requires DashboardUser and DashboardPassword.
 	DashboardWritable bool
@@ -199,30 +207,32 @@ func ParseRate(s string) (Rate, error) {
 // Default returns the documented defaults.
 func Default() Config {
 	return Config{
-		LogFormat:       "json",
-		LogLevel:        "info",
-		APIVersion:      "v4",
-		RouteLimits:     DefaultRouteLimits(),
-		Tokens:          map[string]string{},
-		IMSClients:      map[string]IMSCredentials{},
-		IMSURL:          ims.DefaultURL,
-		IMSScopes:       ims.DefaultScopes,
-		HTTPAddr:        "127.0.0.1:8080",
-		CreateRate:      Rate{5, time.Second},
-		CallRate:        Rate{50, time.Second},
-		LimitScope:      "token",
-		Concurrency:     16,
-		PartConcurrency: 4,
-		MaxRetry:        25,
-		RateMargin:      0.02,
-		RetryMaxDelay:   10 * time.Minute,
-		TaskTimeout:     6 * time.Hour,
-		VerifyUploads:   true,
-		VerifyTimeout:   time.Hour,
-		VerifyReuploads: 2,
-		ShutdownTimeout: 30 * time.Second,
-		APITimeout:      45 * time.Second,
-		IntakeAddr:      "127.0.0.1:8081",
+		LogFormat:         "json",
+		LogLevel:          "info",
+		APIVersion:        "v4",
+		RouteLimits:       DefaultRouteLimits(),
+		Tokens:            map[string]string{},
+		IMSClients:        map[string]IMSCredentials{},
+		IMSURL:            ims.DefaultURL,
+		IMSScopes:         ims.DefaultScopes,
+		HTTPAddr:          "127.0.0.1:8080",
+		CreateRate:        Rate{5, time.Second},
+		CallRate:          Rate{50, time.Second},
+		LimitScope:        "token",
+		Concurrency:       16,
+		PartConcurrency:   4,
+		MaxRetry:          25,
+		RateMargin:        0.02,
+		RetryMaxDelay:     10 * time.Minute,
+		TaskTimeout:       6 * time.Hour,
+		VerifyUploads:     true,
+		VerifyTimeout:     time.Hour,
+		VerifyReuploads:   2,
+		ShutdownTimeout:   30 * time.Second,
+		APITimeout:        45 * time.Second,
+		RedisWaitReplicas: AutoWaitReplicas,
+		RedisWaitTimeout:  time.Second,
+		IntakeAddr:        "127.0.0.1:8081",
 	}
 }
 
@@ -367,6 +377,8 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_VERIFY_REUPLOADS", "verify-reuploads", "times a file Frame.io failed is uploaded again before it fails for good", (*nonNegativeInt)(&c.VerifyReuploads)},
 			setting{"FRAMEQ_SHUTDOWN_TIMEOUT", "shutdown-timeout", "grace period for active tasks on SIGTERM", (*durationValue)(&c.ShutdownTimeout)},
 			setting{"FRAMEQ_API_TIMEOUT", "api-timeout", "time limit of one API call (Frame.io gives up at 30s)", (*durationValue)(&c.APITimeout)},
+			setting{"FRAMEQ_REDIS_WAIT_REPLICAS", "redis-wait-replicas", "replicas that must hold a duplicate-guarding record before the API call (auto: 1 with Sentinel, else 0)", (*waitReplicasValue)(&c.RedisWaitReplicas)},
+			setting{"FRAMEQ_REDIS_WAIT_TIMEOUT", "redis-wait-timeout", "how long to wait for those replicas, 1ms to 2s", (*waitTimeoutValue)(&c.RedisWaitTimeout)},
 			setting{"FRAMEQ_DASHBOARD_WRITABLE", "dashboard-writable", "allow the dashboard's write actions (needs user and password)", (*boolValue)(&c.DashboardWritable)},
 			setting{"FRAMEQ_DASHBOARD_USER", "dashboard-user", "basic-auth user of the dashboard (password: FRAMEQ_DASHBOARD_PASSWORD)", (*stringValue)(&c.DashboardUser)},
 		)
@@ -478,6 +490,22 @@ func (c *Config) TokenRefs() []string {
 	}
 	sort.Strings(refs)
 	return refs
+}
+
+// AutoWaitReplicas lets GuardReplicas choose from the topology.
+const AutoWaitReplicas = -1
+
+// GuardReplicas is how many replicas the worker's guard writes wait for:
+// RedisWaitReplicas, or when it is AutoWaitReplicas, 1 with Sentinel (the
+// topology whose failovers promote a replica) and 0 otherwise.
+func (c *Config) GuardReplicas() int {
+	switch {
+	case c.RedisWaitReplicas != AutoWaitReplicas:
+		return c.RedisWaitReplicas
+	case c.topology() == topologySentinel:
+		return 1
+	}
+	return 0
 }
 
 // Redacted describes the Redis topology without its password, for logs:

@@ -7,6 +7,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/frameq/frameq/apierr"
+	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -40,7 +41,7 @@ type waitError struct {
 }
 
 func (e *waitError) Error() string {
-	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errHeldCause) {
+	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errHeldCause) || errors.Is(e.cause, records.ErrNotReplicated) {
 		return e.cause.Error() + "; again in " + e.wait.String()
 	}
 	return "rate limited, retry in " + e.wait.String() + ": " + e.cause.Error()
