@@ -396,4 +396,3 @@ func (s *Sentinel) Close() {
 		_ = os.RemoveAll(s.dir)
 	}
 }
-
