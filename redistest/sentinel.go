@@ -180,14 +180,28 @@ func (s *Sentinel) Lost() int64 {
 }
 
 // Failover asks the Sentinel to fail over now (SENTINEL FAILOVER), as if
-// the master were unreachable, without waiting for down-after.
+// the master were unreachable, without waiting for down-after. It asks
+// again for up to 10 s while the Sentinel finds no replica fit (its last
+// INFO of the replica too old, on a loaded machine).
 func (s *Sentinel) Failover(ctx context.Context) error {
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr()})
 	defer sc.Close()
-	if err := sc.Failover(ctx, s.opts.MasterName).Err(); err != nil {
-		return fmt.Errorf("sentinel failover %s: %w", s.opts.MasterName, err)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		err := sc.Failover(ctx, s.opts.MasterName).Err()
+		if err == nil || strings.HasPrefix(err.Error(), "INPROG") { // begun on its own: down-after passed
+			return nil
+		}
+		if !strings.HasPrefix(err.Error(), "NOGOODSLAVE") {
+			return fmt.Errorf("sentinel failover %s: %w", s.opts.MasterName, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sentinel failover %s: %w (sentinel log: %s)", s.opts.MasterName, err, s.logTail())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // Rejoin restarts the killed data node known by addr as a replica of the

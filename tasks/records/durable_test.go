@@ -103,3 +103,55 @@ func BenchmarkGuardWrites(b *testing.B) {
 		})
 	}
 }
+
+// TestGuardRecordSurvivesAFailoverOnlyWhenWaitedFor: a Sentinel whose
+// replica lags by 300 ms (redistest's lag proxy) fails over right after a
+// Creating mark is written. Without WAIT the mark is gone on the promoted
+// replica: the fault that makes the next attempt create a file again. With
+// WAIT it is there (and the record written after the create, unwaited, is
+// lost: the next attempt adopts the file by listing its folder).
+func TestGuardRecordSurvivesAFailoverOnlyWhenWaitedFor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := redistest.StartSentinel(t, redistest.SentinelOptions{Lag: 300 * time.Millisecond})
+	rdb := s.Client(t)
+	for round, dur := range []Durability{{}, {Replicas: 1, Timeout: time.Second}, {}, {Replicas: 1, Timeout: time.Second}} {
+		p := NewProgresses(rdb).WithDurability(dur)
+		key := "file" + string(rune('0'+round))
+		if err := p.Creating(ctx, key, time.UnixMilli(42)); err != nil {
+			t.Fatal(err)
+		}
+		// The create is sent; the failover comes before the answer's
+		// record (written without waiting) reaches the replica.
+		if err := NewProgresses(rdb).Created(ctx, key, "asset"); err != nil {
+			t.Fatal(err)
+		}
+		lost := s.Lost()
+		old, err := s.KillMaster(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Failover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.WaitFailover(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		if s.Lost() == lost {
+			t.Fatalf("round %d: the kill dropped no unreplicated write: the test proves nothing", round)
+		}
+		got, err := p.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case dur.Replicas == 0 && got.State != StateNew:
+			t.Errorf("round %d, no WAIT: the mark survived (%q); the fault did not happen", round, got.State)
+		case dur.Replicas > 0 && got.State != StateCreating:
+			t.Errorf("round %d, WAIT 1: the mark was lost in the failover (state %q)", round, got.State)
+		}
+		if err := s.Rejoin(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
