@@ -120,7 +120,9 @@ func NewSentinel(o SentinelOptions) (*Sentinel, error) {
 // startNode starts data node i: the master for 0, else a replica of it.
 func (s *Sentinel) startNode(i int) error {
 	o := s.opts.Data
-	o.Args = append([]string{}, s.opts.Data.Args...)
+	// A master waits 5 s for more replicas before a full sync by default;
+	// a rejoining node should not.
+	o.Args = append([]string{"--repl-diskless-sync-delay", "0"}, s.opts.Data.Args...)
 	var px *LagProxy
 	if s.opts.Lag > 0 {
 		var err error
@@ -128,10 +130,7 @@ func (s *Sentinel) startNode(i int) error {
 			return err
 		}
 		s.proxies = append(s.proxies, px)
-		// A master waits 5 s for more replicas before a full sync by
-		// default; a rejoining node should not.
-		o.Args = append(o.Args, "--replica-announce-ip", "127.0.0.1", "--replica-announce-port", strconv.Itoa(px.Port()),
-			"--repl-diskless-sync-delay", "0")
+		o.Args = append(o.Args, "--replica-announce-ip", "127.0.0.1", "--replica-announce-port", strconv.Itoa(px.Port()))
 	}
 	if i > 0 {
 		_, port, _ := strings.Cut(s.announced(0), ":")
