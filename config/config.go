@@ -137,6 +137,14 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// APITimeout bounds one Frame.io API call (not part uploads).
 	APITimeout time.Duration
+	// RedisWaitReplicas is how many replicas must acknowledge the progress
+	// writes that guard against a duplicate create before the worker makes
+	// the call they guard; AutoWaitReplicas (-1) means 1 with Sentinel and
+	// 0 (no WAIT) otherwise. See GuardReplicas.
+	RedisWaitReplicas int
+	// RedisWaitTimeout bounds each such WAIT; a write not acknowledged in
+	// time holds the call back and the attempt tries again later.
+	RedisWaitTimeout time.Duration
 	// DashboardWritable allows the dashboard's write actions (retry,
 	// delete, pause); it then requires DashboardUser and DashboardPassword.
 	DashboardWritable bool
@@ -236,6 +244,8 @@ func Default() Config {
 		Settle:             5 * time.Second,
 		ShutdownTimeout:    30 * time.Second,
 		APITimeout:         45 * time.Second,
+		RedisWaitReplicas:  AutoWaitReplicas,
+		RedisWaitTimeout:   time.Second,
 		IntakeAddr:         "127.0.0.1:8081",
 	}
 }
@@ -394,6 +404,8 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_SETTLE", "settle", "how long a file that changed while it uploaded must stay unchanged before it is uploaded again", (*durationValue)(&c.Settle)},
 			setting{"FRAMEQ_SHUTDOWN_TIMEOUT", "shutdown-timeout", "grace period for active tasks on SIGTERM", (*durationValue)(&c.ShutdownTimeout)},
 			setting{"FRAMEQ_API_TIMEOUT", "api-timeout", "time limit of one API call (Frame.io gives up at 30s)", (*durationValue)(&c.APITimeout)},
+			setting{"FRAMEQ_REDIS_WAIT_REPLICAS", "redis-wait-replicas", "replicas that must hold a duplicate-guarding record before the API call (auto: 1 with Sentinel, else 0)", (*waitReplicasValue)(&c.RedisWaitReplicas)},
+			setting{"FRAMEQ_REDIS_WAIT_TIMEOUT", "redis-wait-timeout", "how long to wait for those replicas, 1ms to 2s", (*waitTimeoutValue)(&c.RedisWaitTimeout)},
 			setting{"FRAMEQ_DASHBOARD_WRITABLE", "dashboard-writable", "allow the dashboard's write actions (needs user and password)", (*boolValue)(&c.DashboardWritable)},
 			setting{"FRAMEQ_DASHBOARD_USER", "dashboard-user", "basic-auth user of the dashboard (password: FRAMEQ_DASHBOARD_PASSWORD)", (*stringValue)(&c.DashboardUser)},
 		)
@@ -510,6 +522,22 @@ func (c *Config) TokenRefs() []string {
 	}
 	sort.Strings(refs)
 	return refs
+}
+
+// AutoWaitReplicas lets GuardReplicas choose from the topology.
+const AutoWaitReplicas = -1
+
+// GuardReplicas is how many replicas the worker's guard writes wait for:
+// RedisWaitReplicas, or when it is AutoWaitReplicas, 1 with Sentinel (the
+// topology whose failovers promote a replica) and 0 otherwise.
+func (c *Config) GuardReplicas() int {
+	switch {
+	case c.RedisWaitReplicas != AutoWaitReplicas:
+		return c.RedisWaitReplicas
+	case c.topology() == topologySentinel:
+		return 1
+	}
+	return 0
 }
 
 // Redacted describes the Redis topology without its password, for logs:

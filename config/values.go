@@ -80,6 +80,42 @@ func (p *nonNegativeInt) Set(v string) error {
 	return nil
 }
 
+// waitReplicasValue is a replica count from 0 to 16, or "auto".
+type waitReplicasValue int
+
+func (w *waitReplicasValue) String() string {
+	if int(*w) == AutoWaitReplicas {
+		return "auto"
+	}
+	return strconv.Itoa(int(*w))
+}
+func (w *waitReplicasValue) Set(v string) error {
+	if v == "auto" {
+		*w = AutoWaitReplicas
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 16 {
+		return errors.New(`want "auto" or a whole number of replicas from 0 to 16`)
+	}
+	*w = waitReplicasValue(n)
+	return nil
+}
+
+// waitTimeoutValue bounds a WAIT: at most 2s, so it ends before the Redis
+// client's 3s read timeout would break the connection.
+type waitTimeoutValue time.Duration
+
+func (d *waitTimeoutValue) String() string { return time.Duration(*d).String() }
+func (d *waitTimeoutValue) Set(v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil || x < time.Millisecond || x > 2*time.Second {
+		return errors.New("want a duration from 1ms to 2s, such as 500ms")
+	}
+	*d = waitTimeoutValue(x)
+	return nil
+}
+
 type durationValue time.Duration
 
 func (d *durationValue) String() string { return time.Duration(*d).String() }

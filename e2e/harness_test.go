@@ -41,6 +41,9 @@ type rigOptions struct {
 	// api is the Frame.io API the rig's workers speak: v2 (the default)
 	// or v4.
 	api api
+	// front, if set, wraps the simulator's handler: a test sees each
+	// request as the simulator answers it (and may act right then).
+	front func(http.Handler) http.Handler
 }
 
 // api is a Frame.io API version, as FRAMEQ_API_VERSION spells it.
@@ -99,7 +102,7 @@ func newRig(t *testing.T, cfg frameiosim.Config, o rigOptions) *rig {
 	r := &rig{simLog: &lineLog{}, cfg: cfg, apiVer: o.api}
 	cfg.Logf = r.simLog.printf
 	e := &env{t: t, redis: redistest.Start(t, o.redis), root: t.TempDir()}
-	if o.partDelay == 0 {
+	if o.partDelay == 0 && o.front == nil {
 		e.sim = frameiosim.StartTest(t, cfg)
 		r.api = e.sim.URL()
 		if o.api == v4 {
@@ -109,7 +112,14 @@ func newRig(t *testing.T, cfg frameiosim.Config, o rigOptions) *rig {
 		// The simulator is an http.Handler and signs upload URLs for the
 		// host the request came to, so a front server can slow its parts.
 		e.sim = frameiosim.New(cfg)
-		front := httptest.NewServer(slowParts(e.sim, o.partDelay))
+		h := http.Handler(e.sim)
+		if o.partDelay > 0 {
+			h = slowParts(h, o.partDelay)
+		}
+		if o.front != nil {
+			h = o.front(h)
+		}
+		front := httptest.NewServer(h)
 		t.Cleanup(func() { front.Close(); e.sim.Close() })
 		r.api = front.URL + "/" + string(o.api)
 	}

@@ -27,6 +27,13 @@ type SentinelOptions struct {
 	// Data configures every data node (master and replicas), e.g.
 	// AppendOnly or Args such as "--min-replicas-to-write", "1".
 	Data Options
+	// Lag, if set, puts every data node behind a LagProxy that holds the
+	// replication stream it sends for Lag: replicas are that far behind,
+	// and KillMaster loses the writes of the last Lag with the master.
+	// Nodes announce their proxy's address, so the Sentinel and every
+	// client (through the Sentinel) reach them through it too, and the
+	// Sentinel polls every 100 ms so failovers and rejoins are quick.
+	Lag time.Duration
 }
 
 // Sentinel is a master, its replicas and one Sentinel watching them, all on
@@ -42,6 +49,8 @@ type Sentinel struct {
 	// Data are the master and replicas as started: Data[0] is the first
 	// master. After a failover, ask Master which one leads.
 	Data []*Server
+	// proxies[i] fronts Data[i] when SentinelOptions.Lag is set.
+	proxies []*LagProxy
 
 	port int
 	dir  string
@@ -76,21 +85,13 @@ func NewSentinel(o SentinelOptions) (*Sentinel, error) {
 		o.DownAfter = time.Second
 	}
 	s := &Sentinel{opts: o}
-	master, err := New(o.Data)
-	if err != nil {
-		return nil, fmt.Errorf("master: %w", err)
-	}
-	s.Data = append(s.Data, master)
-	for i := range o.Replicas {
-		ro := o.Data
-		ro.Args = append(append([]string{}, o.Data.Args...), "--replicaof", "127.0.0.1", strconv.Itoa(master.Port()))
-		r, err := New(ro)
-		if err != nil {
+	for i := 0; i <= o.Replicas; i++ {
+		if err := s.startNode(i); err != nil {
 			s.Close()
-			return nil, fmt.Errorf("replica %d: %w", i, err)
+			return nil, err
 		}
-		s.Data = append(s.Data, r)
 	}
+	var err error
 	if s.dir, err = os.MkdirTemp("", "frameq-sentinel-"); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sentinel dir: %w", err)
@@ -116,6 +117,121 @@ func NewSentinel(o SentinelOptions) (*Sentinel, error) {
 	return s, nil
 }
 
+// startNode starts data node i: the master for 0, else a replica of it.
+func (s *Sentinel) startNode(i int) error {
+	o := s.opts.Data
+	// A master waits 5 s for more replicas before a full sync by default;
+	// a rejoining node should not.
+	o.Args = append([]string{"--repl-diskless-sync-delay", "0"}, s.opts.Data.Args...)
+	var px *LagProxy
+	if s.opts.Lag > 0 {
+		var err error
+		if px, err = NewLagProxy(s.opts.Lag); err != nil {
+			return err
+		}
+		s.proxies = append(s.proxies, px)
+		o.Args = append(o.Args, "--replica-announce-ip", "127.0.0.1", "--replica-announce-port", strconv.Itoa(px.Port()))
+	}
+	if i > 0 {
+		_, port, _ := strings.Cut(s.announced(0), ":")
+		o.Args = append(o.Args, "--replicaof", "127.0.0.1", port)
+	}
+	d, err := New(o)
+	if err != nil {
+		if i == 0 {
+			return fmt.Errorf("master: %w", err)
+		}
+		return fmt.Errorf("replica %d: %w", i, err)
+	}
+	if px != nil {
+		px.SetTarget(d.Addr())
+	}
+	s.Data = append(s.Data, d)
+	return nil
+}
+
+// announced is the address data node i is known by: its proxy's, if any.
+func (s *Sentinel) announced(i int) string {
+	if len(s.proxies) > i {
+		return s.proxies[i].Addr()
+	}
+	return s.Data[i].Addr()
+}
+
+// node returns the index of the data node known by addr.
+func (s *Sentinel) node(addr string) (int, error) {
+	for i := range s.Data {
+		if s.announced(i) == addr {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%s is none of the data nodes started", addr)
+}
+
+// Lost is how many bytes of replication stream the lag proxies have
+// discarded: writes the masters acknowledged and took with them.
+func (s *Sentinel) Lost() int64 {
+	var n int64
+	for _, px := range s.proxies {
+		n += px.Dropped()
+	}
+	return n
+}
+
+// Failover asks the Sentinel to fail over now (SENTINEL FAILOVER), as if
+// the master were unreachable, without waiting for down-after. It asks
+// again for up to 10 s while the Sentinel finds no replica fit (its last
+// INFO of the replica too old, on a loaded machine).
+func (s *Sentinel) Failover(ctx context.Context) error {
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr()})
+	defer sc.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		err := sc.Failover(ctx, s.opts.MasterName).Err()
+		if err == nil || strings.HasPrefix(err.Error(), "INPROG") { // begun on its own: down-after passed
+			return nil
+		}
+		if !strings.HasPrefix(err.Error(), "NOGOODSLAVE") {
+			return fmt.Errorf("sentinel failover %s: %w", s.opts.MasterName, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sentinel failover %s: %w (sentinel log: %s)", s.opts.MasterName, err, s.logTail())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Rejoin restarts the killed data node known by addr as a replica of the
+// current master and waits until the Sentinel counts every replica linked
+// again, so that another failover can promote one.
+func (s *Sentinel) Rejoin(ctx context.Context, addr string) error {
+	i, err := s.node(addr)
+	if err != nil {
+		return err
+	}
+	master, err := s.Master(ctx)
+	if err != nil {
+		return err
+	}
+	d := s.Data[i]
+	if err := d.Restart(); err != nil {
+		return err
+	}
+	host, port, _ := strings.Cut(master, ":")
+	rdb := redis.NewClient(&redis.Options{Addr: d.Addr()})
+	err = rdb.Do(ctx, "replicaof", host, port).Err()
+	_ = rdb.Close()
+	if err != nil {
+		return fmt.Errorf("replicaof %s on %s: %w", master, d.Addr(), err)
+	}
+	if err := WaitLinked(ctx, d.Addr()); err != nil {
+		return err
+	}
+	return s.waitReplicas(ctx)
+}
+
 // start writes the Sentinel's config (it rewrites the file as it learns)
 // and starts `redis-server <config> --sentinel`.
 func (s *Sentinel) start() error {
@@ -131,7 +247,7 @@ func (s *Sentinel) start() error {
 		"daemonize no",
 		"dir " + s.dir,
 		"logfile " + filepath.Join(s.dir, "sentinel.log"),
-		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1", name, s.Data[0].Port()),
+		fmt.Sprintf("sentinel monitor %s %s 1", name, strings.Replace(s.announced(0), ":", " ", 1)),
 		fmt.Sprintf("sentinel down-after-milliseconds %s %d", name, s.opts.DownAfter.Milliseconds()),
 		fmt.Sprintf("sentinel failover-timeout %s %d", name, 10*s.opts.DownAfter.Milliseconds()),
 		fmt.Sprintf("sentinel parallel-syncs %s 1", name),
@@ -148,6 +264,17 @@ func (s *Sentinel) start() error {
 	if err := waitReady(s.Addr(), exited); err != nil {
 		_ = cmd.Process.Kill()
 		return fmt.Errorf("sentinel on port %d: %w", s.port, err)
+	}
+	if s.opts.Lag > 0 {
+		// Poll quickly; and a test machine under load must not put the
+		// Sentinel in TILT (its timer late by 2 s) for 30 s.
+		sc := redis.NewClient(&redis.Options{Addr: s.Addr()})
+		err := sc.Do(context.Background(), "sentinel", "debug", "info-period", 100, "ping-period", 100, "tilt-trigger", 60000).Err()
+		_ = sc.Close()
+		if err != nil {
+			_ = cmd.Process.Kill()
+			return fmt.Errorf("sentinel debug: %w", err)
+		}
 	}
 	s.mu.Lock()
 	s.cmd, s.exited = cmd, exited
@@ -216,13 +343,15 @@ func (s *Sentinel) KillMaster(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, d := range s.Data {
-		if d.Addr() == addr {
-			d.Stop()
-			return addr, nil
-		}
+	i, err := s.node(addr)
+	if err != nil {
+		return "", fmt.Errorf("master: %w", err)
 	}
-	return "", fmt.Errorf("master %s is none of the data nodes started", addr)
+	s.Data[i].Stop()
+	if len(s.proxies) > i {
+		s.proxies[i].Drop()
+	}
+	return addr, nil
 }
 
 // WaitFailover waits until the Sentinel names a master other than old and
@@ -272,6 +401,9 @@ func (s *Sentinel) Close() {
 	s.mu.Unlock()
 	for _, d := range s.Data {
 		d.Close()
+	}
+	for _, px := range s.proxies {
+		px.Close()
 	}
 	if s.dir != "" {
 		_ = os.RemoveAll(s.dir)

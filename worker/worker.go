@@ -120,8 +120,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		Breaker: w.breaker, Observer: w.metrics,
 		MaxRetry: cfg.MaxRetry, TaskTimeout: cfg.TaskTimeout,
 		Verify: cfg.VerifyUploads, VerifyTimeout: cfg.VerifyTimeout, VerifyReuploads: cfg.VerifyReuploads,
-		Box:    box,
-		Settle: cfg.Settle,
+		Box:        box,
+		Settle:     cfg.Settle,
+		Durability: records.Durability{Replicas: cfg.GuardReplicas(), Timeout: cfg.RedisWaitTimeout},
 	}); err != nil {
 		return nil, err
 	}

@@ -50,10 +50,17 @@ type Progress struct {
 // Progresses stores Progress records.
 type Progresses struct {
 	rdb redis.UniversalClient
+	dur Durability
 }
 
 // NewProgresses returns a store on rdb.
 func NewProgresses(rdb redis.UniversalClient) *Progresses { return &Progresses{rdb: rdb} }
+
+// WithDurability returns a store on the same client whose guard writes
+// (Creating, Created) wait for d.Replicas replicas.
+func (s *Progresses) WithDurability(d Durability) *Progresses {
+	return &Progresses{rdb: s.rdb, dur: d}
+}
 
 // ProgressKey names a file's record: one hash per file; the hash tag keeps it in one slot.
 func ProgressKey(idemKey string) string { return "frameq:up:{" + idemKey + "}" }
@@ -86,29 +93,23 @@ func ParseProgress(m map[string]string) *Progress {
 	return p
 }
 
-// Creating records that a create is about to be sent.
+// Creating records that a create is about to be sent. It is the record
+// that stops a later attempt from creating the file again, so with
+// Durability on it returns only once replicas hold it (else an error
+// matching ErrNotReplicated: do not send the create).
 func (s *Progresses) Creating(ctx context.Context, idemKey string, at time.Time) error {
-	key := ProgressKey(idemKey)
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, key)
-		p.HSet(ctx, key, "state", StateCreating, "create_started_ms", at.UnixMilli())
-		return nil
-	})
-	if err != nil {
+	if err := s.replace(ctx, ProgressKey(idemKey), "state", StateCreating, "create_started_ms", at.UnixMilli()); err != nil {
 		return fmt.Errorf("record create: %w", err)
 	}
 	return nil
 }
 
-// Created records the asset a create made (or that was adopted).
+// Created records the asset a create made (or that was adopted). With
+// Durability on it returns only once replicas hold it: once parts go in,
+// the asset may complete, and a complete asset is no longer adopted by a
+// later attempt that saw only the "creating" mark.
 func (s *Progresses) Created(ctx context.Context, idemKey, assetID string) error {
-	key := ProgressKey(idemKey)
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, key)
-		p.HSet(ctx, key, "state", StateUploading, "asset_id", assetID)
-		return nil
-	})
-	if err != nil {
+	if err := s.replace(ctx, ProgressKey(idemKey), "state", StateUploading, "asset_id", assetID); err != nil {
 		return fmt.Errorf("record asset %s: %w", assetID, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -44,7 +45,7 @@ func (e *waitError) Error() string {
 	if isHeld(e.cause) {
 		return e.cause.Error() // no "again in": resume, not time, releases it
 	}
-	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errChanging) {
+	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errChanging) || errors.Is(e.cause, records.ErrNotReplicated) {
 		return e.cause.Error() + "; again in " + e.wait.String()
 	}
 	return "rate limited, retry in " + e.wait.String() + ": " + e.cause.Error()

@@ -79,6 +79,11 @@ type Options struct {
 	// Settle is how long a file that changed mid-upload must stay
 	// unchanged before it is uploaded again (FRAMEQ_SETTLE); zero: 5 s.
 	Settle time.Duration
+
+	// Durability makes the progress writes that guard against a duplicate
+	// create wait for replicas (FRAMEQ_REDIS_WAIT_REPLICAS,
+	// FRAMEQ_REDIS_WAIT_TIMEOUT); the zero value does not wait.
+	Durability records.Durability
 	// Settler, if set, is told a file's batch once the file reached a
 	// final state (done or failed): the worker's hook for completion
 	// webhooks (*notify.Notifier).
@@ -147,7 +152,7 @@ func NewHandler(rdb redis.UniversalClient, o Options) (*Handler, error) {
 	if o.Verify && (o.VerifyTimeout <= 0 || o.VerifyReuploads < 0) {
 		return nil, fmt.Errorf("upload: Verify needs a positive VerifyTimeout (got %v) and VerifyReuploads >= 0 (got %d)", o.VerifyTimeout, o.VerifyReuploads)
 	}
-	h := &Handler{opts: o, rdb: rdb, progress: records.NewProgresses(rdb), folders: records.NewFolders(rdb), batches: records.NewBatches(rdb)}
+	h := &Handler{opts: o, rdb: rdb, progress: records.NewProgresses(rdb).WithDurability(o.Durability), folders: records.NewFolders(rdb), batches: records.NewBatches(rdb)}
 	if o.UploadRoot != "" {
 		root, err := resolveRoot(o.UploadRoot)
 		if err != nil {
@@ -271,6 +276,11 @@ func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (
 	for waits, outages := 0, 0; ; waits++ {
 		assetID, err := h.upload(ctx, at, pre)
 		pre = nil
+		if errors.Is(err, records.ErrNotReplicated) {
+			// A failover now could lose the guard record: the create (or
+			// the parts) must wait until replicas hold it.
+			err = &waitError{wait: notReplicatedWait, cause: err}
+		}
 		if err != nil && ctx.Err() == nil && outages < maxOutages && h.awaitRedis(ctx) {
 			outages++
 			continue
@@ -301,6 +311,10 @@ func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (
 		}
 	}
 }
+
+// notReplicatedWait is how long an attempt waits when its guard record
+// did not reach enough replicas in time (a replica down or far behind).
+const notReplicatedWait = time.Second
 
 // Redis outages an attempt rides out: up to maxOutages, each while Redis
 // answers again within outageWait. The wait stays under asynq's 30 s task

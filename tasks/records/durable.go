@@ -1,0 +1,89 @@
+package records
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Durability asks that the progress writes guarding against a duplicate
+// create (the "creating" mark and the asset id) reach replicas before the
+// API call they guard is made. Redis replicates asynchronously: a write the
+// master acknowledged but had not yet sent is lost when a replica is
+// promoted, and a lost "creating" mark makes the next attempt create the
+// file again. WAIT closes that window at one round trip per guarded write.
+type Durability struct {
+	// Replicas is how many replicas must hold a guard write; 0 turns WAIT
+	// off (a single Redis, or a Cluster without replicas).
+	Replicas int
+	// Timeout bounds each WAIT. A write fewer replicas acknowledged in time
+	// is reported as ErrNotReplicated: the caller must not make the API call
+	// it guards (a failover now could lose the record), and tries later.
+	Timeout time.Duration
+}
+
+// ErrNotReplicated is returned (wrapped in a *NotReplicatedError) when a
+// guard write was not acknowledged by enough replicas within the timeout.
+var ErrNotReplicated = errors.New("progress record not replicated")
+
+// NotReplicatedError says how many replicas acknowledged a guard write.
+type NotReplicatedError struct {
+	Acked, Wanted int
+	Timeout       time.Duration
+}
+
+func (e *NotReplicatedError) Error() string {
+	return fmt.Sprintf("%v: %d of %d replicas acknowledged it within %v", ErrNotReplicated, e.Acked, e.Wanted, e.Timeout)
+}
+
+// Is makes errors.Is(err, ErrNotReplicated) true.
+func (e *NotReplicatedError) Is(target error) bool { return target == ErrNotReplicated }
+
+// replaceHash sets a hash to exactly the given field/value pairs: DEL and
+// HSET in one step, like the MULTI it replaces. A script rather than MULTI
+// because WAIT must follow on the same connection, and inside MULTI Redis
+// answers WAIT at once instead of blocking.
+const replaceHash = `redis.call('DEL', KEYS[1])
+return redis.call('HSET', KEYS[1], unpack(ARGV))`
+
+// pipeliner is what a guard write needs of a client: one connection for
+// its pipeline, so WAIT counts the replicas that hold this write.
+type pipeliner interface {
+	Pipelined(ctx context.Context, fn func(redis.Pipeliner) error) ([]redis.Cmder, error)
+}
+
+// replace sets key's hash to fields and, with Durability on, waits until
+// enough replicas hold it.
+func (s *Progresses) replace(ctx context.Context, key string, fields ...any) error {
+	var c pipeliner = s.rdb
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok && s.dur.Replicas > 0 {
+		// A Cluster pipeline sends a keyless WAIT to a random node; send
+		// both commands to the key's master instead.
+		node, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			return fmt.Errorf("find master of %s: %w", key, err)
+		}
+		c = node
+	}
+	var acked *redis.Cmd
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Eval(ctx, replaceHash, []string{key}, fields...)
+		if s.dur.Replicas > 0 {
+			acked = p.Do(ctx, "wait", s.dur.Replicas, s.dur.Timeout.Milliseconds())
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if acked == nil {
+		return nil
+	}
+	if n, err := acked.Int(); err != nil || n < s.dur.Replicas {
+		return errors.Join(&NotReplicatedError{Acked: n, Wanted: s.dur.Replicas, Timeout: s.dur.Timeout}, err)
+	}
+	return nil
+}
