@@ -16,8 +16,10 @@ import (
 // written with %.0f because tostring would keep only 14 digits.
 //
 // The adapt hash of a scope holds the AIMD factor f as of time t, the time d
-// of the last cut, and "o:<limit>" = an interval adopted from the server's
-// rate-limit headers.
+// of the last cut, "o:<limit>" = an interval adopted from the server's
+// rate-limit headers, and "r:<limit>" = since when the server has reported
+// room to spare on that limit (see ObserveRemaining): roomy says the room
+// has lasted a whole window, and then the limit runs without Margin.
 const luaCommon = `
 local function now_us()
   local t = redis.call('TIME')
@@ -37,13 +39,18 @@ local function interval(adapt, name, cfg, scale)
   if o and o > cfg then cfg = o end
   return math.ceil(cfg / scale)
 end
+local function roomy(adapt, name, now, per)
+  local s = tonumber(redis.call('HGET', adapt, 'r:' .. name))
+  return s ~= nil and now - s >= per
+end
 `
 
 // acquireScript is GCRA over several limits, all or nothing, with a
 // queue of waiting processes.
 // KEYS: hold, adapt, queue, then one TAT key per limit.
 // ARGV: margin, recovery slope per µs, reserve (0|1), max wait µs, ticket
-// µs (0 = none), then per limit: name, configured interval µs, burst.
+// µs (0 = none), then per limit: name, configured interval µs, burst,
+// window µs.
 //
 // Without reserve (Allow), a permit is granted only now; a refusal writes
 // nothing and says how long until every limit (and the scope's hold) would
@@ -61,18 +68,22 @@ end
 // slot only if no ticket is out for it; a waiter whose ticket was
 // overtaken (a hold, a rate cut, a stall) queues again at the end.
 //
-// Returns {granted 0|1, wait µs, slot µs, ahead µs}: slot is the Redis time
-// the permit is for, or the refused caller's ticket.
+// Returns {granted 0|1, wait µs, slot µs, ahead µs, roomy 0|1}: slot is the
+// Redis time the permit is for, or the refused caller's ticket; roomy is 1
+// when every limit ran without Margin because the server has room to spare.
 const acquireScript = luaCommon + `
 local now = now_us()
-local scale = (1 - tonumber(ARGV[1])) * factor(KEYS[2], now, tonumber(ARGV[2]))
+local f = factor(KEYS[2], now, tonumber(ARGV[2]))
+local margin = tonumber(ARGV[1])
 local wait = 0
 local hold = tonumber(redis.call('GET', KEYS[1]))
 if hold and hold > now then wait = hold - now end
 local n = #KEYS - 3
-local tats, ivs, iv_max = {}, {}, 0
+local tats, ivs, iv_max, all_roomy = {}, {}, 0, 1
 for i = 1, n do
-  local a = 6 + (i - 1) * 3
+  local a = 6 + (i - 1) * 4
+  local scale = (1 - margin) * f
+  if roomy(KEYS[2], ARGV[a], now, tonumber(ARGV[a + 3])) then scale = f else all_roomy = 0 end
   local iv = interval(KEYS[2], ARGV[a], tonumber(ARGV[a + 1]), scale)
   local tat = tonumber(redis.call('GET', KEYS[3 + i])) or now
   if tat < now then tat = now end
@@ -93,13 +104,13 @@ if turn and wait <= ahead then
     local t = math.max(tats[i], slot) + ivs[i]
     redis.call('SET', KEYS[3 + i], fmt(t), 'PX', math.ceil((t - now) / 1000) + 1)
   end
-  return {1, wait, slot, ahead}
+  return {1, wait, slot, ahead, all_roomy}
 end
 if not turn then slot = math.max(queued + iv_max, slot) end
 if reserve and slot > queued and slot - now <= maxwait then
   redis.call('SET', KEYS[3], fmt(slot), 'PX', math.ceil((slot - now) / 1000) + 1)
 end
-return {0, slot - now, slot, ahead}
+return {0, slot - now, slot, ahead, all_roomy}
 `
 
 var acquireLua = redis.NewScript(acquireScript)
@@ -120,6 +131,7 @@ type result struct {
 	wait    time.Duration // until slot
 	slot    time.Time     // Redis time the permit is for, or the ticket
 	ahead   time.Duration // how far ahead a reservation may be made
+	roomy   bool          // every limit ran without Margin: the server has room
 }
 
 func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
@@ -141,7 +153,7 @@ func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
 		}
 		r.limits = append(r.limits, lim)
 		r.keys = append(r.keys, l.key(scope, name))
-		r.args = append(r.args, name, lim.interval().Microseconds(), lim.Burst)
+		r.args = append(r.args, name, lim.interval().Microseconds(), lim.Burst, lim.Per.Microseconds())
 		r.gate += "\x00" + name
 	}
 	return r, nil
@@ -163,7 +175,7 @@ func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool, ticket 
 	if err != nil {
 		return result{}, fmt.Errorf("throttle: acquire %v: %w", r.names, err)
 	}
-	if len(v) != 4 {
+	if len(v) != 5 {
 		return result{}, fmt.Errorf("throttle: acquire %v: unexpected reply %v", r.names, v)
 	}
 	return result{
@@ -171,6 +183,7 @@ func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool, ticket 
 		wait:    time.Duration(v[1]) * time.Microsecond,
 		slot:    time.UnixMicro(v[2]),
 		ahead:   time.Duration(v[3]) * time.Microsecond,
+		roomy:   v[4] == 1,
 	}, nil
 }
 

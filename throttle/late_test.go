@@ -146,7 +146,7 @@ func (s *slowAnswer) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
 		if c, ok := cmd.(*redis.Cmd); ok && err == nil && (c.Name() == "evalsha" || c.Name() == "eval") {
-			if v, verr := c.Int64Slice(); verr == nil && len(v) == 4 && v[0] == 1 {
+			if v, verr := c.Int64Slice(); verr == nil && len(v) >= 4 && v[0] == 1 {
 				if d := s.delay.Swap(0); d > 0 {
 					time.Sleep(time.Duration(d))
 				}

@@ -8,7 +8,8 @@
 //
 // Rows:
 //  1. create-rate adherence: 4 real worker processes × 16 tasks at once
-//     against the simulator's strict 5 creates/s, next to the per-process
+//     against the simulator's strict 5 creates/s and its leaky bucket (as
+//     Frame.io documents it), next to the per-process
 //     x/time/rate pattern and redis_rate (measured by cmd/throttle-bench,
 //     which this program builds and runs);
 //  2. limiter cost: acquire latency and Redis commands per permit, ours vs
@@ -50,7 +51,8 @@ const bareFlag = "bare-worker"
 type options struct {
 	quick  bool
 	rows   map[int]bool
-	worker string // a worker binary to use instead of building ./cmd/worker
+	worker string          // a worker binary to use instead of building ./cmd/worker
+	row1   map[string]bool // row 1's runs (adherenceRuns names, "alternatives")
 
 	adherenceFiles int           // row 1: files per frameq run
 	limiterRun     time.Duration // rows 1-2: throttle-bench -duration
@@ -78,6 +80,7 @@ func main() {
 	quick := flag.Bool("quick", false, "small sizes: finishes in about two minutes")
 	rows := flag.String("rows", "1,2,3,4,5,6,7", "rows to measure, comma-separated")
 	rounds := flag.Int("rounds", 0, "alternating rounds of rows 3-5, the median ratio shown (default 5, -quick 3)")
+	row1 := flag.String("row1", "strict,leaky,nomargin,alternatives", "row 1's runs: frameq against the strict window, the leaky bucket, with no margin; throttle-bench's alternatives")
 	worker := flag.String("worker", "", "use this worker binary instead of building ./cmd/worker (to profile a patched worker)")
 	bare := flag.String(bareFlag, "", "internal: run the bare asynq handler with this JSON spec")
 	flag.Parse()
@@ -100,10 +103,31 @@ func main() {
 		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
 		os.Exit(2)
 	}
+	if o.row1, err = parseRow1(*row1); err != nil {
+		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
+		os.Exit(2)
+	}
 	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// parseRow1 reads "-row1 strict,leaky".
+func parseRow1(s string) (map[string]bool, error) {
+	known := map[string]bool{"alternatives": true}
+	for _, r := range adherenceRuns {
+		known[r.name] = true
+	}
+	out := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !known[f] {
+			return nil, fmt.Errorf("-row1 %q: %q is none of strict, leaky, nomargin, alternatives", s, f)
+		}
+		out[f] = true
+	}
+	return out, nil
 }
 
 // parseRows reads "-rows 1,3,6".

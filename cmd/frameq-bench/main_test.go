@@ -212,3 +212,13 @@ func TestIntakeBodiesGroupTheManifestIntoValidRequests(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRow1(t *testing.T) {
+	got, err := parseRow1("strict, leaky")
+	if err != nil || !got["strict"] || !got["leaky"] || got["nomargin"] || got["alternatives"] {
+		t.Fatalf("parseRow1(strict, leaky) = %v, %v", got, err)
+	}
+	if _, err := parseRow1("strict,bucket"); err == nil || !strings.Contains(err.Error(), `"bucket"`) {
+		t.Fatalf("parseRow1(strict,bucket) error = %v, want one naming \"bucket\"", err)
+	}
+}
