@@ -68,9 +68,10 @@ end
 // slot only if no ticket is out for it; a waiter whose ticket was
 // overtaken (a hold, a rate cut, a stall) queues again at the end.
 //
-// Returns {granted 0|1, wait µs, slot µs, ahead µs, roomy 0|1}: slot is the
-// Redis time the permit is for, or the refused caller's ticket; roomy is 1
-// when every limit ran without Margin because the server has room to spare.
+// Returns {granted 0|1, wait µs, slot µs, ahead µs, roomy}: slot is the
+// Redis time the permit is for, or the refused caller's ticket; bit i-1 of
+// roomy is set when limit i ran without Margin because the server has room
+// to spare on it.
 const acquireScript = luaCommon + `
 local now = now_us()
 local f = factor(KEYS[2], now, tonumber(ARGV[2]))
@@ -79,11 +80,14 @@ local wait = 0
 local hold = tonumber(redis.call('GET', KEYS[1]))
 if hold and hold > now then wait = hold - now end
 local n = #KEYS - 3
-local tats, ivs, iv_max, all_roomy = {}, {}, 0, 1
+local tats, ivs, iv_max, roomy_mask = {}, {}, 0, 0
 for i = 1, n do
   local a = 6 + (i - 1) * 4
   local scale = (1 - margin) * f
-  if roomy(KEYS[2], ARGV[a], now, tonumber(ARGV[a + 3])) then scale = f else all_roomy = 0 end
+  if roomy(KEYS[2], ARGV[a], now, tonumber(ARGV[a + 3])) then
+    scale = f
+    roomy_mask = roomy_mask + 2 ^ (i - 1)
+  end
   local iv = interval(KEYS[2], ARGV[a], tonumber(ARGV[a + 1]), scale)
   local tat = tonumber(redis.call('GET', KEYS[3 + i])) or now
   if tat < now then tat = now end
@@ -104,13 +108,13 @@ if turn and wait <= ahead then
     local t = math.max(tats[i], slot) + ivs[i]
     redis.call('SET', KEYS[3 + i], fmt(t), 'PX', math.ceil((t - now) / 1000) + 1)
   end
-  return {1, wait, slot, ahead, all_roomy}
+  return {1, wait, slot, ahead, roomy_mask}
 end
 if not turn then slot = math.max(queued + iv_max, slot) end
 if reserve and slot > queued and slot - now <= maxwait then
   redis.call('SET', KEYS[3], fmt(slot), 'PX', math.ceil((slot - now) / 1000) + 1)
 end
-return {0, slot - now, slot, ahead, all_roomy}
+return {0, slot - now, slot, ahead, roomy_mask}
 `
 
 var acquireLua = redis.NewScript(acquireScript)
@@ -131,7 +135,7 @@ type result struct {
 	wait    time.Duration // until slot
 	slot    time.Time     // Redis time the permit is for, or the ticket
 	ahead   time.Duration // how far ahead a reservation may be made
-	roomy   bool          // every limit ran without Margin: the server has room
+	roomy   uint64        // bit i: limit i ran without Margin, the server has room
 }
 
 func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
@@ -183,7 +187,7 @@ func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool, ticket 
 		wait:    time.Duration(v[1]) * time.Microsecond,
 		slot:    time.UnixMicro(v[2]),
 		ahead:   time.Duration(v[3]) * time.Microsecond,
-		roomy:   v[4] == 1,
+		roomy:   uint64(v[4]),
 	}, nil
 }
 

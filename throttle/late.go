@@ -30,13 +30,23 @@ var lateLua = redis.NewScript(lateScript)
 // window of the slowest limit, halved to keep room for network jitter.
 // Lateness beyond that pushes every later permit back by the excess, which
 // costs throughput only when it happens and one script call, never a 429.
+// Limits whose bit is set in roomy are left alone: the server reports room
+// to spare on them, so a late permit cannot crowd it (ObserveRemaining).
 // Best effort: the permit is already ours, so a Redis error is ignored.
-func (l *Limiter) pushBackIfLate(ctx context.Context, r *request, late time.Duration) {
+func (l *Limiter) pushBackIfLate(ctx context.Context, r *request, late time.Duration, roomy uint64) {
 	tolerance := l.lateTolerance(r)
 	if late <= max(tolerance, lateFloor) {
 		return
 	}
-	keys := r.keys[3:] // the TAT keys
+	var keys []string
+	for i, k := range r.keys[3:] { // the TAT keys
+		if roomy&(1<<i) == 0 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
 	_ = lateLua.Run(ctx, l.rdb, keys, (late - tolerance).Microseconds()).Err()
 }
 

@@ -138,9 +138,7 @@ func (l *Limiter) takeReserved(ctx context.Context, r *request, res result, aske
 			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 		}
 	}
-	if !res.roomy { // a server with room absorbs a late permit
-		l.pushBackIfLate(ctx, r, time.Since(asked.Add(res.wait)))
-	}
+	l.pushBackIfLate(ctx, r, time.Since(asked.Add(res.wait)), res.roomy)
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot.Add(-res.wait))
 	}
@@ -170,9 +168,7 @@ func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wa
 	l.takeGuards(r, time.Now())
 	// The permit was for the instant Redis decided: an answer that took
 	// long is a permit used late (see takeReserved).
-	if !res.roomy {
-		l.pushBackIfLate(ctx, r, time.Since(asked))
-	}
+	l.pushBackIfLate(ctx, r, time.Since(asked), res.roomy)
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot)
 	}

@@ -111,3 +111,36 @@ func tat(t *testing.T, srv *redistest.Server, limit string) int64 {
 	}
 	return n
 }
+
+// A late permit moves back only the limits the server reports no room on:
+// here creates has had room for a window, calls has not.
+func TestLatePermitLeavesRoomyLimitsAlone(t *testing.T) {
+	srv := redistest.Start(t)
+	l, _ := newLimiter(t, srv, Config{Limits: limits(1), Margin: 0.02}, nil)
+	ctx := t.Context()
+	if err := l.ObserveRemaining(ctx, "s", "creates", 9); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1010 * time.Millisecond)
+	r, err := l.newRequest("s", []string{"calls", "creates"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.acquire(ctx, r, true, time.Time{})
+	if err != nil || !res.granted {
+		t.Fatalf("acquire = %+v, %v", res, err)
+	}
+	if res.roomy != 2 { // limits are sorted: calls is bit 0, creates bit 1
+		t.Fatalf("roomy mask %b, want 10 (creates only)", res.roomy)
+	}
+	calls, creates := tat(t, srv, "calls"), tat(t, srv, "creates")
+	if err := l.takeReserved(ctx, r, res, time.Now().Add(-60*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if d := tat(t, srv, "creates") - creates; d != 0 {
+		t.Fatalf("creates (room to spare) pushed back %dµs, want 0", d)
+	}
+	if d := tat(t, srv, "calls") - calls; d < 40_000 {
+		t.Fatalf("calls (no report of room) pushed back %dµs, want about 50ms", d)
+	}
+}
