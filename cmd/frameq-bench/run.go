@@ -38,6 +38,7 @@ func run(ctx context.Context, o options, w, log io.Writer) error {
 		{[]int{4}, "per-task overhead", b.overhead},
 		{[]int{5}, "bytes", b.transfer},
 		{[]int{7}, "V4 tree: folder and file creates at once", b.treeRow},
+		{[]int{8}, "backlog of small files", b.million},
 	}
 	for _, s := range steps {
 		if !slices.ContainsFunc(s.rows, func(r int) bool { return o.rows[r] }) {
