@@ -68,10 +68,12 @@ end
 // slot only if no ticket is out for it; a waiter whose ticket was
 // overtaken (a hold, a rate cut, a stall) queues again at the end.
 //
-// Returns {granted 0|1, wait µs, slot µs, ahead µs, roomy}: slot is the
-// Redis time the permit is for, or the refused caller's ticket; bit i-1 of
-// roomy is set when limit i ran without Margin because the server has room
-// to spare on it.
+// Returns {granted 0|1, wait µs, slot µs, ahead µs, roomy, then on a grant
+// per limit the µs its schedule was pushed back so far}: slot is the Redis
+// time the permit is for, or the refused caller's ticket; bit i-1 of roomy
+// is set when limit i ran without Margin because the server has room to
+// spare on it. The pushes let a late permit move the schedule only by what
+// other late permits did not already move it since (see lateScript).
 const acquireScript = luaCommon + `
 local now = now_us()
 local f = factor(KEYS[2], now, tonumber(ARGV[2]))
@@ -108,7 +110,11 @@ if turn and wait <= ahead then
     local t = math.max(tats[i], slot) + ivs[i]
     redis.call('SET', KEYS[3 + i], fmt(t), 'PX', math.ceil((t - now) / 1000) + 1)
   end
-  return {1, wait, slot, ahead, roomy_mask}
+  local out = {1, wait, slot, ahead, roomy_mask}
+  for i = 1, n do
+    out[5 + i] = tonumber(redis.call('HGET', KEYS[2], 'p:' .. ARGV[6 + (i - 1) * 4])) or 0
+  end
+  return out
 end
 if not turn then slot = math.max(queued + iv_max, slot) end
 if reserve and slot > queued and slot - now <= maxwait then
@@ -136,6 +142,7 @@ type result struct {
 	slot    time.Time     // Redis time the permit is for, or the ticket
 	ahead   time.Duration // how far ahead a reservation may be made
 	roomy   uint64        // bit i: limit i ran without Margin, the server has room
+	pushed  []int64       // per limit, its schedule's total push-back at the grant
 }
 
 func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
@@ -179,7 +186,7 @@ func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool, ticket 
 	if err != nil {
 		return result{}, fmt.Errorf("throttle: acquire %v: %w", r.names, err)
 	}
-	if len(v) != 5 {
+	if len(v) < 5 || (v[0] == 1 && len(v) != 5+len(r.names)) {
 		return result{}, fmt.Errorf("throttle: acquire %v: unexpected reply %v", r.names, v)
 	}
 	return result{
@@ -188,6 +195,7 @@ func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool, ticket 
 		slot:    time.UnixMicro(v[2]),
 		ahead:   time.Duration(v[3]) * time.Microsecond,
 		roomy:   uint64(v[4]),
+		pushed:  v[5:],
 	}, nil
 }
 

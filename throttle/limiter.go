@@ -138,7 +138,7 @@ func (l *Limiter) takeReserved(ctx context.Context, r *request, res result, aske
 			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 		}
 	}
-	l.pushBackIfLate(ctx, r, time.Since(asked.Add(res.wait)), res.roomy)
+	l.pushBackIfLate(ctx, r, time.Since(asked.Add(res.wait)), res.roomy, res.pushed)
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot.Add(-res.wait))
 	}
@@ -168,7 +168,7 @@ func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wa
 	l.takeGuards(r, time.Now())
 	// The permit was for the instant Redis decided: an answer that took
 	// long is a permit used late (see takeReserved).
-	l.pushBackIfLate(ctx, r, time.Since(asked), res.roomy)
+	l.pushBackIfLate(ctx, r, time.Since(asked), res.roomy, res.pushed)
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot)
 	}

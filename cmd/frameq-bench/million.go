@@ -11,7 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/frameq/frameq/frameiosim"
+	"github.com/frameq/frameq/tasks/job"
 )
 
 // Row 8: a backlog of small files, from enqueue to drained, at sizes from
@@ -67,8 +70,8 @@ func (b *bench) million(ctx context.Context) ([]line, error) {
 }
 
 // backlog enqueues n files with `enqueue manifest` (one 1 KiB file on disk,
-// n target names), measures Redis, then starts 4 workers and waits for all
-// n to be done.
+// n target names) into a paused queue, measures Redis, starts 4 workers,
+// resumes the queue and waits for all n to be done.
 func (b *bench) backlog(ctx context.Context, n int) (backlogRun, error) {
 	r := backlogRun{n: n}
 	s, err := b.newStack(frameiosim.Config{CallLimit: noLimit, CreateLimit: noLimit})
@@ -78,6 +81,12 @@ func (b *bench) backlog(ctx context.Context, n int) (backlogRun, error) {
 	defer s.close()
 	manifest, err := writeLocalManifest(s.root, s.folder, n)
 	if err != nil {
+		return r, err
+	}
+	// Paused while it fills and the workers start: the first workers to
+	// start would otherwise drain it while the others start on two cores.
+	insp := asynq.NewInspectorFromRedisClient(s.rdb)
+	if err := insp.PauseQueue(job.Queue("default")); err != nil {
 		return r, err
 	}
 	before, err := s.usedMemory(ctx)
@@ -103,6 +112,9 @@ func (b *bench) backlog(ctx context.Context, n int) (backlogRun, error) {
 		}
 		defer w.stop()
 		workers = append(workers, w)
+	}
+	if err := insp.UnpauseQueue(job.Queue("default")); err != nil {
+		return r, err
 	}
 	peak := watchPeakRSS(workers)
 	end, err := s.waitBatch(ctx, batch, int64(n), time.Duration(n)*time.Millisecond*20+5*time.Minute)
