@@ -66,7 +66,10 @@ end
 // with one call: no herd of waiters asking for the same slot, and waiters
 // of all processes are served in order. A caller without a ticket takes a
 // slot only if no ticket is out for it; a waiter whose ticket was
-// overtaken (a hold, a rate cut, a stall) queues again at the end.
+// overtaken (a hold, a rate cut, a stall) takes a slot no ticket is out for,
+// like any caller, or else queues again at the end. (Without the first, a
+// ticket for an interval shorter than a round trip is always overtaken by
+// the time it is shown, and two waiters queue again forever.)
 //
 // Returns {granted 0|1, wait µs, slot µs, ahead µs, roomy, then on a grant
 // per limit the µs its schedule was pushed back so far}: slot is the Redis
@@ -104,7 +107,7 @@ local queued = tonumber(redis.call('GET', KEYS[3])) or 0
 local ahead = 0
 if reserve then ahead = math.min(iv_max, maxwait) end
 local turn = queued < slot
-if ticket > 0 then turn = slot <= ticket + iv_max / 2 end
+if ticket > 0 then turn = turn or slot <= ticket + iv_max / 2 end
 if turn and wait <= ahead then
   for i = 1, n do
     local t = math.max(tats[i], slot) + ivs[i]
