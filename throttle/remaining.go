@@ -40,18 +40,21 @@ return 1
 
 var roomLua = redis.NewScript(roomScript)
 
-// MinRoom is the least x-ratelimit-remaining, after a call, that counts
-// as room to spare. A strict window paced at its limit answers 0 once a
-// window is under way, and at most 1 while the pace is above limit-2 per
-// window; a leaky bucket paced at its rate answers about limit-1.
-const MinRoom = 2
+// minRoom is the least x-ratelimit-remaining, after a call, that counts as
+// room to spare under a server limit of size per window: size-2, and at
+// least 2. A leaky bucket paced at its rate answers max-1, or max-2 when
+// a call arrives early. A strict window answers 0 once a window is under
+// way at that pace, and after a pause less than size-2 from the third call
+// of a window on, so the first calls after a pause tell it apart.
+func minRoom(size int) int { return max(2, size-2) }
 
-// ObserveRemaining feeds the server's x-ratelimit-remaining for a named
-// limit, from an answer to a call that took its permit.
+// ObserveRemaining feeds the server's x-ratelimit-limit (size) and
+// x-ratelimit-remaining for a named limit, from an answer to a call that
+// took its permit.
 //
 // Margin exists because a strict window counts two permits sent one
 // interval apart into the same window when the network delays one of them.
-// A server that keeps answering "MinRoom or more left" for a whole window
+// A server that keeps answering "size-2 or more left" for a whole window
 // while we run at its rate is not strict: it has room for a burst (Frame.io
 // documents a leaky bucket, whose capacity is its limit), so jitter cannot
 // make it refuse, and the limit runs at the full rate, and late permits no
@@ -62,17 +65,19 @@ const MinRoom = 2
 // Answers with room are written at most once a window per process (every
 // answer carries the headers); answers without room always are, because
 // they are what keeps Margin on.
-func (l *Limiter) ObserveRemaining(ctx context.Context, scope, limit string, remaining int) error {
+func (l *Limiter) ObserveRemaining(ctx context.Context, scope, limit string, size, remaining int) error {
 	lim, ok := l.cfg.Limits[limit]
 	switch {
 	case scope == "":
 		return fmt.Errorf("throttle: observe remaining: scope: must not be empty")
 	case !ok:
 		return fmt.Errorf("throttle: observe remaining: limit %q: %w", limit, ErrUnknownLimit)
+	case size <= 0:
+		return fmt.Errorf("throttle: observe remaining %q: x-ratelimit-limit %d: must be positive", limit, size)
 	case remaining < 0:
 		return fmt.Errorf("throttle: observe remaining %q: x-ratelimit-remaining %d: must not be negative", limit, remaining)
 	}
-	room := remaining >= MinRoom
+	room := remaining >= minRoom(size)
 	key, field := l.key(scope, "adapt"), "r:"+limit
 	if room && l.reportedRoom(key+"\x00"+field, lim.Per) {
 		return nil

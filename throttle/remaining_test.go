@@ -31,7 +31,7 @@ func TestRoomForAWholeWindowDropsMarginAndNoRoomRestoresIt(t *testing.T) {
 	if got := rate(); got != 8 {
 		t.Fatalf("rate before any report = %v/s, want 8 (10 less Margin 0.2)", got)
 	}
-	if err := a.ObserveRemaining(ctx, "s", "creates", MinRoom); err != nil {
+	if err := a.ObserveRemaining(ctx, "s", "creates", 5, 3); err != nil {
 		t.Fatal(err)
 	}
 	if got := rate(); got != 8 {
@@ -46,7 +46,7 @@ func TestRoomForAWholeWindowDropsMarginAndNoRoomRestoresIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := tat(t, srv, "creates")
-	if err := a.ObserveRemaining(ctx, "s", "creates", MinRoom-1); err != nil {
+	if err := a.ObserveRemaining(ctx, "s", "creates", 5, 2); err != nil {
 		t.Fatal(err)
 	}
 	if got := rate(); got != 8 {
@@ -69,7 +69,7 @@ func TestNoRoomBeforeAWholeWindowKeepsTheSchedule(t *testing.T) {
 	}
 	before := tat(t, srv, "creates")
 	for _, left := range []int{4, 3, 1} {
-		if err := l.ObserveRemaining(ctx, "s", "creates", left); err != nil {
+		if err := l.ObserveRemaining(ctx, "s", "creates", 5, left); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,7 +91,7 @@ func TestObserveRemainingRejectsBadInput(t *testing.T) {
 		{"s", "nope", 1, `"nope"`},
 		{"s", "creates", -1, "x-ratelimit-remaining -1"},
 	} {
-		err := l.ObserveRemaining(ctx, tc.scope, tc.limit, tc.left)
+		err := l.ObserveRemaining(ctx, tc.scope, tc.limit, 5, tc.left)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ObserveRemaining(%q, %q, %d) = %v, want an error naming %s", tc.scope, tc.limit, tc.left, err, tc.want)
 		}
@@ -118,7 +118,7 @@ func TestLatePermitLeavesRoomyLimitsAlone(t *testing.T) {
 	srv := redistest.Start(t)
 	l, _ := newLimiter(t, srv, Config{Limits: limits(1), Margin: 0.02}, nil)
 	ctx := t.Context()
-	if err := l.ObserveRemaining(ctx, "s", "creates", 9); err != nil {
+	if err := l.ObserveRemaining(ctx, "s", "creates", 10, 9); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(1010 * time.Millisecond)

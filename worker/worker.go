@@ -316,7 +316,7 @@ func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r 
 			w.log.Warn().Err(err).Str("scope", scope).Msg("advertised limit not recorded")
 		}
 	}
-	if err := w.limiter.ObserveRemaining(ctx, scope, name, r.RateLimit.Remaining); err != nil {
+	if err := w.limiter.ObserveRemaining(ctx, scope, name, r.RateLimit.Limit, r.RateLimit.Remaining); err != nil {
 		w.log.Warn().Err(err).Str("scope", scope).Msg("remaining room not recorded")
 	}
 }
