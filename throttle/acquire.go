@@ -16,8 +16,10 @@ import (
 // written with %.0f because tostring would keep only 14 digits.
 //
 // The adapt hash of a scope holds the AIMD factor f as of time t, the time d
-// of the last cut, and "o:<limit>" = an interval adopted from the server's
-// rate-limit headers.
+// of the last cut, "o:<limit>" = an interval adopted from the server's
+// rate-limit headers, and "r:<limit>" = since when the server has reported
+// room to spare on that limit (see ObserveRemaining): roomy says the room
+// has lasted a whole window, and then the limit runs without Margin.
 const luaCommon = `
 local function now_us()
   local t = redis.call('TIME')
@@ -37,13 +39,18 @@ local function interval(adapt, name, cfg, scale)
   if o and o > cfg then cfg = o end
   return math.ceil(cfg / scale)
 end
+local function roomy(adapt, name, now, per)
+  local s = tonumber(redis.call('HGET', adapt, 'r:' .. name))
+  return s ~= nil and now - s >= per
+end
 `
 
 // acquireScript is GCRA over several limits, all or nothing, with a
 // queue of waiting processes.
 // KEYS: hold, adapt, queue, then one TAT key per limit.
 // ARGV: margin, recovery slope per µs, reserve (0|1), max wait µs, ticket
-// µs (0 = none), then per limit: name, configured interval µs, burst.
+// µs (0 = none), then per limit: name, configured interval µs, burst,
+// window µs.
 //
 // Without reserve (Allow), a permit is granted only now; a refusal writes
 // nothing and says how long until every limit (and the scope's hold) would
@@ -59,20 +66,33 @@ end
 // with one call: no herd of waiters asking for the same slot, and waiters
 // of all processes are served in order. A caller without a ticket takes a
 // slot only if no ticket is out for it; a waiter whose ticket was
-// overtaken (a hold, a rate cut, a stall) queues again at the end.
+// overtaken (a hold, a rate cut, a stall) takes a slot no ticket is out for,
+// like any caller, or else queues again at the end. (Without the first, a
+// ticket for an interval shorter than a round trip is always overtaken by
+// the time it is shown, and two waiters queue again forever.)
 //
-// Returns {granted 0|1, wait µs, slot µs, ahead µs}: slot is the Redis time
-// the permit is for, or the refused caller's ticket.
+// Returns {granted 0|1, wait µs, slot µs, ahead µs, roomy, then on a grant
+// per limit the µs its schedule was pushed back so far}: slot is the Redis
+// time the permit is for, or the refused caller's ticket; bit i-1 of roomy
+// is set when limit i ran without Margin because the server has room to
+// spare on it. The pushes let a late permit move the schedule only by what
+// other late permits did not already move it since (see lateScript).
 const acquireScript = luaCommon + `
 local now = now_us()
-local scale = (1 - tonumber(ARGV[1])) * factor(KEYS[2], now, tonumber(ARGV[2]))
+local f = factor(KEYS[2], now, tonumber(ARGV[2]))
+local margin = tonumber(ARGV[1])
 local wait = 0
 local hold = tonumber(redis.call('GET', KEYS[1]))
 if hold and hold > now then wait = hold - now end
 local n = #KEYS - 3
-local tats, ivs, iv_max = {}, {}, 0
+local tats, ivs, iv_max, roomy_mask = {}, {}, 0, 0
 for i = 1, n do
-  local a = 6 + (i - 1) * 3
+  local a = 6 + (i - 1) * 4
+  local scale = (1 - margin) * f
+  if roomy(KEYS[2], ARGV[a], now, tonumber(ARGV[a + 3])) then
+    scale = f
+    roomy_mask = roomy_mask + 2 ^ (i - 1)
+  end
   local iv = interval(KEYS[2], ARGV[a], tonumber(ARGV[a + 1]), scale)
   local tat = tonumber(redis.call('GET', KEYS[3 + i])) or now
   if tat < now then tat = now end
@@ -87,19 +107,23 @@ local queued = tonumber(redis.call('GET', KEYS[3])) or 0
 local ahead = 0
 if reserve then ahead = math.min(iv_max, maxwait) end
 local turn = queued < slot
-if ticket > 0 then turn = slot <= ticket + iv_max / 2 end
+if ticket > 0 then turn = turn or slot <= ticket + iv_max / 2 end
 if turn and wait <= ahead then
   for i = 1, n do
     local t = math.max(tats[i], slot) + ivs[i]
     redis.call('SET', KEYS[3 + i], fmt(t), 'PX', math.ceil((t - now) / 1000) + 1)
   end
-  return {1, wait, slot, ahead}
+  local out = {1, wait, slot, ahead, roomy_mask}
+  for i = 1, n do
+    out[5 + i] = tonumber(redis.call('HGET', KEYS[2], 'p:' .. ARGV[6 + (i - 1) * 4])) or 0
+  end
+  return out
 end
 if not turn then slot = math.max(queued + iv_max, slot) end
 if reserve and slot > queued and slot - now <= maxwait then
   redis.call('SET', KEYS[3], fmt(slot), 'PX', math.ceil((slot - now) / 1000) + 1)
 end
-return {0, slot - now, slot, ahead}
+return {0, slot - now, slot, ahead, roomy_mask}
 `
 
 var acquireLua = redis.NewScript(acquireScript)
@@ -120,6 +144,8 @@ type result struct {
 	wait    time.Duration // until slot
 	slot    time.Time     // Redis time the permit is for, or the ticket
 	ahead   time.Duration // how far ahead a reservation may be made
+	roomy   uint64        // bit i: limit i ran without Margin, the server has room
+	pushed  []int64       // per limit, its schedule's total push-back at the grant
 }
 
 func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
@@ -141,7 +167,7 @@ func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
 		}
 		r.limits = append(r.limits, lim)
 		r.keys = append(r.keys, l.key(scope, name))
-		r.args = append(r.args, name, lim.interval().Microseconds(), lim.Burst)
+		r.args = append(r.args, name, lim.interval().Microseconds(), lim.Burst, lim.Per.Microseconds())
 		r.gate += "\x00" + name
 	}
 	return r, nil
@@ -163,7 +189,7 @@ func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool, ticket 
 	if err != nil {
 		return result{}, fmt.Errorf("throttle: acquire %v: %w", r.names, err)
 	}
-	if len(v) != 4 {
+	if len(v) < 5 || (v[0] == 1 && len(v) != 5+len(r.names)) {
 		return result{}, fmt.Errorf("throttle: acquire %v: unexpected reply %v", r.names, v)
 	}
 	return result{
@@ -171,6 +197,8 @@ func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool, ticket 
 		wait:    time.Duration(v[1]) * time.Microsecond,
 		slot:    time.UnixMicro(v[2]),
 		ahead:   time.Duration(v[3]) * time.Microsecond,
+		roomy:   uint64(v[4]),
+		pushed:  v[5:],
 	}, nil
 }
 

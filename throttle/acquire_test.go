@@ -296,3 +296,21 @@ func TestProcessesShareOneQueue(t *testing.T) {
 		}
 	}
 }
+
+// A waiter shows a ticket that was overtaken while nothing else waits: it
+// takes the free slot. At a limit whose interval is shorter than a round
+// trip every ticket is overtaken by the time it is shown, and two waiters
+// used to queue again forever (a worker with limits of 1,000,000/s stalled).
+func TestOvertakenTicketTakesAFreeSlot(t *testing.T) {
+	srv := redistest.Start(t)
+	l, _ := newLimiter(t, srv, Config{Limits: map[string]Limit{"calls": {Rate: 1_000_000, Per: time.Second}}}, nil)
+	ctx := t.Context()
+	r, err := l.newRequest("s", []string{"calls"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.acquire(ctx, r, true, time.Now().Add(-time.Second))
+	if err != nil || !res.granted {
+		t.Fatalf("acquire with an overtaken ticket and no queue = %+v, %v; want granted", res, err)
+	}
+}

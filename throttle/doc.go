@@ -39,7 +39,10 @@
 // Penalize (after a 429) writes the scope's hold, which every worker's script
 // honours, and cuts the scope's rates multiplicatively; they recover
 // additively (AIMD). Observe adopts a lower limit announced by the server's
-// x-ratelimit-* headers.
+// x-ratelimit-* headers. ObserveRemaining reads x-ratelimit-remaining: while
+// every answer for a whole window leaves room to spare (a leaky bucket paced
+// at its rate), the limit runs without Margin; the first answer without room
+// restores it.
 //
 // # Failure
 //

@@ -146,7 +146,7 @@ func (s *slowAnswer) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
 		if c, ok := cmd.(*redis.Cmd); ok && err == nil && (c.Name() == "evalsha" || c.Name() == "eval") {
-			if v, verr := c.Int64Slice(); verr == nil && len(v) == 4 && v[0] == 1 {
+			if v, verr := c.Int64Slice(); verr == nil && len(v) >= 4 && v[0] == 1 {
 				if d := s.delay.Swap(0); d > 0 {
 					time.Sleep(time.Duration(d))
 				}
@@ -167,4 +167,49 @@ func offsets(times []time.Time) []time.Duration {
 		out[i] = t.Sub(times[0]).Round(time.Millisecond)
 	}
 	return out
+}
+
+// Permits granted together and used equally late (a loaded machine delays
+// them all) move the schedule back once, not once each: each push would
+// otherwise add up to a schedule far in the future, and a worker whose
+// every permit is a few round trips late would stall.
+func TestPermitsLateTogetherPushTheScheduleOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	l, _ := newLimiter(t, srv, Config{Limits: map[string]Limit{"creates": {Rate: 10, Per: time.Second, Burst: 5}}, Margin: 0.02}, nil)
+	ctx := t.Context()
+	r, err := l.newRequest("s", []string{"creates"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var grants []result
+	for range 4 {
+		res, err := l.acquire(ctx, r, true, time.Time{})
+		if err != nil || !res.granted {
+			t.Fatalf("acquire = %+v, %v", res, err)
+		}
+		grants = append(grants, res)
+	}
+	before := tat(t, srv, "creates")
+	late := 200 * time.Millisecond
+	for _, res := range grants {
+		l.pushBackIfLate(ctx, r, late, res.roomy, res.pushed)
+	}
+	want := (late - l.lateTolerance(r)).Microseconds()
+	if d := tat(t, srv, "creates") - before; d != want {
+		t.Fatalf("4 permits 200ms late moved the schedule %dµs, want %d (once)", d, want)
+	}
+	// A permit granted after that push and then late moves it again.
+	res, err := l.acquire(ctx, r, true, time.Time{})
+	if err == nil && !res.granted {
+		time.Sleep(res.wait - res.ahead)
+		res, err = l.acquire(ctx, r, true, res.slot)
+	}
+	if err != nil || !res.granted {
+		t.Fatalf("acquire after the push = %+v, %v", res, err)
+	}
+	before = tat(t, srv, "creates")
+	l.pushBackIfLate(ctx, r, late, res.roomy, res.pushed)
+	if d := tat(t, srv, "creates") - before; d != want {
+		t.Fatalf("a later late permit moved the schedule %dµs, want %d", d, want)
+	}
 }

@@ -22,6 +22,7 @@ type Limiter struct {
 	gates  map[string]*gate
 	guards map[string]*rate.Limiter // by scope and limit name
 	seen   map[string]observation   // last Observe written, by adapt field
+	rooms  map[string]time.Time     // last room report written, by adapt field
 
 	// onGrant, when set (tests only), sees every grant: the Redis time it is
 	// for and the Redis time it was decided.
@@ -44,6 +45,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 		gates:  make(map[string]*gate),
 		guards: make(map[string]*rate.Limiter),
 		seen:   make(map[string]observation),
+		rooms:  make(map[string]time.Time),
 	}, nil
 }
 
@@ -136,7 +138,7 @@ func (l *Limiter) takeReserved(ctx context.Context, r *request, res result, aske
 			return fmt.Errorf("throttle: wait %v: %w", r.names, err)
 		}
 	}
-	l.pushBackIfLate(ctx, r, time.Since(asked.Add(res.wait)))
+	l.pushBackIfLate(ctx, r, time.Since(asked.Add(res.wait)), res.roomy, res.pushed)
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot.Add(-res.wait))
 	}
@@ -166,7 +168,7 @@ func (l *Limiter) Allow(ctx context.Context, scope string, limits ...string) (wa
 	l.takeGuards(r, time.Now())
 	// The permit was for the instant Redis decided: an answer that took
 	// long is a permit used late (see takeReserved).
-	l.pushBackIfLate(ctx, r, time.Since(asked))
+	l.pushBackIfLate(ctx, r, time.Since(asked), res.roomy, res.pushed)
 	if l.onGrant != nil {
 		l.onGrant(r.scope, res.slot, res.slot)
 	}

@@ -316,7 +316,9 @@ func (w *Worker) watchChains(ctx context.Context) {
 }
 
 // afterCall feeds what the server said back to the shared limiter: a 429
-// pauses every worker on the scope; a lower advertised limit is adopted.
+// pauses every worker on the scope; a lower advertised limit is adopted;
+// the room left (x-ratelimit-remaining) tells a server that absorbs jitter
+// (a leaky bucket) from a strict window, which needs Margin.
 func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r frameio.Result) {
 	w.metrics.APIResponse(c.Route, r.Status, r.Duration)
 	if len(c.Limits) == 0 { // part uploads: presigned, not rate limited
@@ -343,6 +345,9 @@ func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r 
 		if err := w.limiter.Observe(ctx, scope, name, r.RateLimit.Limit, r.RateLimit.Window); err != nil {
 			w.log.Warn().Err(err).Str("scope", scope).Msg("advertised limit not recorded")
 		}
+	}
+	if err := w.limiter.ObserveRemaining(ctx, scope, name, r.RateLimit.Limit, r.RateLimit.Remaining); err != nil {
+		w.log.Warn().Err(err).Str("scope", scope).Msg("remaining room not recorded")
 	}
 }
 

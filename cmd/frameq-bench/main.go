@@ -8,7 +8,8 @@
 //
 // Rows:
 //  1. create-rate adherence: 4 real worker processes × 16 tasks at once
-//     against the simulator's strict 5 creates/s, next to the per-process
+//     against the simulator's strict 5 creates/s and its leaky bucket (as
+//     Frame.io documents it), next to the per-process
 //     x/time/rate pattern and redis_rate (measured by cmd/throttle-bench,
 //     which this program builds and runs);
 //  2. limiter cost: acquire latency and Redis commands per permit, ours vs
@@ -23,7 +24,10 @@
 //     queued task;
 //  7. V4 tree: 4 worker processes upload 600 files in 200 folders against
 //     V4's per-route limits, every route a strict window: folder creates
-//     (3/s) and file creates (5/s) at once, each against its own limit.
+//     (3/s) and file creates (5/s) at once, each against its own limit;
+//  8. backlog (opt-in, -rows 8): enqueue N small files and drain them with
+//     4 workers, limits out of the way, at each -scale size: enqueue time,
+//     drain rate, worker peak RSS, Redis bytes per queued and finished file.
 //
 // It starts its own redis-server processes (redistest) and simulators
 // (frameiosim) on loopback and builds worker, enqueue and throttle-bench
@@ -52,7 +56,9 @@ const bareFlag = "bare-worker"
 type options struct {
 	quick  bool
 	rows   map[int]bool
-	worker string // a worker binary to use instead of building ./cmd/worker
+	worker string          // a worker binary to use instead of building ./cmd/worker
+	row1   map[string]bool // row 1's runs (adherenceRuns names, "alternatives")
+	scales []int           // row 8: backlog sizes
 
 	adherenceFiles int           // row 1: files per frameq run
 	limiterRun     time.Duration // rows 1-2: throttle-bench -duration
@@ -80,6 +86,8 @@ func main() {
 	quick := flag.Bool("quick", false, "small sizes: finishes in about two minutes")
 	rows := flag.String("rows", "1,2,3,4,5,6,7", "rows to measure, comma-separated")
 	rounds := flag.Int("rounds", 0, "alternating rounds of rows 3-5, the median ratio shown (default 5, -quick 3)")
+	row1 := flag.String("row1", "strict,leaky,nomargin,alternatives", "row 1's runs: frameq against the strict window, the leaky bucket, with no margin; throttle-bench's alternatives")
+	scale := flag.String("scale", "100000,1000000", "row 8's backlog sizes, comma-separated (row 8 runs only when -rows names it)")
 	worker := flag.String("worker", "", "use this worker binary instead of building ./cmd/worker (to profile a patched worker)")
 	bare := flag.String(bareFlag, "", "internal: run the bare asynq handler with this JSON spec")
 	flag.CommandLine.Init("frameq-bench", flag.ContinueOnError)
@@ -105,10 +113,35 @@ func main() {
 		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
 		os.Exit(2)
 	}
+	if o.scales, err = parseScales(*scale); err != nil {
+		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
+		os.Exit(2)
+	}
+	if o.row1, err = parseRow1(*row1); err != nil {
+		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
+		os.Exit(2)
+	}
 	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// parseRow1 reads "-row1 strict,leaky".
+func parseRow1(s string) (map[string]bool, error) {
+	known := map[string]bool{"alternatives": true}
+	for _, r := range adherenceRuns {
+		known[r.name] = true
+	}
+	out := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !known[f] {
+			return nil, fmt.Errorf("-row1 %q: %q is none of strict, leaky, nomargin, alternatives", s, f)
+		}
+		out[f] = true
+	}
+	return out, nil
 }
 
 // parseRows reads "-rows 1,3,6".
@@ -116,8 +149,8 @@ func parseRows(s string) (map[int]bool, error) {
 	out := map[int]bool{}
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 7 {
-			return nil, fmt.Errorf("-rows %q: want numbers from 1 to 7, comma-separated", s)
+		if err != nil || n < 1 || n > 8 {
+			return nil, fmt.Errorf("-rows %q: want numbers from 1 to 8, comma-separated", s)
 		}
 		out[n] = true
 	}

@@ -104,7 +104,7 @@ func TestParseRows(t *testing.T) {
 	if err != nil || !rows[1] || !rows[3] || !rows[6] || !rows[7] || rows[2] {
 		t.Errorf("rows = %v, %v", rows, err)
 	}
-	for _, bad := range []string{"", "0", "8", "1,x"} {
+	for _, bad := range []string{"", "0", "9", "1,x"} {
 		if _, err := parseRows(bad); err == nil {
 			t.Errorf("-rows %q accepted", bad)
 		}
@@ -236,5 +236,52 @@ func TestHelpAndVersion(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || len(out) != 0 {
 			t.Errorf("%s --bogus: %v, stdout %q; want exit 2, nothing on stdout", name, err, out)
 		}
+	}
+}
+
+func TestParseRow1(t *testing.T) {
+	got, err := parseRow1("strict, leaky")
+	if err != nil || !got["strict"] || !got["leaky"] || got["nomargin"] || got["alternatives"] {
+		t.Fatalf("parseRow1(strict, leaky) = %v, %v", got, err)
+	}
+	if _, err := parseRow1("strict,bucket"); err == nil || !strings.Contains(err.Error(), `"bucket"`) {
+		t.Fatalf("parseRow1(strict,bucket) error = %v, want one naming \"bucket\"", err)
+	}
+}
+
+func TestParseScales(t *testing.T) {
+	got, err := parseScales("100000, 300000")
+	if err != nil || len(got) != 2 || got[0] != 100_000 || got[1] != 300_000 {
+		t.Fatalf("parseScales = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "1e6", "10,-1"} {
+		if _, err := parseScales(bad); err == nil {
+			t.Errorf("-scale %q accepted", bad)
+		}
+	}
+}
+
+// The backlog manifest is one enqueue manifest accepts: n uploads of one
+// file under distinct names.
+func TestWriteLocalManifestIsValid(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path, err := writeLocalManifest(root, "folder-1", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	entries, err := manifest.Parse(f, manifest.JSONL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 || entries[2].Path != "clip-0000002.bin" || entries[0].File != filepath.Join(root, "one.bin") {
+		t.Fatalf("entries = %+v", entries)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 )
 
+const limitersStep = "limiters (cmd/throttle-bench)"
+
 // run measures the selected rows, one scenario after another (never two at
 // once: they share two cores), and prints the table on w.
 func run(ctx context.Context, o options, w, log io.Writer) error {
@@ -30,15 +32,19 @@ func run(ctx context.Context, o options, w, log io.Writer) error {
 		fn   func(context.Context) ([]line, error)
 	}{
 		{[]int{1}, "create-rate adherence (frameq)", b.adherence},
-		{[]int{1, 2}, "limiters (cmd/throttle-bench)", b.limiters},
+		{[]int{1, 2}, limitersStep, b.limiters},
 		{[]int{3}, "enqueue", b.enqueueScen},
 		{[]int{6}, "memory", b.memory},
 		{[]int{4}, "per-task overhead", b.overhead},
 		{[]int{5}, "bytes", b.transfer},
 		{[]int{7}, "V4 tree: folder and file creates at once", b.treeRow},
+		{[]int{8}, "backlog of small files", b.million},
 	}
 	for _, s := range steps {
 		if !slices.ContainsFunc(s.rows, func(r int) bool { return o.rows[r] }) {
+			continue
+		}
+		if s.name == limitersStep && !o.rows[2] && !o.row1["alternatives"] {
 			continue
 		}
 		b.progress("%s ...", s.name)
