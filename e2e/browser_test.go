@@ -38,6 +38,7 @@ const v4Folder = "7f3c0a4e-1c1b-4d8e-9a7e-0123456789ab"
 func TestDashboardInABrowser(t *testing.T) {
 	chrome := findChromium(t)
 	e := newEnv(t, frameiosim.Config{CreateLimit: 50, CallLimit: 100})
+	e.enqueueEnv = []string{"FRAMEQ_SECRET_KEY=" + payloadKey} // the presigned URL's signature is stored sealed
 	root := e.sim.RootFolder(frameiosim.DefaultToken)
 	locked := e.sim.MakeFolder(root, "locked")
 	e.sim.SetFaults(frameiosim.Faults{ForbiddenFolders: []string{locked}})
@@ -80,7 +81,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	for _, r := range pending {
 		shown.WriteString(strings.ReplaceAll(r.Payload, "\n  ", "")) // long values continue on indented lines
 	}
-	for _, want := range []string{"folder_id:" + v4Folder, "source:https://cdn.example.com/shoot/b.mov?[REDACTED]",
+	for _, want := range []string{"folder_id:" + v4Folder, "source:https://cdn.example.com/shoot/b.mov", /* its query is sealed in Redis */
 		"path:shoot/day 1/a much longer file name than most, from camera A, take 12.mov"} {
 		if !strings.Contains(shown.String(), want) {
 			t.Errorf("pending payloads lack %q:\n%s", want, shown.String())

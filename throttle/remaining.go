@@ -10,9 +10,14 @@ import (
 
 // roomScript records what the server said is left of one limit.
 // KEYS: adapt, the limit's TAT key.
-// ARGV: field "r:<limit>", room (0|1), window µs, push µs, adapt TTL ms.
+// ARGV: field "r:<limit>", room (0|1), window µs, push µs, adapt TTL ms,
+// busy µs.
 //
-// Room starts the field at Redis TIME (if unset): once a whole window has
+// Room counts only while the limit is busy: its schedule (TAT) booked at
+// least busy µs ahead of Redis TIME, i.e. callers queue for it. Room on an
+// idle limit says nothing about a burst: a strict window answers "9 of 10
+// left" to a lone call and refuses the 11th of a burst at the full rate.
+// Busy room starts the field at Redis TIME (if unset): once a whole window has
 // passed with room on every answer, acquireScript drops Margin for the
 // limit. No room deletes the field; if Margin was off (the field was a
 // window old), the limit's schedule moves back by push = Margin×window, the
@@ -22,6 +27,8 @@ import (
 const roomScript = luaCommon + `
 local now = now_us()
 if ARGV[2] == '1' then
+  local booked = tonumber(redis.call('GET', KEYS[2]))
+  if not booked or booked - now < tonumber(ARGV[6]) then return 0 end
   if redis.call('HSETNX', KEYS[1], ARGV[1], fmt(now)) == 1 then
     redis.call('PEXPIRE', KEYS[1], ARGV[5])
   end
@@ -55,7 +62,8 @@ func minRoom(size int) int { return max(2, size-2) }
 // Margin exists because a strict window counts two permits sent one
 // interval apart into the same window when the network delays one of them.
 // A server that keeps answering "size-2 or more left" for a whole window
-// while we run at its rate is not strict: it has room for a burst (Frame.io
+// while we run at its rate (callers queue for the limit; see roomScript) is
+// not strict: it has room for a burst (Frame.io
 // documents a leaky bucket, whose capacity is its limit), so jitter cannot
 // make it refuse, and the limit runs at the full rate, and late permits no
 // longer push the schedule back. The first answer with less room restores
@@ -90,7 +98,7 @@ func (l *Limiter) ObserveRemaining(ctx context.Context, scope, limit string, siz
 		l.forgetRoom(key + "\x00" + field)
 	}
 	err := roomLua.Run(ctx, l.rdb, []string{key, l.key(scope, limit)}, field, flag,
-		lim.Per.Microseconds(), push.Microseconds(), adaptTTL.Milliseconds()).Err()
+		lim.Per.Microseconds(), push.Microseconds(), adaptTTL.Milliseconds(), (2 * lim.interval()).Microseconds()).Err()
 	if err != nil {
 		l.forgetRoom(key + "\x00" + field)
 		return fmt.Errorf("throttle: observe remaining %q: %w", limit, err)

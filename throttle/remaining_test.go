@@ -31,6 +31,7 @@ func TestRoomForAWholeWindowDropsMarginAndNoRoomRestoresIt(t *testing.T) {
 	if got := rate(); got != 8 {
 		t.Fatalf("rate before any report = %v/s, want 8 (10 less Margin 0.2)", got)
 	}
+	book(t, srv, "creates", time.Second) // callers queue: room is evidence
 	if err := a.ObserveRemaining(ctx, "s", "creates", 5, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +56,48 @@ func TestRoomForAWholeWindowDropsMarginAndNoRoomRestoresIt(t *testing.T) {
 	// The schedule moved back by the slack Margin leaves in a window.
 	if d := tat(t, srv, "creates") - before; d != 100_000 {
 		t.Fatalf("schedule moved %dµs when Margin came back, want 100000 (0.2 × 500ms)", d)
+	}
+}
+
+// A lone call's answer has room on any server ("9 of 10 left" from a strict
+// window too): room while nobody queues for the limit must not drop Margin,
+// or the next burst runs at the full rate into a strict window. (Seen: a
+// recheck's burst of show_file calls after sparse ones got a 429.)
+func TestRoomWhileIdleKeepsMargin(t *testing.T) {
+	srv := redistest.Start(t)
+	l, _ := newLimiter(t, srv, Config{Limits: fastLimits(), Margin: 0.2}, nil)
+	ctx := t.Context()
+	for range 3 {
+		if err := l.Wait(ctx, "s", "creates"); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.ObserveRemaining(ctx, "s", "creates", 5, 4); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(260 * time.Millisecond) // over a window in all, idle between calls
+		l.forgetRoom(l.key("s", "adapt") + "\x00r:creates")
+	}
+	st, err := l.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Rates["creates"]; got != 8 {
+		t.Fatalf("rate after room reported only while idle = %v/s, want 8 (Margin kept)", got)
+	}
+}
+
+// book moves limit's schedule ahead of Redis TIME by ahead, as callers
+// queueing for it would.
+func book(t *testing.T, srv *redistest.Server, limit string, ahead time.Duration) {
+	t.Helper()
+	rdb := srv.Client(t)
+	now, err := rdb.Time(t.Context()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(ahead).UnixMicro()
+	if err := rdb.Set(t.Context(), DefaultPrefix+":{s}:"+limit, at, ahead+time.Second).Err(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -118,7 +161,11 @@ func TestLatePermitLeavesRoomyLimitsAlone(t *testing.T) {
 	srv := redistest.Start(t)
 	l, _ := newLimiter(t, srv, Config{Limits: limits(1), Margin: 0.02}, nil)
 	ctx := t.Context()
+	book(t, srv, "creates", 3*time.Second) // busy: the room counts
 	if err := l.ObserveRemaining(ctx, "s", "creates", 10, 9); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client(t).Del(ctx, l.key("s", "creates")).Err(); err != nil { // the schedule as if idle again
 		t.Fatal(err)
 	}
 	time.Sleep(1010 * time.Millisecond)

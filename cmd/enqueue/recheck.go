@@ -61,7 +61,7 @@ func (r *rechecker) api(ctx context.Context, ref string) (upload.FrameIO, error)
 	if a, ok := r.apis[ref]; ok {
 		return a, nil
 	}
-	scope := "token:" + ref // the worker's scope with FRAMEQ_LIMIT_SCOPE=token
+	scope := scopeOf(ref)
 	o := frameio.Options{
 		BaseURL: r.cfg.APIBase(), APITimeout: r.cfg.APITimeout, LegacyTokenAuth: r.cfg.LegacyTokenAuth,
 		BeforeCall: func(ctx context.Context, c frameio.Call) error { return r.wait(ctx, scope, c.Limits) },
@@ -186,7 +186,7 @@ feed:
 // done record.
 func (r *rechecker) gone(ctx context.Context, p *records.Progresses, u *job.Upload, key, assetID string) (bool, error) {
 	api := r.apis[u.TokenRef] // made in run
-	_, err := api.GetFile(ctx, assetID)
+	_, err := r.getFile(ctx, api, scopeOf(u.TokenRef), assetID)
 	var e *apierr.Error
 	switch {
 	case err == nil:
@@ -199,3 +199,43 @@ func (r *rechecker) gone(ctx context.Context, p *records.Progresses, u *job.Uplo
 	}
 	return false, fmt.Errorf("recheck %s (asset %s): %w", u.Path, assetID, err)
 }
+
+// recheckRetries bounds the tries of one lookup on a retryable error (5xx,
+// network); a 429 spends none: the limiter holds every caller of the scope
+// for the server's wait, and the lookup goes again.
+const recheckRetries = 4
+
+// getFile asks for one asset as the worker would: 429s wait out the server's
+// Retry-After (held for the whole scope through the shared limiter), 5xx and
+// network errors back off and try again a few times; anything else is the
+// answer.
+func (r *rechecker) getFile(ctx context.Context, api upload.FrameIO, scope, assetID string) (*upload.File, error) {
+	for tries := 1; ; {
+		f, err := api.GetFile(ctx, assetID)
+		var wait time.Duration
+		switch apierr.Classify(err) {
+		case apierr.RateLimited:
+			if perr := r.limiter.Penalize(ctx, scope, apierr.WaitOf(err)); perr != nil {
+				return nil, errors.Join(err, perr)
+			}
+			continue // the next permit waits out the hold
+		case apierr.Retryable:
+			if tries >= recheckRetries || ctx.Err() != nil {
+				return nil, err
+			}
+			wait = time.Duration(1<<tries) * 250 * time.Millisecond
+			tries++
+		default:
+			return f, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// scopeOf is the limiter scope of a token ref's calls: the worker's with
+// FRAMEQ_LIMIT_SCOPE=token.
+func scopeOf(ref string) string { return "token:" + ref }

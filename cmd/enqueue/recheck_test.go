@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,5 +187,43 @@ func TestRecheckWithIMSCredentials(t *testing.T) {
 	}
 	if n := sim.Stats().IMSMints["cli-1"]; n != 1 {
 		t.Errorf("%d mints, want 1", n)
+	}
+}
+
+// A 429 during --recheck is a wait, not a failure: the scope is held for the
+// server's Retry-After and the lookup goes again (before, the first 429
+// ended enqueue with exit 1 and nothing enqueued).
+func TestRecheckWaitsOutRateLimits(t *testing.T) {
+	srv := redistest.Start(t)
+	sim := frameiosim.StartTest(t, frameiosim.Config{CreateLimit: 1000, CallLimit: 1000})
+	dir := t.TempDir()
+	for i := range 8 {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.mov", i)), []byte("abc"), 0o644)
+	}
+	parent := sim.RootFolder(frameiosim.DefaultToken)
+	env := []string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_TOKEN=" + frameiosim.DefaultToken, "FRAMEQ_API_VERSION=v2",
+		"FRAMEQ_API_URL=" + sim.URL(), "FRAMEQ_CALL_RATE=100/s"}
+	cli := func(args ...string) (string, int) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), args, env, &out, &errb)
+		return errb.String(), code
+	}
+	if stderr, code := cli("dir", "--parent", parent, dir); code != 0 {
+		t.Fatalf("first dir: %d %s", code, stderr)
+	}
+	if n := uploadPending(t, srv, sim, dir, "v2"); n != 8 {
+		t.Fatalf("%d uploaded, want 8", n)
+	}
+	gone := sim.Stats().Files[0]
+	if !sim.Delete(gone.ID) {
+		t.Fatalf("could not delete %s in the simulator", gone.ID)
+	}
+	sim.SetLimits(3, 0) // the server allows less than we were told: 429s
+	stderr, code := cli("dir", "--recheck", "--parent", parent, dir)
+	if sim.Stats().RateLimited == 0 {
+		t.Fatal("no 429 was answered: the test did not test anything")
+	}
+	if code != 0 || !strings.Contains(stderr, "recheck: 1 ") || !strings.Contains(stderr, "1 enqueued, 0 already queued, 7 already uploaded") {
+		t.Fatalf("dir --recheck under 429s: %d %s", code, stderr)
 	}
 }
