@@ -498,8 +498,25 @@ func (e *Enqueuer) enqueueOne(ctx context.Context, k keyed, small bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", u.Path, err)
 	}
-	if _, err := e.client.EnqueueContext(ctx, t); err != nil {
+	_, err = e.client.EnqueueContext(ctx, t)
+	if errors.Is(err, asynq.ErrTaskIDConflict) && e.dropCompleted(queue, TaskIDOf(k.key)) {
+		_, err = e.client.EnqueueContext(ctx, t)
+	}
+	if err != nil {
 		return fmt.Errorf("enqueue %s: %w", u.Path, err)
 	}
 	return nil
+}
+
+// dropCompleted deletes task id from queue if asynq holds it only as a
+// retained completed task (FRAMEQ_COMPLETED_RETENTION), and reports whether
+// it did. Enqueue only gets here for a file that is not recorded done
+// (enqueue --recheck found its asset gone, or --force), so the finished task
+// is history and must not pass for "already queued".
+func (e *Enqueuer) dropCompleted(queue, id string) bool {
+	info, err := e.inspect.GetTaskInfo(queue, id)
+	if err != nil || info.State != asynq.TaskStateCompleted {
+		return false
+	}
+	return e.inspect.DeleteTask(queue, id) == nil
 }

@@ -185,3 +185,35 @@ func retainedBytes(b *testing.B, kind string, n int) float64 {
 	})
 	return float64(usedMemory(b, rdb)-before) / float64(n)
 }
+
+// A retained completed task is history, not "already queued": a file whose
+// done record is gone (enqueue --recheck found its asset deleted in
+// Frame.io) is queued again under its id. (Seen: retention made --recheck
+// answer "0 enqueued, 1 already queued" and the file never came back.)
+func TestCompletedTaskDoesNotBlockEnqueueingAgain(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	ctx := context.Background()
+	e := NewEnqueuer(rdb)
+	u := validUpload()
+	if _, err := e.Enqueue(ctx, "b1", []*Upload{u}); err != nil {
+		t.Fatal(err)
+	}
+	in := asynq.NewInspectorFromRedisClient(rdb)
+	q, id := SmallQueue(u.TokenRef), TaskID(u)
+	serveNoop(t, rdb, q) // completes the task without recording it done
+	waitFor(t, "the task is in the completed list", func() bool { return slices.Contains(completedIDs(t, in, q), id) })
+	if err := in.PauseQueue(q); err != nil { // keep the new task pending to look at it
+		t.Fatal(err)
+	}
+	res, err := e.Enqueue(ctx, "b2", []*Upload{u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Enqueued != 1 || res.Queued != 0 {
+		t.Fatalf("enqueue after completion: %+v; want 1 enqueued, 0 already queued", res)
+	}
+	info, err := in.GetTaskInfo(q, id)
+	if err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("task after enqueueing again: %+v, %v; want pending", info, err)
+	}
+}
