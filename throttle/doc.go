@@ -40,9 +40,10 @@
 // honours, and cuts the scope's rates multiplicatively; they recover
 // additively (AIMD). Observe adopts a lower limit announced by the server's
 // x-ratelimit-* headers. ObserveRemaining reads x-ratelimit-remaining: while
-// every answer for a whole window leaves room to spare (a leaky bucket paced
-// at its rate), the limit runs without Margin; the first answer without room
-// restores it.
+// every answer for a whole window leaves room to spare although callers queue
+// for the limit (a leaky bucket paced at its rate), the limit runs without
+// Margin; the first answer without room restores it. Room seen while the
+// limit idles proves nothing: a strict window has room for a lone call too.
 //
 // # Failure
 //
