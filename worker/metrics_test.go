@@ -88,6 +88,15 @@ func TestFleetMetricsSetting(t *testing.T) {
 		t.Errorf("FRAMEQ_FLEET_METRICS=always: %v pending (exported %v), want 4", v, ok)
 	}
 	never := start("never")
+	// Run declares the series once its tokens passed their check.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, ok := scrape(t, never, "frameq_limiter_limit_per_second", `{limit="file_create"}`); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never declared its series")
+		}
+	}
 	if _, ok := scrape(t, never, "frameq_queue_tasks", pending); ok {
 		t.Error("FRAMEQ_FLEET_METRICS=never exports the queue figures")
 	}
