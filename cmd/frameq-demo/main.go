@@ -165,6 +165,10 @@ func workerConfig(o options, sim *frameiosim.Server, dir, redisURL string) confi
 	cfg.APIVersion, cfg.UploadRoot, cfg.HTTPAddr, cfg.RedisURL = o.api, dir, "127.0.0.1:0", redisURL
 	cfg.Tokens = map[string]string{"default": frameiosim.DefaultToken}
 	cfg.Concurrency, cfg.MaxRetry, cfg.RetryMaxDelay = 8, 10, 2*time.Second
+	// The planted upload_failed faults hit one of 60 files three times in a
+	// row in about one run of 20 (seen), which the default 2 re-uploads
+	// archive: the demo's faults are there to be ridden out.
+	cfg.VerifyReuploads = 6
 	if o.api == "v2" {
 		cfg.APIURL = sim.URL()
 		cfg.CreateRate = config.Rate{N: o.createRate, Per: time.Second}
