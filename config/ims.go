@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/frameq/frameq/seal"
 )
 
 // IMSCredentials are a token ref's Adobe IMS credentials: server-to-server
@@ -49,8 +51,8 @@ const (
 	imsSecretVar = "FRAMEQ_IMS_CLIENT_SECRET"
 	// imsRefreshVar is environment only (never the tokens file or flags).
 	imsRefreshVar = "FRAMEQ_IMS_REFRESH_TOKEN"
-	// SecretKeyVar seals the refresh chains; environment only.
-	SecretKeyVar = "FRAMEQ_SECRET_KEY"
+	// SecretKeyVar seals the refresh chains and source URLs; environment only.
+	SecretKeyVar = seal.KeyVar
 )
 
 // ParseSecretKey decodes FRAMEQ_SECRET_KEY's value: 32 bytes in standard

@@ -19,6 +19,10 @@ import (
 	"fmt"
 )
 
+// KeyVar is the environment variable holding the key, standard base64
+// (openssl rand -base64 32): the one name every user of the key reports.
+const KeyVar = "FRAMEQ_SECRET_KEY"
+
 // KeySize is the AES-256 key's length in bytes.
 const KeySize = 32
 

@@ -120,7 +120,7 @@ func cmdWait(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) int {
 
 // watch is wait's view of a batch. It looks for tasks that vanished from
 // asynq only once the batch has made no progress for sweepAfter: a batch
-// that moves needs no look, and a look costs a lookup per unfinished task.
+// that moves needs no look, and a look costs an EXISTS per unfinished task.
 type watch struct {
 	batches *records.Batches
 	sweeper *job.Sweeper

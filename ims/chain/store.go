@@ -82,7 +82,7 @@ func lockKey(ref string) string  { return "frameq:ims:{" + ref + "}:lock" }
 
 // ErrKey is a secret key that is missing, malformed or not the one a chain
 // was sealed with.
-var ErrKey = errors.New("FRAMEQ_SECRET_KEY")
+var ErrKey = errors.New(seal.KeyVar)
 
 // sealer seals and opens one ref's records.
 type sealer struct {

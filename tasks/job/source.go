@@ -9,10 +9,6 @@ import (
 	"github.com/frameq/frameq/seal"
 )
 
-// secretKeyVar names the key that seals source URLs: the same key, and the
-// same primitive, as the user OAuth chains (package seal).
-const secretKeyVar = "FRAMEQ_SECRET_KEY"
-
 // PublicURL splits a source URL into what may sit in Redis in plaintext
 // (scheme, host, path) and reports whether it has more: user info, a query
 // (a presigned URL's signature lives there) or a fragment.
@@ -46,7 +42,7 @@ func (u *Upload) sealSource(box *seal.Box) error {
 		return nil
 	}
 	if box == nil {
-		return fmt.Errorf("payload field source_url: carries credentials (user info, or a query such as a presigned URL's signature) that would sit in Redis in plaintext; set %s (openssl rand -base64 32, the same on every worker) to store them sealed, or give a URL without them", secretKeyVar)
+		return fmt.Errorf("payload field source_url: carries credentials (user info, or a query such as a presigned URL's signature) that would sit in Redis in plaintext; set %s (openssl rand -base64 32, the same on every worker) to store them sealed, or give a URL without them", seal.KeyVar)
 	}
 	sealed := box.Seal([]byte(u.SourceURL), sourceAD(public))
 	u.SourceURL, u.SourceSealed = public, base64.RawURLEncoding.EncodeToString(sealed)
@@ -65,14 +61,14 @@ func (u *Upload) Source(box *seal.Box) (string, error) {
 		return u.SourceURL, nil
 	}
 	if box == nil {
-		return "", fmt.Errorf("%w: payload field source_sealed: the source URL's credentials are sealed, and this worker has no %s to open them", ErrSealed, secretKeyVar)
+		return "", fmt.Errorf("%w: payload field source_sealed: the source URL's credentials are sealed, and this worker has no %s to open them", ErrSealed, seal.KeyVar)
 	}
 	b, err := base64.RawURLEncoding.DecodeString(u.SourceSealed)
 	if err == nil {
 		b, err = box.Open(b, sourceAD(u.SourceURL))
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: payload field source_sealed: cannot be opened: %s is not the key it was sealed with, or source_url or source_sealed was altered", ErrSealed, secretKeyVar)
+		return "", fmt.Errorf("%w: payload field source_sealed: cannot be opened: %s is not the key it was sealed with, or source_url or source_sealed was altered", ErrSealed, seal.KeyVar)
 	}
 	if public, _ := PublicURL(string(b)); public != u.SourceURL {
 		return "", fmt.Errorf("%w: payload field source_sealed: holds a URL other than source_url", ErrSealed)

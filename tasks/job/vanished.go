@@ -2,10 +2,8 @@ package job
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -29,18 +27,17 @@ const DefaultVanishGrace = 30 * time.Second
 // asynq's own tools, or a queue deleted) and records them failed, so the
 // batch's counts finish and enqueue wait returns.
 type Sweeper struct {
+	rdb     redis.UniversalClient
 	insp    *asynq.Inspector
 	batches *records.Batches
 	// Grace: see DefaultVanishGrace.
 	Grace time.Duration
-	// Concurrency is how many tasks are looked up at once.
-	Concurrency int
 }
 
 // NewSweeper returns a Sweeper on rdb.
 func NewSweeper(rdb redis.UniversalClient) *Sweeper {
-	return &Sweeper{insp: asynq.NewInspectorFromRedisClient(rdb), batches: records.NewBatches(rdb),
-		Grace: DefaultVanishGrace, Concurrency: 8}
+	return &Sweeper{rdb: rdb, insp: asynq.NewInspectorFromRedisClient(rdb), batches: records.NewBatches(rdb),
+		Grace: DefaultVanishGrace}
 }
 
 // Sweep checks the batch's unfinished tasks against asynq, once the grace
@@ -52,7 +49,7 @@ func (s *Sweeper) Sweep(ctx context.Context, batch string) (int, error) {
 	if err != nil || last.IsZero() || now.Sub(last) < s.Grace {
 		return 0, err
 	}
-	ids, err := s.batches.Unfinished(ctx, batch, 0)
+	ids, err := s.batches.Unfinished(ctx, batch)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
@@ -95,71 +92,39 @@ func (s *Sweeper) uploadQueues() ([]string, error) {
 	return out, nil
 }
 
-// missing returns the ids asynq has in none of queues. The queue a task
-// was last found in is tried first, so a batch (mostly one lane of one
-// token) costs about one lookup per task.
+// missing returns the ids asynq has in none of queues: one pipelined
+// EXISTS per task and queue, a round trip per chunk of vanishChunk tasks,
+// as splitLegacy looks for legacy ids. Any error stops the sweep: a task is
+// never recorded vanished because Redis failed to answer.
 func (s *Sweeper) missing(ctx context.Context, ids, queues []string) ([]string, error) {
-	var (
-		mu    sync.Mutex
-		gone  []string
-		first error
-		hint  string
-		wg    sync.WaitGroup
-		next  = make(chan string)
-	)
-	for range max(1, s.Concurrency) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range next {
-				mu.Lock()
-				h := hint
-				mu.Unlock()
-				q, err := s.find(id, h, queues)
-				mu.Lock()
-				switch {
-				case err != nil && first == nil:
-					first = err
-				case err == nil && q == "":
-					gone = append(gone, id)
-				case err == nil:
-					hint = q
+	var gone []string
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), vanishChunk)]
+		ids = ids[len(chunk):]
+		cmds := make([][]*redis.IntCmd, len(chunk))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, id := range chunk {
+				for _, q := range queues {
+					cmds[i] = append(cmds[i], p.Exists(ctx, asynqTaskKey(q, id)))
 				}
-				mu.Unlock()
 			}
-		}()
-	}
-	for _, id := range ids {
-		if ctx.Err() != nil {
-			break
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("look up tasks in asynq: %w", err)
 		}
-		next <- id
+		for i, id := range chunk {
+			var held int64
+			for _, c := range cmds[i] {
+				held += c.Val()
+			}
+			if held == 0 {
+				gone = append(gone, id)
+			}
+		}
 	}
-	close(next)
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
-	return gone, first
+	return gone, nil
 }
 
-// find returns the queue holding task id ("" if none), trying hint first.
-// Any error but "not found" stops the sweep: a task is never recorded
-// vanished because Redis failed to answer.
-func (s *Sweeper) find(id, hint string, queues []string) (string, error) {
-	order := queues
-	if hint != "" {
-		order = append([]string{hint}, queues...)
-	}
-	for _, q := range order {
-		_, err := s.insp.GetTaskInfo(q, id)
-		switch {
-		case err == nil:
-			return q, nil
-		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
-		default:
-			return "", fmt.Errorf("look up task %s in %s: %w", id, q, err)
-		}
-	}
-	return "", nil
-}
+// vanishChunk bounds the tasks one pipeline looks up.
+const vanishChunk = 1000

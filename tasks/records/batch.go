@@ -386,8 +386,8 @@ func (b *Batches) Vanish(ctx context.Context, batch, taskID string, f *Failure) 
 }
 
 // Unfinished lists the batch's own tasks (not those it tracks) that are
-// not done or failed, up to limit (0: all).
-func (b *Batches) Unfinished(ctx context.Context, batch string, limit int) ([]string, error) {
+// not done or failed.
+func (b *Batches) Unfinished(ctx context.Context, batch string) ([]string, error) {
 	var out []string
 	var cursor uint64
 	for {
@@ -398,9 +398,6 @@ func (b *Batches) Unfinished(ctx context.Context, batch string, limit int) ([]st
 		for i := 0; i+1 < len(kv); i += 2 {
 			if kv[i+1] != Done && kv[i+1] != Failed {
 				out = append(out, kv[i])
-			}
-			if limit > 0 && len(out) == limit {
-				return out, nil
 			}
 		}
 		if cursor = next; cursor == 0 {

@@ -69,7 +69,7 @@ func TestVanishMovesOnlyUnfinishedTasks(t *testing.T) {
 	b.AddSized(ctx, "B", []string{"p", "h", "d"}, []int64{10, 20, 30})
 	b.Set(ctx, "B", "h", Held, &Failure{TokenRef: "acme", Reason: "breaker open"})
 	b.Set(ctx, "B", "d", Done, nil)
-	un, err := b.Unfinished(ctx, "B", 0)
+	un, err := b.Unfinished(ctx, "B")
 	if err != nil || len(un) != 2 {
 		t.Fatalf("unfinished = %v, %v", un, err)
 	}

@@ -63,8 +63,10 @@ const changingTTL = 24 * time.Hour
 func (h *Handler) sawChange(ctx context.Context, at *attempt) (time.Time, int64, error) {
 	key := changingKey(at.key)
 	var n *redis.IntCmd
+	var since *redis.StringCmd
 	_, err := h.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSetNX(ctx, key, "since", strconv.FormatInt(time.Now().UnixNano(), 10))
+		since = p.HGet(ctx, key, "since")
 		n = p.HIncrBy(ctx, key, "n", 1)
 		p.Expire(ctx, key, changingTTL)
 		return nil
@@ -72,11 +74,11 @@ func (h *Handler) sawChange(ctx context.Context, at *attempt) (time.Time, int64,
 	if err != nil {
 		return time.Time{}, 0, fmt.Errorf("record file change: %w", err)
 	}
-	since, err := h.rdb.HGet(ctx, key, "since").Int64()
+	ns, err := since.Int64()
 	if err != nil {
 		return time.Time{}, 0, fmt.Errorf("read file change: %w", err)
 	}
-	return time.Unix(0, since), n.Val(), nil
+	return time.Unix(0, ns), n.Val(), nil
 }
 
 // changedBefore reports whether frameq saw at's file change mid-upload.
