@@ -241,3 +241,17 @@ func (u *imsURLValue) Set(v string) error {
 	*u = imsURLValue(v)
 	return nil
 }
+
+// Box is the sealer of FRAMEQ_SECRET_KEY (source URLs' credentials, user
+// OAuth chains), or nil when no key is set: then job.Check refuses URLs
+// that carry credentials, and a worker archives sealed ones saying so.
+func (c Config) Box() (*seal.Box, error) {
+	if len(c.SecretKey) == 0 {
+		return nil, nil
+	}
+	b, err := seal.New(c.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", SecretKeyVar, err)
+	}
+	return b, nil
+}

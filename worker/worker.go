@@ -31,7 +31,6 @@ import (
 	"github.com/frameq/frameq/ims"
 	"github.com/frameq/frameq/ims/chain"
 	"github.com/frameq/frameq/metrics"
-	"github.com/frameq/frameq/seal"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/lease"
 	"github.com/frameq/frameq/tasks/notify"
@@ -108,9 +107,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 	}
 	w.notifier = notify.NewNotifier(rdb)
 	w.deliverer = notify.NewDeliverer(rdb, []byte(cfg.WebhookSecret), hosts)
-	box, err := sourceBox(cfg.SecretKey)
+	box, err := cfg.Box()
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err.Error()}
 	}
 	w.deliverer.Box = box
 	if w.handler, err = upload.NewHandler(rdb, upload.Options{
@@ -260,19 +259,6 @@ func (w *Worker) newChain(ref string, creds config.IMSCredentials) (*chain.Sourc
 		return nil, &ConfigError{err.Error()}
 	}
 	return src, nil
-}
-
-// sourceBox opens sealed source URLs with FRAMEQ_SECRET_KEY; nil without
-// one (config has checked a key that is set).
-func sourceBox(key []byte) (*seal.Box, error) {
-	if len(key) == 0 {
-		return nil, nil
-	}
-	box, err := seal.New(key)
-	if err != nil {
-		return nil, &ConfigError{config.SecretKeyVar + ": " + err.Error()}
-	}
-	return box, nil
 }
 
 // errNoKey says why user OAuth cannot start without FRAMEQ_SECRET_KEY.

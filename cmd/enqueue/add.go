@@ -156,7 +156,7 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 	if a.recheck && a.force {
 		return c.fail(exitUsage, "--recheck and --force: --force uploads everything again already")
 	}
-	box, err := c.box()
+	box, err := c.cfg.Box()
 	if err != nil {
 		return c.fail(exitUsage, "%v", err)
 	}

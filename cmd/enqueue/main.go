@@ -29,7 +29,6 @@ import (
 
 	"github.com/frameq/frameq/buildinfo"
 	"github.com/frameq/frameq/config"
-	"github.com/frameq/frameq/seal"
 )
 
 // Exit codes.
@@ -163,19 +162,6 @@ func (c *cli) logRedis() {
 	if c.redisLog != nil {
 		c.redisLog(c.cfg.NewLogger(c.stderr))
 	}
-}
-
-// box is the sealer of source URLs' credentials: nil without
-// FRAMEQ_SECRET_KEY, which makes job.Check refuse URLs that carry any.
-func (c *cli) box() (*seal.Box, error) {
-	if len(c.cfg.SecretKey) == 0 {
-		return nil, nil
-	}
-	b, err := seal.New(c.cfg.SecretKey)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.SecretKeyVar, err)
-	}
-	return b, nil
 }
 
 func (c *cli) redis() (redis.UniversalClient, error) {

@@ -101,7 +101,7 @@ func (c *cli) intakeOptions() (intake.Options, error) {
 	if len(hosts) > 0 && c.cfg.WebhookSecret == "" {
 		return intake.Options{}, errors.New("FRAMEQ_WEBHOOK_HOSTS allows callbacks but FRAMEQ_WEBHOOK_SECRET is unset: webhooks would go unsigned")
 	}
-	box, err := c.box()
+	box, err := c.cfg.Box()
 	if err != nil {
 		return intake.Options{}, err
 	}
