@@ -80,38 +80,12 @@ func longRedisOutage(t *testing.T, a api) {
 	if len(active) == 0 {
 		t.Fatal("no upload under way when Redis went down: the test would prove nothing")
 	}
-	r.redis.Stop()
-	downAt := time.Now()
-	cpu0 := make([]time.Duration, len(workers))
-	for i, w := range workers {
-		cpu0[i] = w.cpu()
-	}
-	time.Sleep(settle)
-	calls0 := r.sim.Stats().Calls
-	time.Sleep(outage - time.Since(downAt))
-	calls1 := r.sim.Stats().Calls
-	var used []time.Duration
-	for i, w := range workers {
-		if !alive(w.pid()) {
-			t.Fatalf("%s exited during the outage", w.name)
-		}
-		used = append(used, w.cpu()-cpu0[i])
-		if used[i] > maxCPU {
-			t.Errorf("%s used %v of CPU during a %v outage: spinning", w.name, used[i], outage)
-		}
-	}
-	if calls1 != calls0 {
-		t.Errorf("%d API calls while Redis (and so the limiter) was down: %q", calls1-calls0, r.simLog.between(downAt.Add(settle), time.Now()))
-	}
-	if err := r.redis.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	upAt := time.Now()
+	down := r.redisOutage(t, workers, outage, settle, maxCPU)
 
 	if code, report := r.waitBatch(batch, afterBound); code != 0 {
-		t.Fatalf("enqueue wait: exit %d %v after Redis returned (asynq's lease recovery?): %s", code, time.Since(upAt).Round(time.Second), report)
+		t.Fatalf("enqueue wait: exit %d %v after Redis returned (asynq's lease recovery?): %s", code, time.Since(down.upAt).Round(time.Second), report)
 	}
-	finished := time.Since(upAt)
+	finished := time.Since(down.upAt)
 	st := r.sim.Stats()
 	checkExactlyOnce(t, st, files.files)
 	// 429s are logged with what led up to them, not failed: on a loaded
@@ -123,7 +97,7 @@ func longRedisOutage(t *testing.T, a api) {
 	// without a permit is caught above (0 calls during the outage);
 	// TestV4RedisOutageMidRun and the benchmarks hold the limiter to 0 × 429.
 	for _, at := range r.simLog.times("→ 429") {
-		t.Logf("a 429 %+.1fs after Redis returned", at.Sub(upAt).Seconds())
+		t.Logf("a 429 %+.1fs after Redis returned", at.Sub(down.upAt).Seconds())
 	}
 	if st.RateLimited > 0 {
 		t.Logf("the calls in the second before each 429:\n%s", strings.Join(r.simLog.leadUp("→ 429", "", time.Second), "\n"))
@@ -139,7 +113,7 @@ func longRedisOutage(t *testing.T, a api) {
 		t.Error("no task was left orphaned by the outage: the test proved nothing about leases")
 	}
 	t.Logf("%s: %v outage with %d uploads active: worker CPU %v; %d API calls during it; %d orphaned tasks requeued; all %d files done %v after the restart; %d deleted and made again; %d × 429",
-		a, outage, len(active), used, calls1-calls0, reclaimed, len(files.files), finished.Round(100*time.Millisecond), st.Deleted, st.RateLimited)
+		a, outage, len(active), down.cpu, down.calls, reclaimed, len(files.files), finished.Round(100*time.Millisecond), st.Deleted, st.RateLimited)
 }
 
 // times returns when each line containing s was logged.

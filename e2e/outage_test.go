@@ -43,38 +43,12 @@ func redisOutageMidRun(t *testing.T, a api) {
 	if !pollUntil(context.Background(), time.Minute, 50*time.Millisecond, func() bool { return len(r.sim.Stats().Files) >= 10 }) {
 		t.Fatal("no progress before the outage")
 	}
-	r.redis.Stop()
-	downAt := time.Now()
-	cpu0 := make([]time.Duration, len(workers))
-	for i, w := range workers {
-		cpu0[i] = w.cpu()
-	}
-	time.Sleep(settle)
-	calls0 := r.sim.Stats().Calls
-	time.Sleep(outage - time.Since(downAt))
-	calls1 := r.sim.Stats().Calls
-	var used []time.Duration
-	for i, w := range workers {
-		if !alive(w.pid()) {
-			t.Fatalf("%s exited during the outage", w.name)
-		}
-		used = append(used, w.cpu()-cpu0[i])
-		if used[i] > maxCPU {
-			t.Errorf("%s used %v of CPU during a %v outage: spinning", w.name, used[i], outage)
-		}
-	}
-	if calls1 != calls0 {
-		t.Errorf("%d API calls while Redis (and so the limiter) was down: %q", calls1-calls0, r.simLog.between(downAt, time.Now()))
-	}
-	if err := r.redis.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	upAt := time.Now()
+	down := r.redisOutage(t, workers, outage, settle, maxCPU)
 
 	if code, report := r.waitBatch(batch, 3*time.Minute); code != 0 {
 		t.Fatalf("enqueue wait: exit %d: %s", code, report)
 	}
-	finished := time.Since(upAt)
+	finished := time.Since(down.upAt)
 	st := r.sim.Stats()
 	checkExactlyOnce(t, st, files.files)
 	r.checkNeverOver(t)
@@ -100,5 +74,48 @@ func redisOutageMidRun(t *testing.T, a api) {
 		maxCreates = r.sim.MaxInWindow(frameiosim.DefaultToken, frameiosim.RouteFileCreate, time.Second)
 	}
 	t.Logf("%s: %v outage: worker CPU %v; %d API calls during it; %d uploads waited for Redis; all %d files done %v after the restart; max %d creates/s",
-		a, outage, used, calls1-calls0, rode, len(files.files), finished.Round(100*time.Millisecond), maxCreates)
+		a, outage, down.cpu, down.calls, rode, len(files.files), finished.Round(100*time.Millisecond), maxCreates)
+}
+
+// outageSeen is what redisOutage saw of the workers while Redis was down.
+type outageSeen struct {
+	cpu   []time.Duration // each worker's CPU time over the outage
+	calls int             // API calls after the settle time
+	upAt  time.Time       // when Redis was back
+}
+
+// redisOutage kills r's redis-server (SIGKILL) for outage and restarts it
+// from its append-only file. Over the outage no worker exits or uses more
+// than maxCPU (it would be spinning), and no API call lands once settle has
+// passed (calls that held a permit before may still land): without Redis
+// there is no permit.
+func (r *rig) redisOutage(t *testing.T, workers []*proc, outage, settle, maxCPU time.Duration) outageSeen {
+	t.Helper()
+	r.redis.Stop()
+	downAt := time.Now()
+	cpu0 := make([]time.Duration, len(workers))
+	for i, w := range workers {
+		cpu0[i] = w.cpu()
+	}
+	time.Sleep(settle)
+	calls0 := r.sim.Stats().Calls
+	time.Sleep(outage - time.Since(downAt))
+	seen := outageSeen{calls: r.sim.Stats().Calls - calls0}
+	for i, w := range workers {
+		if !alive(w.pid()) {
+			t.Fatalf("%s exited during the outage", w.name)
+		}
+		seen.cpu = append(seen.cpu, w.cpu()-cpu0[i])
+		if seen.cpu[i] > maxCPU {
+			t.Errorf("%s used %v of CPU during a %v outage: spinning", w.name, seen.cpu[i], outage)
+		}
+	}
+	if seen.calls != 0 {
+		t.Errorf("%d API calls while Redis (and so the limiter) was down: %q", seen.calls, r.simLog.between(downAt.Add(settle), time.Now()))
+	}
+	if err := r.redis.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	seen.upAt = time.Now()
+	return seen
 }
