@@ -136,10 +136,7 @@ func (s *Source) scrub(text string) string {
 			text = strings.ReplaceAll(text, secret, "[REDACTED]")
 		}
 	}
-	s.mu.Lock()
-	cur := s.cur.access
-	s.mu.Unlock()
-	if cur != "" {
+	if cur := s.cache.current(); cur != "" {
 		text = strings.ReplaceAll(text, cur, "[REDACTED]")
 	}
 	return text

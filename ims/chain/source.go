@@ -79,33 +79,15 @@ type Refresh struct {
 }
 
 // Source is a frameio.TokenSource over the shared chain. Safe for
-// concurrent use; one refresh at a time per process, and through the Redis
-// lock one per fleet.
+// concurrent use; one refresh at a time per process (ims.Cache), and
+// through the Redis lock one per fleet.
 type Source struct {
-	cfg  Config
-	seal *sealer
+	cfg   Config
+	seal  *sealer
+	cache *ims.Cache
 
-	mu       sync.Mutex
-	cur      local
-	bad      string // an access token the API refused: never adopt it again
-	flight   *flight
-	failures int
-	retryAt  time.Time
-	lastErr  error
-}
-
-// local is the access token this process uses.
-type local struct {
-	access            string
-	refreshAt, expiry time.Time
-}
-
-func (l local) usable(now time.Time) bool { return l.access != "" && now.Before(l.expiry) }
-
-type flight struct {
-	done chan struct{}
-	tok  string
-	err  error
+	mu  sync.Mutex
+	bad string // an access token the API refused: never adopt it again
 }
 
 // New checks cfg; it touches neither Redis nor IMS.
@@ -136,7 +118,9 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ims: token ref %q: user OAuth needs %w", ref, err)
 	}
-	return &Source{cfg: cfg, seal: s}, nil
+	src := &Source{cfg: cfg, seal: s}
+	src.cache = ims.NewCache(src.sync, 2*cfg.LockTTL, cfg.MinBackoff, cfg.MaxBackoff)
+	return src, nil
 }
 
 // String describes s without secrets.
@@ -154,152 +138,68 @@ func (s *Source) Format(f fmt.State, verb rune) { fmt.Fprint(f, s.String()) }
 // then still it while the chain is renewed in the background; without a
 // valid one it waits for the chain (another process's refresh, or its
 // own). A refused refresh token is an error saying to log in again.
-func (s *Source) Token(ctx context.Context) (string, error) {
-	for {
-		s.mu.Lock()
-		now := time.Now()
-		cur, backingOff := s.cur, now.Before(s.retryAt)
-		rejected := backingOff && errors.Is(s.lastErr, apierr.ErrTokenRejected)
-		switch {
-		case cur.usable(now) && (now.Before(cur.refreshAt) || backingOff && !rejected):
-			s.mu.Unlock()
-			return cur.access, nil
-		case cur.usable(now) && !backingOff:
-			s.startLocked()
-			s.mu.Unlock()
-			return cur.access, nil
-		case rejected:
-			err := s.lastErr
-			s.mu.Unlock()
-			return "", err
-		case backingOff:
-			wait, last := s.retryAt.Sub(now), s.lastErr
-			s.mu.Unlock()
-			if err := sleep(ctx, wait); err != nil {
-				return "", errors.Join(err, last)
-			}
-			continue
-		}
-		f := s.startLocked()
-		s.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-f.done:
-		}
-		if f.err == nil {
-			return f.tok, nil
-		}
-		if errors.Is(f.err, apierr.ErrTokenRejected) {
-			return "", f.err
-		}
-	}
-}
+func (s *Source) Token(ctx context.Context) (string, error) { return s.cache.Token(ctx) }
 
 // Renew returns a token other than rejected: this process's newer one, the
 // chain's newer one, or a new one from IMS.
 func (s *Source) Renew(ctx context.Context, rejected string) (string, error) {
 	s.mu.Lock()
-	now := time.Now()
-	if s.cur.usable(now) && s.cur.access != rejected {
-		tok := s.cur.access
-		s.mu.Unlock()
-		return tok, nil
-	}
-	if s.cur.access == rejected {
-		s.cur = local{}
-	}
 	s.bad = rejected
 	s.mu.Unlock()
-	return s.Token(ctx)
-}
-
-func (s *Source) startLocked() *flight {
-	if s.flight != nil {
-		return s.flight
-	}
-	f := &flight{done: make(chan struct{})}
-	s.flight = f
-	go s.run(f)
-	return f
-}
-
-// run syncs with the chain once, on its own context, and records the
-// outcome for every waiting caller.
-func (s *Source) run(f *flight) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.LockTTL)
-	defer cancel()
-	tok, err := s.sync(ctx)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.flight = nil
-	f.tok, f.err = tok, err
-	if err == nil {
-		s.failures, s.retryAt, s.lastErr = 0, time.Time{}, nil
-	} else {
-		s.failures++
-		wait := s.cfg.MinBackoff << min(s.failures-1, 16)
-		var ie *ims.Error
-		if errors.As(err, &ie) && ie.Wait > wait {
-			wait = ie.Wait
-		}
-		s.retryAt, s.lastErr = time.Now().Add(min(wait, s.cfg.MaxBackoff)), err
-	}
-	close(f.done)
+	return s.cache.Renew(ctx, rejected)
 }
 
 // sync takes the chain's access token if it is fresh, else refreshes the
 // chain under the lock, or waits for the process that holds it.
-func (s *Source) sync(ctx context.Context) (string, error) {
+func (s *Source) sync(ctx context.Context) (ims.Token, error) {
 	rdb := s.cfg.Redis
 	for {
 		st, err := s.seal.load(ctx, rdb)
 		if err != nil {
-			return "", s.fatal(err)
+			return ims.Token{}, s.fatal(err)
 		}
 		if tok, ok := s.adopt(st); ok {
 			return tok, nil
 		}
 		if st != nil && st.Rejected != "" {
-			return "", s.rejected(st.Rejected)
+			return ims.Token{}, s.rejected(st.Rejected)
 		}
 		lock, err := tryLock(ctx, rdb, s.cfg.Client.Ref, s.cfg.LockTTL)
 		if err != nil {
-			return "", err
+			return ims.Token{}, err
 		}
 		if lock != "" {
 			return s.refreshLocked(ctx, lock)
 		}
 		if err := sleep(ctx, s.cfg.Poll); err != nil {
-			return "", fmt.Errorf("ims: token ref %q: waiting for another worker's refresh: %w", s.cfg.Client.Ref, err)
+			return ims.Token{}, fmt.Errorf("ims: token ref %q: waiting for another worker's refresh: %w", s.cfg.Client.Ref, err)
 		}
 	}
 }
 
 // adopt takes st's access token if it is fresh and not the refused one.
-func (s *Source) adopt(st *State) (string, bool) {
+func (s *Source) adopt(st *State) (ims.Token, bool) {
 	now := time.Now()
 	if st == nil || st.AccessToken == "" || !now.Before(st.refreshAt()) || !now.Before(st.AccessExpiry) {
-		return "", false
+		return ims.Token{}, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st.AccessToken == s.bad {
-		return "", false
+		return ims.Token{}, false
 	}
-	s.cur = local{access: st.AccessToken, refreshAt: st.refreshAt(), expiry: st.AccessExpiry}
-	return st.AccessToken, true
+	return st.token(), true
 }
 
 // refreshLocked refreshes the chain while holding lock: read it again
 // (another process may have refreshed since), exchange its refresh token
 // (or the bootstrap one if there is no chain), store the new link.
-func (s *Source) refreshLocked(ctx context.Context, lock string) (string, error) {
+func (s *Source) refreshLocked(ctx context.Context, lock string) (ims.Token, error) {
 	rdb, ref := s.cfg.Redis, s.cfg.Client.Ref
 	st, err := s.seal.load(ctx, rdb)
 	if err != nil {
 		release(ctx, rdb, ref, lock)
-		return "", s.fatal(err)
+		return ims.Token{}, s.fatal(err)
 	}
 	if tok, ok := s.adopt(st); ok {
 		release(ctx, rdb, ref, lock)
@@ -307,12 +207,12 @@ func (s *Source) refreshLocked(ctx context.Context, lock string) (string, error)
 	}
 	if st != nil && st.Rejected != "" {
 		release(ctx, rdb, ref, lock)
-		return "", s.rejected(st.Rejected)
+		return ims.Token{}, s.rejected(st.Rejected)
 	}
 	if st == nil {
 		if s.cfg.Bootstrap == "" {
 			release(ctx, rdb, ref, lock)
-			return "", s.fatal(fmt.Errorf("no refresh token: set FRAMEQ_IMS_REFRESH_TOKEN%s or run enqueue auth import --token-ref %s", refSuffix(ref), ref))
+			return ims.Token{}, s.fatal(fmt.Errorf("no refresh token: set FRAMEQ_IMS_REFRESH_TOKEN%s or run enqueue auth import --token-ref %s", refSuffix(ref), ref))
 		}
 		st = &State{RefreshToken: s.cfg.Bootstrap, LoginAt: time.Now().UTC()}
 	}
@@ -335,7 +235,7 @@ func (s *Source) refreshLocked(ctx context.Context, lock string) (string, error)
 			release(ctx, rdb, ref, lock)
 		}
 		s.report(Refresh{Ref: ref, Took: took, Err: err})
-		return "", err
+		return ims.Token{}, err
 	}
 	now := time.Now().UTC()
 	next := *st
@@ -352,13 +252,10 @@ func (s *Source) refreshLocked(ctx context.Context, lock string) (string, error)
 		// The new refresh token exists only here now: keep serving the
 		// access token; the next refresh will fail and ask for a login.
 		s.report(Refresh{Ref: ref, Took: took, Err: err})
-		return "", err
+		return ims.Token{}, err
 	}
-	s.mu.Lock()
-	s.cur = local{access: next.AccessToken, refreshAt: next.refreshAt(), expiry: next.AccessExpiry}
-	s.mu.Unlock()
 	s.report(Refresh{Ref: ref, Lifetime: g.Lifetime, Took: took, Chain: next.Summary(ref, now)})
-	return next.AccessToken, nil
+	return next.token(), nil
 }
 
 // saveHard stores a rotated chain, trying a few times: the old refresh

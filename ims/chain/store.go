@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/frameq/frameq/ims"
 	"github.com/frameq/frameq/seal"
 )
 
@@ -73,6 +74,11 @@ func (s Summary) DaysLeft(now time.Time) float64 {
 // refreshAt is when the stored access token is due for replacement.
 func (s *State) refreshAt() time.Time {
 	return s.AccessIssued.Add(refreshAfter(s.AccessExpiry.Sub(s.AccessIssued)))
+}
+
+// token is the stored access token as the cache keeps it.
+func (s *State) token() ims.Token {
+	return ims.Token{Access: s.AccessToken, RefreshAt: s.refreshAt(), Expiry: s.AccessExpiry}
 }
 
 // Keys: the ref in a hash tag, so the chain and its lock share a Redis
