@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -66,6 +67,7 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 	w1, w2 := r.spawn("w1"), r.spawn("w2")
 	cut := r.spawnIn([]string{"ip", "netns", "exec", n.name}, "cut", "FRAMEQ_REDIS_URL="+cutURL)
 	batch := r.enqueueDir(root, files.dir)
+	t.Cleanup(func() { b, _ := os.ReadFile(cut.log); _ = os.WriteFile("/tmp/cut-full.log", b, 0o644) }) // DEBUG
 
 	// Cut while the namespaced worker has uploads under way.
 	if !pollUntil(context.Background(), time.Minute, 20*time.Millisecond, func() bool {
@@ -81,6 +83,12 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 	time.Sleep(10 * time.Second)
 	oldLeases := cutAt.Add(31 * time.Second)
 	orphans := staleLeases(t, rdb, oldLeases)
+	for _, q := range job.Queues("default") { // DEBUG
+		zs, _ := rdb.ZRangeWithScores(context.Background(), "asynq:{"+q+"}:lease", 0, -1).Result()
+		for _, z := range zs {
+			t.Logf("DEBUG lease %s %v %+.1fs after the cut", q, z.Member, float64(int64(z.Score))-float64(cutAt.UnixMilli())/1000)
+		}
+	}
 	if len(orphans) == 0 {
 		t.Fatal("the cut worker held no task whose lease stopped being extended: the test would prove nothing")
 	}
@@ -142,9 +150,39 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 			t.Errorf("%s exited: %v", w.name, w.err)
 		}
 	}
-	t.Logf("netns %s (silent drop: /32 route via a neighbour that does not exist); %d tasks held by the cut worker; its last API call %+.1fs after the cut; its tasks taken over %.1fs after the cut; heal %.1fs after the cut; batch done %.1fs after the heal; after the heal it made %d of the next batch's calls; %d creates, %d deleted, %d × 429",
-		n.name, len(orphans), lastCut.Sub(cutAt).Seconds(), recoveredAt.Sub(cutAt).Seconds(), healAt.Sub(cutAt).Seconds(),
+	stale, stopped := staleWork(t, cut.logText(), healAt.Sub(cutAt))
+	if len(stale) > 0 {
+		t.Errorf("after the heal the cut worker finished work it began before the cut, which other workers had taken over: %q", stale)
+	}
+	if stopped == 0 {
+		t.Error("the Guard stopped none of the cut worker's uploads: it held none past Silence, and the test proved nothing about stale work")
+	}
+	t.Logf("netns %s (silent drop: /32 route via a neighbour that does not exist); %d tasks held by the cut worker, %d stopped by its Guard; its last API call %+.1fs after the cut; its tasks taken over %.1fs after the cut; heal %.1fs after the cut; batch done %.1fs after the heal; after the heal it made %d of the next batch's calls; %d creates, %d deleted, %d × 429",
+		n.name, len(orphans), stopped, lastCut.Sub(cutAt).Seconds(), recoveredAt.Sub(cutAt).Seconds(), healAt.Sub(cutAt).Seconds(),
 		doneAt.Sub(healAt).Seconds(), rejoined, st.Creates, st.Deleted, st.RateLimited)
+}
+
+// staleWork returns the cut worker's log lines saying it finished, after
+// the heal, an upload it had begun before the cut (it took longer than the
+// cut lasted), and how many of its uploads the Guard stopped.
+func staleWork(t *testing.T, log string, cutFor time.Duration) (stale []string, stopped int) {
+	t.Helper()
+	for _, line := range strings.Split(log, "\n") {
+		var l struct {
+			Message string  `json:"message"`
+			Took    float64 `json:"took"` // milliseconds
+		}
+		if json.Unmarshal([]byte(line), &l) != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(l.Message, "stopped: redis silent"):
+			stopped++
+		case l.Message == "uploaded" && l.Took > float64(cutFor.Milliseconds()):
+			stale = append(stale, line)
+		}
+	}
+	return stale, stopped
 }
 
 // staleLeases returns the active upload tasks, queue → ids, whose leases
