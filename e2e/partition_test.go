@@ -67,7 +67,6 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 	w1, w2 := r.spawn("w1"), r.spawn("w2")
 	cut := r.spawnIn([]string{"ip", "netns", "exec", n.name}, "cut", "FRAMEQ_REDIS_URL="+cutURL)
 	batch := r.enqueueDir(root, files.dir)
-	t.Cleanup(func() { b, _ := os.ReadFile(cut.log); _ = os.WriteFile("/tmp/cut-full.log", b, 0o644) }) // DEBUG
 
 	// Cut while the namespaced worker has uploads under way.
 	if !pollUntil(context.Background(), time.Minute, 20*time.Millisecond, func() bool {
@@ -83,13 +82,11 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 	time.Sleep(10 * time.Second)
 	oldLeases := cutAt.Add(31 * time.Second)
 	orphans := staleLeases(t, rdb, oldLeases)
-	for _, q := range job.Queues("default") { // DEBUG
-		zs, _ := rdb.ZRangeWithScores(context.Background(), "asynq:{"+q+"}:lease", 0, -1).Result()
-		for _, z := range zs {
-			t.Logf("DEBUG lease %s %v %+.1fs after the cut", q, z.Member, float64(int64(z.Score))-float64(cutAt.UnixMilli())/1000)
-		}
+	held := 0
+	for _, ids := range orphans {
+		held += len(ids)
 	}
-	if len(orphans) == 0 {
+	if held == 0 {
 		t.Fatal("the cut worker held no task whose lease stopped being extended: the test would prove nothing")
 	}
 	for _, w := range []*proc{w1, w2, cut} {
@@ -104,7 +101,7 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 		return len(stillOrphaned(t, rdb, orphans, oldLeases)) == 0
 	}) {
 		left := stillOrphaned(t, rdb, orphans, oldLeases)
-		t.Fatalf("%d of the cut worker's %d tasks not taken over %v after the cut: %v", len(left), len(orphans), recoverBound, left)
+		t.Fatalf("%d of the cut worker's %d tasks not taken over %v after the cut: %v", len(left), held, recoverBound, left)
 	}
 	recoveredAt = time.Now()
 	lastCut := calls.last(n.nsIP)
@@ -158,7 +155,7 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 		t.Error("the Guard stopped none of the cut worker's uploads: it held none past Silence, and the test proved nothing about stale work")
 	}
 	t.Logf("netns %s (silent drop: /32 route via a neighbour that does not exist); %d tasks held by the cut worker, %d stopped by its Guard; its last API call %+.1fs after the cut; its tasks taken over %.1fs after the cut; heal %.1fs after the cut; batch done %.1fs after the heal; after the heal it made %d of the next batch's calls; %d creates, %d deleted, %d × 429",
-		n.name, len(orphans), stopped, lastCut.Sub(cutAt).Seconds(), recoveredAt.Sub(cutAt).Seconds(), healAt.Sub(cutAt).Seconds(),
+		n.name, held, stopped, lastCut.Sub(cutAt).Seconds(), recoveredAt.Sub(cutAt).Seconds(), healAt.Sub(cutAt).Seconds(),
 		doneAt.Sub(healAt).Seconds(), rejoined, st.Creates, st.Deleted, st.RateLimited)
 }
 
