@@ -52,7 +52,11 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 		recoverBound = 130 * time.Second
 	)
 	n := newNetns(t)
-	calls := &callsBySource{}
+	cutDone := make(chan error, 1)
+	calls := &callsBySource{cutAfter: 3, cutOn: func(c sourcedCall) bool {
+		return c.ip == n.nsIP && c.method == http.MethodPost && strings.HasSuffix(c.path, "/files/local_upload")
+	}}
+	calls.cut = func() { cutDone <- n.cutNow() }
 	r := newRig(t, frameiosim.Config{
 		CreateLimit: 5, Enforcement: frameiosim.SlidingWindow, PartSize: partSize, Seed: 11,
 	}, rigOptions{api: v4, partDelay: 300 * time.Millisecond, listen: n.apiIP + ":0", front: calls.wrap,
@@ -68,13 +72,20 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 	cut := r.spawnIn([]string{"ip", "netns", "exec", n.name}, "cut", "FRAMEQ_REDIS_URL="+cutURL)
 	batch := r.enqueueDir(root, files.dir)
 
-	// Cut while the namespaced worker has uploads under way.
-	if !pollUntil(context.Background(), time.Minute, 20*time.Millisecond, func() bool {
-		return calls.since(n.nsIP, time.Now().Add(-300*time.Millisecond), "PUT") >= 2
-	}) {
-		t.Fatalf("the namespaced worker uploaded nothing: %d calls from %s", calls.since(n.nsIP, time.Time{}, ""), n.nsIP)
+	// Cut as the namespaced worker's third file create reaches Frame.io:
+	// the file is made, but the worker cannot record it, and its other
+	// uploads are under way. Whoever takes the task over finds a file
+	// Frame.io made and cannot fill it (V4 gives the upload URLs once).
+	var cutAt time.Time
+	select {
+	case err := <-cutDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+		cutAt = calls.cutAt
+	case <-time.After(time.Minute):
+		t.Fatalf("the namespaced worker made no third create: %d calls from %s", calls.since(n.nsIP, time.Time{}, ""), n.nsIP)
 	}
-	cutAt := n.cut(t)
 	n.checkCut(t, r.redis.Port(), r.api)
 
 	// Its leases stop being extended: those tasks are the ones it holds.
@@ -136,6 +147,12 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 	}
 	st := r.sim.Stats()
 	checkExactlyOnce(t, st, all)
+	// The file made at the cut is found by another worker, which cannot
+	// fill it (no upload URLs): deleted and made again, once.
+	if st.Deleted == 0 {
+		t.Error("no file was started over: the file created at the cut was not taken over, and the test proved nothing about it")
+	}
+	checkRestarts(t, v4, st.Deleted, held)
 	if st2 := r.status(batch2); st2.Counts["done"] != int64(len(more.files)) {
 		t.Errorf("batch %s after the heal: counts %v; want all %d done", batch2, st2.Counts, len(more.files))
 	}
@@ -227,6 +244,13 @@ func stillOrphaned(t *testing.T, rdb *redis.Client, orphans map[string][]string,
 type callsBySource struct {
 	mu    sync.Mutex
 	calls []sourcedCall
+	// The cutAfter-th call for which cutOn is true has cut run before the
+	// simulator answers it; cutAt is when.
+	cutOn    func(sourcedCall) bool
+	cutAfter int
+	cut      func()
+	matched  int
+	cutAt    time.Time
 }
 
 type sourcedCall struct {
@@ -239,9 +263,20 @@ type sourcedCall struct {
 func (c *callsBySource) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ip, _, _ := net.SplitHostPort(req.RemoteAddr)
+		call := sourcedCall{at: time.Now(), ip: ip, method: req.Method, path: req.URL.Path}
 		c.mu.Lock()
-		c.calls = append(c.calls, sourcedCall{at: time.Now(), ip: ip, method: req.Method, path: req.URL.Path})
+		c.calls = append(c.calls, call)
+		fire := false
+		if c.cutOn != nil && c.cutAt.IsZero() && c.cutOn(call) {
+			c.matched++
+			if fire = c.matched == c.cutAfter; fire {
+				c.cutAt = time.Now()
+			}
+		}
 		c.mu.Unlock()
+		if fire {
+			c.cut()
+		}
 		h.ServeHTTP(w, req)
 	})
 }
@@ -355,13 +390,15 @@ func (n *netns) in(t *testing.T, args ...string) {
 	n.ip(t, append([]string{"netns", "exec", n.name, "ip"}, args...)...)
 }
 
-// cut sends the namespace's packets for Redis to the dead neighbour, where
-// they are lost: the Redis host's frames go to a MAC the host's veth
+// cutNow sends the namespace's packets for Redis to the dead neighbour,
+// where they are lost: the Redis host's frames go to a MAC the host's veth
 // drops. Nothing answers, so connections hang until their timeouts.
-func (n *netns) cut(t *testing.T) time.Time {
-	t.Helper()
-	n.in(t, "route", "add", n.redisIP+"/32", "via", n.deadGW, "dev", n.nsIf)
-	return time.Now()
+func (n *netns) cutNow() error {
+	args := []string{"netns", "exec", n.name, "ip", "route", "add", n.redisIP + "/32", "via", n.deadGW, "dev", n.nsIf}
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("cut: ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
 }
 
 // heal restores the namespace's path to Redis.
