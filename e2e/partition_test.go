@@ -47,8 +47,9 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 		// permit) already sent, may still land: one part's slow PUT
 		// (partDelay) and an answer's round trip. Nothing after.
 		settle = 3 * time.Second
-		// The cut worker's leases end 25-30 s after the cut; the others
-		// take its tasks 30 s after that (asynq's clock-skew margin).
+		// The cut worker's leases end 25-30 s after the cut; the others'
+		// asynq recoverers take its tasks 30 s after that (asynq's
+		// clock-skew margin) on their once-a-minute tick: 55-120 s.
 		recoverBound = 130 * time.Second
 	)
 	n := newNetns(t)
