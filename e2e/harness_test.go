@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -44,6 +45,9 @@ type rigOptions struct {
 	// front, if set, wraps the simulator's handler: a test sees each
 	// request as the simulator answers it (and may act right then).
 	front func(http.Handler) http.Handler
+	// listen, if set, is the address the simulator is served on instead of
+	// a loopback port: one a network namespace can reach.
+	listen string
 }
 
 // api is a Frame.io API version, as FRAMEQ_API_VERSION spells it.
@@ -102,7 +106,7 @@ func newRig(t *testing.T, cfg frameiosim.Config, o rigOptions) *rig {
 	r := &rig{simLog: &lineLog{}, cfg: cfg, apiVer: o.api}
 	cfg.Logf = r.simLog.printf
 	e := &env{t: t, redis: redistest.Start(t, o.redis), root: t.TempDir()}
-	if o.partDelay == 0 && o.front == nil {
+	if o.partDelay == 0 && o.front == nil && o.listen == "" {
 		e.sim = frameiosim.StartTest(t, cfg)
 		r.api = e.sim.URL()
 		if o.api == v4 {
@@ -119,7 +123,16 @@ func newRig(t *testing.T, cfg frameiosim.Config, o rigOptions) *rig {
 		if o.front != nil {
 			h = o.front(h)
 		}
-		front := httptest.NewServer(h)
+		front := httptest.NewUnstartedServer(h)
+		if o.listen != "" {
+			ln, err := net.Listen("tcp", o.listen)
+			if err != nil {
+				t.Fatalf("simulator on %s: %v", o.listen, err)
+			}
+			front.Listener.Close()
+			front.Listener = ln
+		}
+		front.Start()
 		t.Cleanup(func() { front.Close(); e.sim.Close() })
 		r.api = front.URL + "/" + string(o.api)
 	}
@@ -224,12 +237,20 @@ type proc struct {
 // At cleanup a running worker gets SIGINT; its log is printed on failure.
 func (r *rig) spawn(name string, extra ...string) *proc {
 	r.t.Helper()
+	return r.spawnIn(nil, name, extra...)
+}
+
+// spawnIn is spawn with the worker run under a command prefix, such as
+// "ip netns exec NS" (which execs it: the pid stays the worker's).
+func (r *rig) spawnIn(prefix []string, name string, extra ...string) *proc {
+	r.t.Helper()
 	p := &proc{t: r.t, name: name, done: make(chan struct{}), log: filepath.Join(r.t.TempDir(), name+".log")}
 	logf, err := os.Create(p.log)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	p.cmd = exec.Command(filepath.Join(bin, "worker"))
+	argv := append(append([]string{}, prefix...), filepath.Join(bin, "worker"))
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = r.environ(append(append([]string{}, r.worker...), extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {

@@ -60,6 +60,9 @@ type Worker struct {
 	// (FRAMEQ_FLEET_METRICS=lease); nil otherwise.
 	lease *metrics.Lease
 	insp  *asynq.Inspector
+	// guard cancels the tasks under way when Redis has been silent for
+	// longer than their leases are sure to last (a worker cut off).
+	guard *lease.Guard
 	dash  http.Handler
 	srvs  []*asynq.Server // one per token: see newServers
 	ln    net.Listener
@@ -90,8 +93,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		insp:     asynq.NewInspectorFromRedisClient(rdb),
 		accounts: map[string]*upload.Account{}, observed: map[string]frameio.RateLimit{},
 		v4: map[string]*frameio.V4{}, ims: map[string]frameio.TokenSource{}, chains: map[string]*chain.Source{},
-		tokensOK: errNotChecked,
+		tokensOK: errNotChecked, guard: lease.NewGuard(),
 	}
+	rdb.AddHook(w.guard) // asynq shares rdb: its dequeues and heartbeats count as answers too
 	w.breaker = job.NewBreaker(rdb)
 	w.breaker.OnChange = w.breakerChanged
 	for _, ref := range cfg.TokenRefs() {
@@ -581,6 +585,7 @@ func (w *Worker) pickAccount(ctx context.Context, ref string, v4 *frameio.V4) (s
 // before the tokens passed, with nil.
 func (w *Worker) Run(ctx context.Context) error {
 	mux := asynq.NewServeMux()
+	mux.Use(w.guard.Middleware)
 	mux.Handle(job.TypeUpload, w.handler)
 	mux.Handle(job.TypeRemoteUpload, w.handler)
 	mux.Handle(notify.TypeWebhook, w.deliverer)
@@ -615,6 +620,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	go w.followBreakers(ctx)
 	go w.watchChains(ctx)
 	go lease.New(w.rdb, w.queues(), w.log.With().Str("component", "lease").Logger()).Run(ctx)
+	go w.guard.Run(ctx)
 	var err error
 	select {
 	case <-ctx.Done():

@@ -16,6 +16,7 @@ import (
 	"github.com/frameq/frameq/ident"
 	"github.com/frameq/frameq/seal"
 	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/lease"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
 )
@@ -201,6 +202,12 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	defer h.opts.Observer.InFlight(-1)
 	start := time.Now()
 	assetID, err := h.run(ctx, at, pre)
+	if lease.Lost(ctx) {
+		// Cut off from Redis past the lease: the task may be another
+		// worker's now, so this attempt records nothing, not even why.
+		log.Warn().Err(err).Msg("stopped: redis silent for longer than the task lease is sure to last; recording nothing, another worker may run it now")
+		return err
+	}
 	if err == nil {
 		err = h.complete(ctx, at, assetID)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/tasks/job"
+	"github.com/frameq/frameq/tasks/lease"
 	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
 )
@@ -208,8 +209,10 @@ func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, e
 	}
 	a, err := send()
 	if err != nil {
-		if !apierr.Ambiguous(err) {
+		if !apierr.Ambiguous(err) && !lease.Lost(ctx) {
 			// Nothing was made: the next attempt need not look for it.
+			// (Unless the task may be another worker's now: its record is
+			// not this attempt's to reset.)
 			if rerr := h.progress.Reset(context.WithoutCancel(ctx), at.key); rerr != nil {
 				zerolog.Ctx(ctx).Warn().Err(rerr).Msg("progress not reset")
 			}
