@@ -467,7 +467,7 @@ func (s *soak) checkBooks() {
 		t.Errorf("the workers saw %d files change mid-upload, %d grew", changed, grown)
 	}
 
-	s.checkRedis(int(done), grown)
+	s.checkRedis(int(done), int(failed), grown, len(st.Folders)+1) // the locked folder was premade
 	t.Logf("%d tasks in %v, %d workers, %d processes: %d done + %d failed, each with its 403; %d files grown mid-upload (%d changes seen), uploaded whole; %d orphaned tasks requeued after outages",
 		s.queued, s.took.Round(time.Second), s.plan.workers, s.started, done, failed, grown, changed, requeued)
 	t.Logf("Frame.io: %d files once each, %d creates, %d deleted (orphans and half-made), 0 duplicates; faults: %d failed creates, %d lost answers, %d failed parts, %d proxy 502s, %d × 429",
@@ -555,14 +555,27 @@ func (b redisBooks) keyBytes() int64 {
 	return n
 }
 
-// checkRedis compares Redis after the drain with its baseline: the
-// records frameq and asynq are meant to keep, by family, and nothing else.
-func (s *soak) checkRedis(done, grown int) {
+// checkRedis compares Redis after the drain with its baseline. What may
+// stay, from the code's retention settings: per done file its done record
+// (frameq:up, 90 days), one more for a file that grew (done under both
+// versions' keys), and its task in asynq's completed list
+// (FRAMEQ_COMPLETED_RETENTION, 2 h here); per failed file its archived
+// task; per batch a handful of records (30 days); per folder made a map
+// entry and a parent's index; the limiter's and asynq's few fixed keys.
+// Any other family that grew is a leak. used_memory must be the baseline
+// plus the retained keys' MEMORY USAGE within maxUnexplained: memory that
+// does not grow with files (client buffers, the script cache, the dicts).
+func (s *soak) checkRedis(done, failed, grown, folders int) {
+	const maxUnexplained = 1 << 20
 	t := s.t
 	after := countRedis(t, s.rdb)
+	grew := map[string]int{}
 	var fams []string
-	for f := range after.count {
+	for f, n := range after.count {
 		fams = append(fams, f)
+		if d := n - s.base.count[f]; d > 0 {
+			grew[retainedFamily(f)] += d
+		}
 	}
 	sort.Strings(fams)
 	var lines []string
@@ -570,8 +583,68 @@ func (s *soak) checkRedis(done, grown int) {
 		lines = append(lines, fmt.Sprintf("%s: %d keys (baseline %d), %d B", f, after.count[f], s.base.count[f], after.bytes[f]))
 	}
 	t.Logf("Redis after the drain:\n%s", strings.Join(lines, "\n"))
-	t.Logf("used_memory %d → %d (+%d); MEMORY USAGE of all keys %d → %d (+%d)",
-		s.base.used, after.used, after.used-s.base.used, s.base.keyBytes(), after.keyBytes(), after.keyBytes()-s.base.keyBytes())
+
+	exact := map[string]int{"frameq:up": done + grown, "asynq:task": done + failed}
+	bounded := map[string]int{
+		"frameq:batch": 10, "frameq:folder": folders, "frameq:folderkids": folders, "frameq:rl": 20, "frameq:breaker": 2,
+		"asynq:queue": 20, "asynq:server": 2*s.started + 2,
+	}
+	for fam, want := range exact {
+		if grew[fam] != want {
+			t.Errorf("Redis: %d more %s keys than at the baseline, want %d", grew[fam], fam, want)
+		}
+	}
+	for fam, n := range grew {
+		_, isExact := exact[fam]
+		limit, isBounded := bounded[fam]
+		switch {
+		case isExact:
+		case !isBounded:
+			t.Errorf("Redis: %d more %s keys than at the baseline: not a record anything should keep", n, fam)
+		case n > limit:
+			t.Errorf("Redis: %d more %s keys than at the baseline, at most %d", n, fam, limit)
+		}
+	}
+	used, kept := after.used-s.base.used, after.keyBytes()-s.base.keyBytes()
+	if unexplained := used - kept; unexplained < -maxUnexplained/4 || unexplained > maxUnexplained {
+		t.Errorf("Redis used_memory grew %d B, the retained keys' MEMORY USAGE %d B: %d B unexplained, more than the %d B allowed", used, kept, unexplained, maxUnexplained)
+	}
+	t.Logf("Redis: used_memory %d → %d B (+%d); MEMORY USAGE of the keys +%d B (%d B unexplained, allowed %d); per done file %.0f B of done record and %.0f B of completed task",
+		s.base.used, after.used, used, kept, used-kept, maxUnexplained,
+		float64(after.bytes["frameq:up:{*}"])/float64(done+grown), float64(familyBytes(after, "asynq:task"))/float64(done+failed))
+}
+
+// retainedFamily groups key families by the record they hold.
+func retainedFamily(fam string) string {
+	switch {
+	case strings.HasPrefix(fam, "frameq:up:"):
+		return "frameq:up"
+	case strings.HasPrefix(fam, "asynq:{") && strings.HasSuffix(fam, ":t:*"):
+		return "asynq:task"
+	case strings.HasPrefix(fam, "asynq:{"), fam == "asynq:queues":
+		return "asynq:queue"
+	case strings.HasPrefix(fam, "asynq:servers"), strings.HasPrefix(fam, "asynq:workers"):
+		return "asynq:server"
+	case strings.HasPrefix(fam, "frameq:batch"):
+		return "frameq:batch"
+	}
+	if i := strings.IndexAny(fam, ":{"); i >= 0 {
+		if j := strings.IndexAny(fam[i+1:], ":{"); j >= 0 {
+			return fam[:i+1+j] // frameq:folder, frameq:folderkids, frameq:rl, ...
+		}
+	}
+	return fam
+}
+
+// familyBytes sums the MEMORY USAGE of the families of one record kind.
+func familyBytes(b redisBooks, kind string) int64 {
+	var n int64
+	for f, v := range b.bytes {
+		if retainedFamily(f) == kind {
+			n += v
+		}
+	}
+	return n
 }
 
 // keepLogs copies every worker's log and the simulator's to dir
