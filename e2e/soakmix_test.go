@@ -124,7 +124,6 @@ type soak struct {
 	root    string
 	workers []*proc // the live one of each slot
 	all     []*proc // every worker process started, replacements included
-	started int
 	files   tree // ordinary and growing files: path → SHA-256 (final for a grown file)
 	grow    *grower
 	locked  map[string]bool
@@ -140,8 +139,8 @@ func startSoak(t *testing.T, plan soakPlan) *soak {
 	r := newRig(t, cfg, rigOptions{redis: redistest.Options{AppendOnly: true}, partDelay: 100 * time.Millisecond,
 		worker: append(v2.limits(&cfg, plan.createLimit, 100), loadMargin,
 			"FRAMEQ_PART_CONCURRENCY=1", "FRAMEQ_SETTLE=1s")})
-	// An hour's retention covers the short run; the full one keeps two so
-	// no completed task expires before the count.
+	// Completed tasks are kept 2 h (the default is 1 h): none expires
+	// before the full run counts them.
 	r.enqueueEnv = []string{"FRAMEQ_COMPLETED_RETENTION=2h"}
 	s := &soak{t: t, plan: plan, r: r, rdb: r.redis.Client(t), locked: map[string]bool{}}
 	s.root = r.sim.RootFolder(frameiosim.DefaultToken)
@@ -183,8 +182,7 @@ func (s *soak) plantFiles() {
 // startWorker starts the worker of slot i (a replacement after a kill or
 // a stop, as a supervisor would).
 func (s *soak) startWorker(i int) {
-	s.started++
-	s.workers[i] = s.r.spawn(fmt.Sprintf("w%d-%d", i+1, s.started))
+	s.workers[i] = s.r.spawn(fmt.Sprintf("w%d-%d", i+1, len(s.all)+1))
 	s.all = append(s.all, s.workers[i])
 }
 
@@ -222,6 +220,7 @@ func (s *soak) run() {
 	}
 	ctx, stopGrow := context.WithCancel(context.Background())
 	growDone := s.grow.start(ctx, t, s.r.sim)
+	defer func() { stopGrow(); <-growDone }() // also on Fatal: no Errorf after the test
 
 	deadline := start.Add(s.plan.timeout)
 	for _, f := range s.plan.faults {
@@ -235,8 +234,6 @@ func (s *soak) run() {
 	}
 	code, report := s.r.waitBatch(s.batch, time.Until(deadline))
 	s.took = time.Since(start)
-	stopGrow()
-	<-growDone
 	if code != 1 { // the locked files are meant to fail
 		t.Fatalf("enqueue wait: exit %d, want 1 (planted failures): %s", code, tail([]byte(report), 2000))
 	}
@@ -469,7 +466,7 @@ func (s *soak) checkBooks() {
 
 	s.checkRedis(int(done), int(failed), grown, len(st.Folders)+1) // the locked folder was premade
 	t.Logf("%d tasks in %v, %d workers, %d processes: %d done + %d failed, each with its 403; %d files grown mid-upload (%d changes seen), uploaded whole; %d orphaned tasks requeued after outages",
-		s.queued, s.took.Round(time.Second), s.plan.workers, s.started, done, failed, grown, changed, requeued)
+		s.queued, s.took.Round(time.Second), s.plan.workers, len(s.all), done, failed, grown, changed, requeued)
 	t.Logf("Frame.io: %d files once each, %d creates, %d deleted (orphans and half-made), 0 duplicates; faults: %d failed creates, %d lost answers, %d failed parts, %d proxy 502s, %d × 429",
 		len(st.Files), st.Creates, st.Deleted, st.FailedCreates, st.LostCreates, st.PartsFailed, s.r.simLog.count(" → 502 in "), st.RateLimited)
 	t.Logf("faults fired:\n%s", strings.Join(s.log, "\n"))
@@ -591,7 +588,7 @@ func (s *soak) checkRedis(done, failed, grown, folders int) {
 	exact := map[string]int{"frameq:up": done + grown, "asynq:task": done + failed}
 	bounded := map[string]int{
 		"frameq:batch": 10, "frameq:folder": folders, "frameq:folderkids": folders, "frameq:rl": 20, "frameq:breaker": 2,
-		"asynq:queue": 20, "asynq:server": 2*s.started + 2,
+		"asynq:queue": 20, "asynq:server": 2*len(s.all) + 2,
 	}
 	for fam, want := range exact {
 		if grew[fam] != want {
