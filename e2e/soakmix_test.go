@@ -124,7 +124,7 @@ type soak struct {
 	root    string
 	workers []*proc // the live one of each slot
 	all     []*proc // every worker process started, replacements included
-	files   tree // ordinary and growing files: path → SHA-256 (final for a grown file)
+	files   tree    // ordinary and growing files: path → SHA-256 (final for a grown file)
 	grow    *grower
 	locked  map[string]bool
 	base    redisBooks // before the enqueue
