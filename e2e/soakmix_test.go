@@ -39,7 +39,7 @@ import (
 // retained records, counted per key family and checked in used_memory.
 //
 // By default (CI) a short run of about a minute and a half; FRAMEQ_SOAK=1
-// runs 10,000 files for about 50 minutes.
+// runs 10,000 files for about an hour.
 func TestSoakEverythingAtOnce(t *testing.T) {
 	t.Parallel() // mostly waiting: overlaps the other slow scenarios
 	plan := shortSoak()
@@ -95,7 +95,7 @@ func shortSoak() soakPlan {
 }
 
 // fullSoak is FRAMEQ_SOAK=1: 10,000 files at 5 creates/s (4.25/s with
-// the load margin) then 4/s, about 50 minutes with the faults, each fault
+// the load margin) then 4/s, 57 minutes in the one run with the faults, each fault
 // several times over the run and one 60 s outage.
 func fullSoak() soakPlan {
 	p := soakPlan{files: 10000, growing: 40, locked: 200, createLimit: 5, workers: 4, timeout: 75 * time.Minute}
