@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
 )
@@ -136,6 +137,13 @@ func (h *Handler) startVersion(ctx context.Context, at *attempt, info os.FileInf
 	if err != nil {
 		return v, err
 	}
+	if p.State == records.StateCreating && p.AssetID == "" {
+		// A create whose answer was lost may have made a file: forgetting
+		// the record would leave it half-made beside the one uploaded next.
+		if err := h.dropUncertain(ctx, at, p); err != nil {
+			return v, err
+		}
+	}
 	if p.State == records.StateUploading || p.State == records.StateCreating {
 		// Parts of the enqueued version may be in: never mix them.
 		return v, h.changed(ctx, at, p.AssetID, version{size: at.u.Size, mtimeNS: at.u.MtimeNS}, v)
@@ -165,4 +173,28 @@ func stillAs(f *os.File, v version) (version, bool, error) {
 	}
 	now := versionOf(info)
 	return now, now == v, nil
+}
+
+// dropUncertain deletes what an uncertain create of at's file may have
+// made: a file of its name in its folder, made since the create was sent
+// (give or take clock skew) and still awaiting bytes. Unlike adopt, any
+// size: the create may have been of either version, the one enqueued or
+// the one uploaded "as it is now" after an earlier change.
+func (h *Handler) dropUncertain(ctx context.Context, at *attempt, p *records.Progress) error {
+	return h.inFolder(ctx, at, p, func(p *records.Progress, parentID string) error {
+		files, err := at.api.FindFiles(ctx, parentID, at.u.Name())
+		if err != nil {
+			return fmt.Errorf("look for asset %q after an uncertain create: %w", at.u.Name(), err)
+		}
+		for _, a := range files {
+			if a.Completed || a.CreatedAt.Before(p.CreateStarted.Add(-createdSkew)) {
+				continue
+			}
+			zerolog.Ctx(ctx).Warn().Str("asset_id", a.ID).Msg("deleting the file an uncertain create made: the file changed since")
+			if err := at.api.DeleteFile(ctx, a.ID); err != nil && apierr.Classify(err) != apierr.Terminal {
+				return fmt.Errorf("delete orphan %s: %w", a.ID, err)
+			}
+		}
+		return nil
+	})
 }

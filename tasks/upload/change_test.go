@@ -15,6 +15,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/frameq/frameq/apierr"
 	"github.com/frameq/frameq/frameiosim"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
@@ -175,5 +176,75 @@ func TestFileChangedBeforeItsUploadBeganStaysRefused(t *testing.T) {
 	}
 	if n := r.sim.Stats().Calls - calls; n != 0 {
 		t.Errorf("%d API calls", n)
+	}
+}
+
+// losingCreates is a FrameIO whose file creates take effect but whose
+// answers are lost (a 502 after the fact), like a reset connection.
+type losingCreates struct{ FrameIO }
+
+func (l losingCreates) CreateFile(ctx context.Context, folderID string, in NewFile) (*File, error) {
+	if _, err := l.FrameIO.CreateFile(ctx, folderID, in); err != nil {
+		return nil, err
+	}
+	return nil, &apierr.Error{Method: "POST", Path: "/files", Status: 502, Title: "Bad Gateway"}
+}
+
+// TestFileChangedAfterALostCreateAnswerLeavesNoHalfMadeFile: a create
+// whose answer was lost made a file frameq has no id for; the file then
+// changes. The next attempt finds that file by name and time and deletes
+// it before waiting for the file to settle, whichever version the create
+// was of: the one enqueued, or the one uploaded as it is after an earlier
+// change (the soak's case). Forgetting it left a half-made file beside the
+// one uploaded next: a duplicate name in Frame.io.
+func TestFileChangedAfterALostCreateAnswerLeavesNoHalfMadeFile(t *testing.T) {
+	for _, earlier := range []bool{false, true} {
+		t.Run("after an earlier change "+strconv.FormatBool(earlier), func(t *testing.T) {
+			r := newV4Rig(t, frameiosim.Config{})
+			r.h.opts.Settle = 300 * time.Millisecond
+			u, _ := r.nested("card/A004.mov", 3*testPart)
+			grow := func() {
+				w, err := os.OpenFile(u.File, os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = w.Write(make([]byte, 500))
+				w.Close()
+			}
+			if earlier { // seen changing mid-upload, now still: uploaded as it is
+				r.created(r.api, u, 0)
+				grow()
+				if err := r.run(u); !errors.Is(err, errChanging) {
+					t.Fatalf("attempt after the first change: %v; want a wait", err)
+				}
+				time.Sleep(r.h.opts.Settle)
+			}
+			deleted := r.sim.Stats().Deleted
+			r.h = r.handler(losingCreates{r.api}, nil)
+			r.h.opts.Settle = 300 * time.Millisecond
+			if err := r.run(u); err == nil || errors.Is(err, errChanging) {
+				t.Fatalf("attempt with the create's answer lost: %v; want a retryable error", err)
+			}
+			if st := r.sim.Stats(); len(st.Files) != 1 || st.Files[0].Complete {
+				t.Fatalf("%d live files after the lost answer; want the 1 the create made, awaiting bytes", len(st.Files))
+			}
+			grow()
+			r.h = r.handler(r.api, nil)
+			r.h.opts.Settle = 300 * time.Millisecond
+			if err := r.run(u); !errors.Is(err, errChanging) {
+				t.Fatalf("attempt after the change: %v; want a wait for the file to settle", err)
+			}
+			if st := r.sim.Stats(); len(st.Files) != 0 || st.Deleted != deleted+1 {
+				t.Fatalf("%d live files, %d deleted since the lost answer; want the file it made deleted", len(st.Files), st.Deleted-deleted)
+			}
+			time.Sleep(r.h.opts.Settle)
+			if err := r.run(u); err != nil {
+				t.Fatal(err)
+			}
+			r.once(u.Path, sha(t, u.File))
+			if st := r.sim.Stats(); len(st.Duplicates) != 0 {
+				t.Errorf("duplicates: %+v", st.Duplicates)
+			}
+		})
 	}
 }
