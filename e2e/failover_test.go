@@ -59,7 +59,16 @@ func failoverRightAfterCreates(t *testing.T, extra []string) {
 		}, extra...)},
 		"FRAMEQ_REDIS_SENTINEL_ADDRS="+s.Addr(), "FRAMEQ_REDIS_SENTINEL_MASTER="+s.MasterName())
 	root := r.sim.RootFolder(frameiosim.DefaultToken)
-	workers := []*proc{r.spawn("w1"), r.spawn("w2")}
+	workers := []*proc{r.spawn("w1", "FRAMEQ_LOG_LEVEL=debug"), r.spawn("w2", "FRAMEQ_LOG_LEVEL=debug")}
+	if d := os.Getenv("FO_DEBUG_DIR"); d != "" {
+		t.Cleanup(func() {
+			for _, w := range workers {
+				_ = os.WriteFile(filepath.Join(d, w.name+".log"), []byte(w.logText()), 0o644)
+			}
+			_ = os.WriteFile(filepath.Join(d, "sim.log"), []byte(r.simLog.text()), 0o644)
+		})
+		t.Cleanup(func() { _ = os.WriteFile(filepath.Join(d, "sentinel.log"), []byte(s.DebugLog()), 0o644) })
+	}
 
 	want := map[string]string{}
 	var batches []string
@@ -88,12 +97,10 @@ func failoverRightAfterCreates(t *testing.T, extra []string) {
 		if rep.err != nil {
 			t.Fatalf("round %d: kill the master: %v", round, rep.err)
 		}
-		if err := s.Failover(ctx); err != nil {
+		if _, err := s.Failover(ctx, rep.master); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		if _, err := s.WaitFailover(ctx, rep.master); err != nil {
-			t.Fatalf("round %d: %v", round, err)
-		}
+		failedOver := time.Now()
 		// The fault: the kill dropped writes the replica never had. A
 		// round whose kill found nothing in flight does not count.
 		if n := s.Lost() - lost0; n > 0 {
@@ -103,7 +110,8 @@ func failoverRightAfterCreates(t *testing.T, extra []string) {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		took = append(took, time.Since(roundStart))
-		t.Logf("round %d: killed after create %d, %d bytes dropped, %v", round, rep.creates, s.Lost()-lost0, took[len(took)-1].Round(10*time.Millisecond))
+		t.Logf("round %d: master killed %v after the enqueue (create %d), %d bytes dropped, new master in %v, old one rejoined in %v: %v",
+			round, ms(rep.at.Sub(roundStart)), rep.creates, s.Lost()-lost0, ms(failedOver.Sub(rep.at)), ms(time.Since(failedOver)), ms(took[len(took)-1]))
 	}
 	failovers := time.Since(start)
 	// An outcome asynq could not write while the master was away waits
@@ -151,6 +159,7 @@ type createTrip struct {
 
 type tripReport struct {
 	master  string
+	at      time.Time
 	creates int64
 	err     error
 }
@@ -175,7 +184,7 @@ func (c *createTrip) wrap(next http.Handler) http.Handler {
 			c.mu.Lock()
 			master, err := c.kill()
 			c.mu.Unlock()
-			c.tripped <- tripReport{master: master, creates: n, err: err}
+			c.tripped <- tripReport{master: master, at: time.Now(), creates: n, err: err}
 		}
 	})
 }
@@ -197,6 +206,8 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	}
 	return s.ResponseWriter.Write(b)
 }
+
+func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
 func roundDurations(ds []time.Duration) []string {
 	out := make([]string, len(ds))

@@ -131,10 +131,7 @@ func TestGuardRecordSurvivesAFailoverOnlyWhenWaitedFor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Failover(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.WaitFailover(ctx, old); err != nil {
+		if _, err := s.Failover(ctx, old); err != nil {
 			t.Fatal(err)
 		}
 		if s.Lost() == lost {
