@@ -404,11 +404,6 @@ func acceptsWrites(ctx context.Context, addr string) bool {
 	return err == nil && len(role) > 0 && role[0] == "master"
 }
 
-func (s *Sentinel) DebugLog() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "sentinel.log"))
-	return string(b)
-}
-
 func (s *Sentinel) logTail() string {
 	b, err := os.ReadFile(filepath.Join(s.dir, "sentinel.log"))
 	if err != nil {
