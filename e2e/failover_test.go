@@ -101,9 +101,13 @@ func failoverRightAfterCreates(t *testing.T, extra []string) (frameiosim.Stats, 
 			want[name] = writeFile(t, filepath.Join(dir, name), partSize/2+round*perRound+i)
 		}
 		lost0 := s.Lost()
-		trip.arm()
+		enqueued := make(chan struct{})
+		trip.arm(enqueued)
 		roundStart := time.Now()
-		batches = append(batches, r.enqueueDir("default", root, dir))
+		func() {
+			defer close(enqueued) // also when enqueueDir fails the test
+			batches = append(batches, r.enqueueDir("default", root, dir))
+		}()
 		var rep tripReport
 		select {
 		case rep = <-trip.tripped:
@@ -166,10 +170,12 @@ func waitLong(t *testing.T, r *topoRig, batch string, d time.Duration) {
 }
 
 // createTrip kills the Redis master once the simulator has answered a file
-// create, when armed: the failover comes right after Frame.io made a file.
+// create, when armed: the failover comes right after Frame.io made a file,
+// before the worker has its answer.
 type createTrip struct {
-	kill    func() (string, error)
-	armed   atomic.Bool
+	kill func() (string, error)
+	// armed, when set, is closed once the round's enqueue command is done.
+	armed   atomic.Pointer[chan struct{}]
 	creates atomic.Int64
 	tripped chan tripReport
 	mu      sync.Mutex
@@ -182,7 +188,8 @@ type tripReport struct {
 	err     error
 }
 
-func (c *createTrip) arm() { c.armed.Store(true) }
+// arm makes the next file create trip the kill once enqueued is closed.
+func (c *createTrip) arm(enqueued chan struct{}) { c.armed.Store(&enqueued) }
 
 func (c *createTrip) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -198,7 +205,12 @@ func (c *createTrip) wrap(next http.Handler) http.Handler {
 			return
 		}
 		n := c.creates.Add(1)
-		if c.armed.CompareAndSwap(true, false) {
+		if enqueued := c.armed.Swap(nil); enqueued != nil {
+			// The create that trips may be a retry of an earlier round's
+			// file, made while this round's enqueue still runs: the
+			// enqueue command does not ride out a failover, so the kill
+			// (and the answer the worker waits for) waits for it.
+			<-*enqueued
 			c.mu.Lock()
 			master, err := c.kill()
 			c.mu.Unlock()
