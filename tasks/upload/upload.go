@@ -234,8 +234,7 @@ func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, e
 func (h *Handler) claimFailed(ctx context.Context, at *attempt, err error) error {
 	var inFlight *records.CreateInFlightError
 	switch {
-	case errors.As(err, &inFlight):
-		zerolog.Ctx(ctx).Info().Dur("wait", inFlight.Wait).Msg("another run of this file is creating it: waiting for it")
+	case errors.As(err, &inFlight): // run logs the wait (debug)
 		return &waitError{wait: min(inFlight.Wait, otherCreatePoll), cause: err}
 	case errors.Is(err, records.ErrPastCreating):
 		return &waitError{wait: 100 * time.Millisecond, cause: err}
