@@ -126,6 +126,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		Box:        box,
 		Settle:     cfg.Settle,
 		Durability: records.Durability{Replicas: cfg.GuardReplicas(), Timeout: cfg.RedisWaitTimeout},
+		// A create goes out within one limiter wait (longer ones are
+		// handed back) and is over within the API timeout.
+		CreateWindow: cfg.APITimeout + throttle.DefaultMaxWait + 5*time.Second,
 	}); err != nil {
 		return nil, err
 	}

@@ -58,6 +58,15 @@ type pipeliner interface {
 // replace sets key's hash to fields and, with Durability on, waits until
 // enough replicas hold it.
 func (s *Progresses) replace(ctx context.Context, key string, fields ...any) error {
+	return s.guarded(ctx, key, func(p redis.Pipeliner) {
+		p.Eval(ctx, replaceHash, []string{key}, fields...)
+	})
+}
+
+// guarded sends the write that write stages on key and, with Durability
+// on, a WAIT after it on the same connection; it fails with a
+// *NotReplicatedError if fewer replicas acknowledged it in time.
+func (s *Progresses) guarded(ctx context.Context, key string, write func(redis.Pipeliner)) error {
 	var c pipeliner = s.rdb
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok && s.dur.Replicas > 0 {
 		// A Cluster pipeline sends a keyless WAIT to a random node; send
@@ -70,7 +79,7 @@ func (s *Progresses) replace(ctx context.Context, key string, fields ...any) err
 	}
 	var acked *redis.Cmd
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Eval(ctx, replaceHash, []string{key}, fields...)
+		write(p)
 		if s.dur.Replicas > 0 {
 			acked = p.Do(ctx, "wait", s.dur.Replicas, s.dur.Timeout.Milliseconds())
 		}

@@ -41,6 +41,12 @@ type Progress struct {
 	AssetID string
 	// CreateStarted is when the uncertain create was sent.
 	CreateStarted time.Time
+	// CreateRun and CreateAttempt name the run that wrote the "creating"
+	// mark (Claim; empty for Creating); CreateSettled says that its create
+	// is over. See InFlight.
+	CreateRun     string
+	CreateAttempt int
+	CreateSettled bool
 	// PartsDone holds the indexes of parts already PUT.
 	PartsDone map[int]bool
 	// VerifySince is when the file entered StateVerifying.
@@ -80,6 +86,7 @@ func ParseProgress(m map[string]string) *Progress {
 	if ms, err := strconv.ParseInt(m["create_started_ms"], 10, 64); err == nil {
 		p.CreateStarted = time.UnixMilli(ms)
 	}
+	parseClaim(p, m)
 	if ms, err := strconv.ParseInt(m["verify_since_ms"], 10, 64); err == nil {
 		p.VerifySince = time.UnixMilli(ms)
 	}

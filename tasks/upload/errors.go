@@ -45,7 +45,8 @@ func (e *waitError) Error() string {
 	if isHeld(e.cause) {
 		return e.cause.Error() // no "again in": resume, not time, releases it
 	}
-	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errChanging) || errors.Is(e.cause, records.ErrNotReplicated) {
+	if errors.Is(e.cause, errVerifying) || errors.Is(e.cause, errChanging) || errors.Is(e.cause, records.ErrNotReplicated) ||
+		errors.Is(e.cause, records.ErrCreateInFlight) || errors.Is(e.cause, records.ErrPastCreating) {
 		return e.cause.Error() + "; again in " + e.wait.String()
 	}
 	return "rate limited, retry in " + e.wait.String() + ": " + e.cause.Error()

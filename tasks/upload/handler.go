@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +81,13 @@ type Options struct {
 	// Settle is how long a file that changed mid-upload must stay
 	// unchanged before it is uploaded again (FRAMEQ_SETTLE); zero: 5 s.
 	Settle time.Duration
+
+	// CreateWindow is how long after its "creating" mark a create is surely
+	// answered or abandoned: the longest limiter wait before it plus the
+	// API timeout, and a margin. Until then another run of the same
+	// attempt (two at once after a Sentinel failover lost asynq's dequeue)
+	// waits for it instead of judging it by a listing. Zero: 1 minute.
+	CreateWindow time.Duration
 
 	// Durability makes the progress writes that guard against a duplicate
 	// create wait for replicas (FRAMEQ_REDIS_WAIT_REPLICAS,
@@ -195,7 +203,8 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	log = log.With().Str("batch", u.Batch).Str("file", u.Path).Logger()
 	ctx = log.WithContext(ctx)
-	at := &attempt{u: u, taskID: taskID, queue: queue, key: job.IdempotencyKey(u), last: try >= maxRetry}
+	at := &attempt{u: u, taskID: taskID, queue: queue, key: job.IdempotencyKey(u), last: try >= maxRetry,
+		owner: records.CreateOwner{Run: newRunID(), Attempt: try}}
 	pre := h.begin(ctx, at)
 
 	h.opts.Observer.InFlight(1)
@@ -214,6 +223,9 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return h.finish(ctx, at, err, time.Since(start))
 }
 
+// newRunID names one run of an attempt, unique across workers.
+func newRunID() string { return rand.Text() }
+
 // attempt is what one try of one task carries through the state machine.
 type attempt struct {
 	u      *job.Upload
@@ -221,8 +233,10 @@ type attempt struct {
 	queue  string
 	key    string // u's idempotency key, hashed once per attempt
 	last   bool   // asynq archives the task if this try fails
-	acct   *Account
-	api    FrameIO // acct's, set once the token ref is known
+	// owner names this run in the "creating" marks it writes.
+	owner records.CreateOwner
+	acct  *Account
+	api   FrameIO // acct's, set once the token ref is known
 	// settle finishes the Settler's check staged with the done record.
 	settle func(context.Context) (bool, error)
 	// version is the local file's as this attempt started.
@@ -309,8 +323,11 @@ func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (
 			return "", &waitError{wait: wait, cause: err}
 		}
 		msg := "rate limited, waiting"
-		if isHeld(err) {
+		switch {
+		case isHeld(err):
 			msg = "held by the token breaker, waiting for enqueue resume"
+		case errors.Is(err, records.ErrCreateInFlight):
+			msg = "another run of this file is creating it, waiting"
 		}
 		zerolog.Ctx(ctx).Debug().Dur("wait", wait).Err(err).Msg(msg)
 		if err := throttle.Sleep(ctx, wait); err != nil {

@@ -42,6 +42,9 @@ func (h *Handler) uploadRemote(ctx context.Context, at *attempt, p *records.Prog
 // creates it.
 func (h *Handler) placeRemote(ctx context.Context, at *attempt, p *records.Progress, parentID string) (*File, error) {
 	if p.State == records.StateCreating {
+		if err := h.othersCreate(at, p); err != nil {
+			return nil, err
+		}
 		a, err := h.adopt(ctx, at, parentID, p.CreateStarted)
 		if err != nil || a != nil {
 			return a, err

@@ -125,6 +125,9 @@ func (h *Handler) asset(ctx context.Context, at *attempt, p *records.Progress, p
 			return a, p.PartsDone, err
 		}
 	case records.StateCreating:
+		if err := h.othersCreate(at, p); err != nil {
+			return nil, nil, err
+		}
 		a, err := h.adopt(ctx, at, parentID, p.CreateStarted)
 		if a != nil || err != nil {
 			return a, map[int]bool{}, err
@@ -202,10 +205,11 @@ func mayBeOurs(u *job.Upload, a File, started time.Time) bool {
 	return u.SourceURL != "" || (a.Size == u.Size && !a.Completed)
 }
 
-// create sends a create, recording first that it may take effect unseen.
+// create sends a create, recording first that it may take effect unseen:
+// a claim that no other run's create of the file is in flight.
 func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, error)) (*File, error) {
-	if err := h.progress.Creating(ctx, at.key, time.Now()); err != nil {
-		return nil, err
+	if err := h.progress.Claim(ctx, at.key, at.owner, time.Now(), h.createWindow()); err != nil {
+		return nil, h.claimFailed(ctx, at, err)
 	}
 	a, err := send()
 	if err != nil {
@@ -216,6 +220,8 @@ func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, e
 			if rerr := h.progress.Reset(context.WithoutCancel(ctx), at.key); rerr != nil {
 				zerolog.Ctx(ctx).Warn().Err(rerr).Msg("progress not reset")
 			}
+		} else {
+			h.settle(ctx, at) // over, answer lost: a listing may judge it now
 		}
 		return nil, err
 	}
@@ -224,6 +230,55 @@ func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, e
 	}
 	return a, nil
 }
+
+// claimFailed says what to do when the create claim was not had: wait for
+// another run's create, or read the record again (it moved on), or (the
+// mark not on enough replicas, so the create not sent) report err.
+func (h *Handler) claimFailed(ctx context.Context, at *attempt, err error) error {
+	var inFlight *records.CreateInFlightError
+	switch {
+	case errors.As(err, &inFlight): // run logs the wait (debug)
+		return &waitError{wait: min(inFlight.Wait, otherCreatePoll), cause: err}
+	case errors.Is(err, records.ErrPastCreating):
+		return &waitError{wait: 100 * time.Millisecond, cause: err}
+	case errors.Is(err, records.ErrNotReplicated):
+		h.settle(ctx, at) // never sent
+	}
+	return err
+}
+
+// othersCreate returns a wait while p is another run's create that may
+// still be in flight: a listing now could miss the file it is making.
+func (h *Handler) othersCreate(at *attempt, p *records.Progress) error {
+	left, ok := p.InFlight(at.owner, time.Now(), h.createWindow())
+	if !ok {
+		return nil
+	}
+	return &waitError{wait: min(left, otherCreatePoll), cause: &records.CreateInFlightError{Wait: left}}
+}
+
+// otherCreatePoll is how often a run waiting for another run's create
+// reads the record again: that run records its asset as soon as it has it.
+const otherCreatePoll = time.Second
+
+// settle records that this run's create is over, best effort.
+func (h *Handler) settle(ctx context.Context, at *attempt) {
+	if err := h.progress.Settle(context.WithoutCancel(ctx), at.key, at.owner.Run); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("create not recorded as over: another run waits for the mark to age")
+	}
+}
+
+// createWindow is how long after its mark a create is surely over.
+func (h *Handler) createWindow() time.Duration {
+	if h.opts.CreateWindow > 0 {
+		return h.opts.CreateWindow
+	}
+	return defaultCreateWindow
+}
+
+// defaultCreateWindow: a limiter wait (at most 10 s, then the task is
+// handed back) and an API call (45 s by default) and a margin.
+const defaultCreateWindow = time.Minute
 
 // discard deletes an asset we can no longer complete and forgets it.
 func (h *Handler) discard(ctx context.Context, at *attempt, assetID string) error {

@@ -283,3 +283,44 @@ func TestExpiredPartURLsDeleteTheAssetAndStartOver(t *testing.T) {
 	}
 	r.complete("late.bin", sum)
 }
+
+// TestSecondRunOfAnAttemptWaitsForTheFirstsCreate: a Sentinel failover that
+// lost asynq's dequeue hands one attempt to two workers. The second run
+// finds the first's "creating" mark while that create is still out: it
+// neither creates nor judges the mark by a listing (which could not see the
+// file yet) until the first run records the asset, then resumes that one.
+func TestSecondRunOfAnAttemptWaitsForTheFirstsCreate(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	u, sum := r.file("g.bin", 2*testPart)
+	key := job.IdempotencyKey(u)
+	if err := r.h.progress.Claim(ctx, key, records.CreateOwner{Run: "first", Attempt: 0}, time.Now(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- r.run(u) }()
+	time.Sleep(2500 * time.Millisecond) // the second run reads the mark, waits, reads it again
+	if st := r.sim.Stats(); st.Creates != 0 {
+		t.Fatalf("the second run created while the first run's create was out: %d creates", st.Creates)
+	}
+	// The first run's create answers and is recorded.
+	a, err := r.client.CreateAsset(ctx, r.parent, frameio.CreateAsset{Type: "file", Name: "g.bin", Filetype: u.Filetype, Filesize: u.Size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.h.progress.Created(ctx, key, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatalf("second run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second run did not finish once the asset was recorded")
+	}
+	if st := r.sim.Stats(); st.Creates != 1 || len(st.Duplicates) != 0 {
+		t.Errorf("%d creates, duplicates %v: want the first run's asset only", st.Creates, st.Duplicates)
+	}
+	r.complete("g.bin", sum)
+}

@@ -1,0 +1,82 @@
+package records
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/frameq/frameq/redistest"
+)
+
+// TestCreateClaimKeepsTwoRunsOfOneAttemptFromCreatingTogether: the second
+// run of an attempt (a failover lost asynq's dequeue, so the task was
+// handed out twice) neither claims nor judges the first run's mark while
+// that create may be in flight; it may once the first run says its create
+// is over, once the mark is older than a create can take, or when it is
+// a later attempt. A record past creating is never claimed.
+func TestCreateClaimKeepsTwoRunsOfOneAttemptFromCreatingTogether(t *testing.T) {
+	ctx := context.Background()
+	p := NewProgresses(redistest.Start(t).Client(t))
+	const window = time.Minute
+	first, second := CreateOwner{Run: "run-a", Attempt: 2}, CreateOwner{Run: "run-b", Attempt: 2}
+	now := time.UnixMilli(time.Now().UnixMilli()) // records keep ms
+	if err := p.Claim(ctx, "k", first, now, window); err != nil {
+		t.Fatal(err)
+	}
+	var inFlight *CreateInFlightError
+	err := p.Claim(ctx, "k", second, now.Add(10*time.Second), window)
+	if !errors.Is(err, ErrCreateInFlight) || !errors.As(err, &inFlight) || inFlight.Wait != 50*time.Second {
+		t.Fatalf("second run's claim 10 s after the first: %v, want in flight for 50s", err)
+	}
+	got, _ := p.Get(ctx, "k")
+	if left, ok := got.InFlight(second, now.Add(10*time.Second), window); !ok || left != 50*time.Second {
+		t.Errorf("the mark as the second run reads it: in flight %v for %v, want true for 50s", ok, left)
+	}
+	if _, ok := got.InFlight(first, now, window); ok {
+		t.Error("a run's own mark reads as another's create in flight")
+	}
+	if _, ok := got.InFlight(CreateOwner{Run: "run-c", Attempt: 3}, now, window); ok {
+		t.Error("a later attempt reads an earlier attempt's mark as in flight: that attempt is over")
+	}
+	if err := p.Claim(ctx, "k", first, now.Add(time.Second), window); err != nil {
+		t.Errorf("the owner claims again: %v", err)
+	}
+	if err := p.Claim(ctx, "k", second, now.Add(window+2*time.Second), window); err != nil {
+		t.Errorf("claim of a mark older than the window: %v", err)
+	}
+
+	// Settled: the owner's create answered ambiguously (or was never sent).
+	if err := p.Claim(ctx, "s", first, now, window); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Settle(ctx, "s", "someone-else"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Claim(ctx, "s", second, now, window); !errors.Is(err, ErrCreateInFlight) {
+		t.Fatalf("another run settled a mark not its own: claim %v, want in flight", err)
+	}
+	if err := p.Settle(ctx, "s", first.Run); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := p.Get(ctx, "s"); !got.CreateSettled {
+		t.Fatalf("settled mark reads %+v", got)
+	}
+	if err := p.Claim(ctx, "s", second, now, window); err != nil {
+		t.Fatalf("claim of a settled mark: %v", err)
+	}
+	if got, _ := p.Get(ctx, "s"); got.CreateRun != second.Run || got.CreateSettled || got.State != StateCreating {
+		t.Fatalf("after the second run's claim: %+v, want its own unsettled mark", got)
+	}
+
+	// Past creating: the first run recorded its asset after the second read.
+	if err := p.Created(ctx, "s", "asset"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Claim(ctx, "s", first, now, window); !errors.Is(err, ErrPastCreating) {
+		t.Fatalf("claim over a recorded asset: %v, want ErrPastCreating", err)
+	}
+	if got, _ := p.Get(ctx, "s"); got.State != StateUploading || got.AssetID != "asset" {
+		t.Fatalf("a refused claim changed the record: %+v", got)
+	}
+}
