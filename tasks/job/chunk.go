@@ -45,14 +45,16 @@ local codes, ids, sizes, pending = {}, {}, {}, {}
 local done = 0
 for i = 1, (#ARGV - au) / 4 do
   local k, a = ku + 4 * (i - 1), au + 4 * (i - 1)
-  if redis.call('HGET', KEYS[k + 1], 'state') == '` + records.StateDone + `' then
+  -- One EXISTS answers for most files: nothing of them anywhere yet.
+  local seen = redis.call('EXISTS', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]) > 0
+  if seen and redis.call('HGET', KEYS[k + 1], 'state') == '` + records.StateDone + `' then
     codes[i] = 'd'
     done = done + 1
   else
     ids[#ids + 1] = ARGV[a + 2]
     sizes[#sizes + 1] = ARGV[a + 4]
     local q = tonumber(ARGV[a + 1])
-    if redis.call('EXISTS', KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]) == 0 then
+    if not seen or redis.call('EXISTS', KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]) == 0 then
       redis.call('HSET', KEYS[k + 2], 'msg', ARGV[a + 3], 'state', 'pending', 'pending_since', ARGV[4])
       pending[q] = pending[q] or {}
       table.insert(pending[q], ARGV[a + 2])

@@ -171,7 +171,7 @@ return 1`
 // AddTasksLua defines the Lua function add_tasks(k, ttl, state, ids,
 // sizes), which registers tasks ids in state unless already in the batch,
 // all in one call: a script per task made Redis the bottleneck of a
-// 100,000-file enqueue. sizes[i] is ids[i]'s size in bytes (0: unknown);
+// 100,000-file enqueue. sizes[i] is ids[i]'s size in bytes, in decimal (0: unknown);
 // the sizes of the added tasks go into the batch's total. k are the
 // batch's keys (ScriptKeys), ttl their TTL in seconds. It stamps the
 // batch's last Add with Redis's clock (the grace before a missing task
@@ -185,7 +185,7 @@ local function add_tasks(k, ttl, state, ids, sizes)
       added = added + 1
       local size = tonumber(sizes[i])
       if size > 0 then
-        redis.call('HSET', k[4], id, size)
+        redis.call('HSET', k[4], id, sizes[i])
         bytes = bytes + size
       end
     end
