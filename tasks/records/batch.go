@@ -180,15 +180,26 @@ return 1`
 const AddTasksLua = `
 local function add_tasks(k, ttl, state, ids, sizes)
   local added, bytes = 0, 0
-  for i, id in ipairs(ids) do
-    if redis.call('HSETNX', k[1], id, state) == 1 then
-      added = added + 1
-      local size = tonumber(sizes[i])
-      if size > 0 then
-        redis.call('HSET', k[4], id, sizes[i])
-        bytes = bytes + size
+  -- A command per 1,000 ids, not per id: within Lua's limit on unpack.
+  for first = 1, #ids, 1000 do
+    local part = {}
+    for i = first, math.min(first + 999, #ids) do part[#part + 1] = ids[i] end
+    local old = redis.call('HMGET', k[1], unpack(part))
+    local set, sized, seen = {}, {}, {}
+    for j, id in ipairs(part) do
+      if not old[j] and not seen[id] then
+        seen[id] = true
+        set[#set + 1], set[#set + 2] = id, state
+        added = added + 1
+        local size = tonumber(sizes[first + j - 1])
+        if size > 0 then
+          sized[#sized + 1], sized[#sized + 2] = id, sizes[first + j - 1]
+          bytes = bytes + size
+        end
       end
     end
+    if #set > 0 then redis.call('HSET', k[1], unpack(set)) end
+    if #sized > 0 then redis.call('HSET', k[4], unpack(sized)) end
   end
   redis.call('HSET', k[5], 'last_add', redis.call('TIME')[1])
   if added > 0 then
