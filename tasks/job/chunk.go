@@ -24,7 +24,10 @@ import (
 // is a retained completed task to drop and enqueue again); else enqueued
 // exactly as asynq v0.26's Client.Enqueue does (internal/rdb enqueueCmd:
 // the task hash with msg, state and pending_since, its id pushed on the
-// queue's pending list, the queue in asynq:queues) ('e').
+// queue's pending list, the queue in asynq:queues) ('e'). The key names
+// and the message mirror asynq's internal/base;
+// TestScriptedEnqueueWritesWhatAsynqWrites compares them with what asynq
+// writes, so an asynq upgrade that changes them fails it.
 //
 // KEYS[1..7]  records.ScriptKeys(batch)
 // KEYS[8]     asynq:queues
@@ -208,7 +211,7 @@ func (e *Enqueuer) queueOf(u *Upload, small bool) string {
 // internal/base.EncodeMessage, the protobuf TaskMessage with fields in
 // number order and zero values left out. asynq's rules apply: a negative
 // MaxRetry is 0; no timeout (and no deadline) is 30 minutes; no deadline,
-// unique key, group or headers. TestScriptedEnqueueWritesWhatAsynqWrites
+// unique key, group or headers; and newTask's: no retention below 0. TestScriptedEnqueueWritesWhatAsynqWrites
 // compares it byte for byte with asynq's.
 func (e *Enqueuer) asynqMessage(k keyed, queue string) ([]byte, error) {
 	payload, err := payloadOf(k.u)
@@ -227,7 +230,7 @@ func (e *Enqueuer) asynqMessage(k keyed, queue string) ([]byte, error) {
 	b = appendProtoBytes(b, 4, []byte(queue))
 	b = appendProtoVarint(b, 5, uint64(int64(int32(max(e.MaxRetry, 0)))))
 	b = appendProtoVarint(b, 8, uint64(int64(timeout.Seconds())))
-	b = appendProtoVarint(b, 12, uint64(int64(e.Retention.Seconds())))
+	b = appendProtoVarint(b, 12, uint64(int64(max(e.Retention, 0).Seconds()))) // newTask sets none below 0
 	return b, nil
 }
 
