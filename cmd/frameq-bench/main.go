@@ -54,11 +54,12 @@ const bareFlag = "bare-worker"
 
 // options are the sizes of every scenario.
 type options struct {
-	quick  bool
-	rows   map[int]bool
-	worker string          // a worker binary to use instead of building ./cmd/worker
-	row1   map[string]bool // row 1's runs (adherenceRuns names, "alternatives")
-	scales []int           // row 8: backlog sizes
+	quick   bool
+	rows    map[int]bool
+	worker  string          // a worker binary to use instead of building ./cmd/worker
+	enqueue string          // row 3: another enqueue binary timed beside the built one
+	row1    map[string]bool // row 1's runs (adherenceRuns names, "alternatives")
+	scales  []int           // row 8: backlog sizes
 
 	adherenceFiles int           // row 1: files per frameq run
 	limiterRun     time.Duration // rows 1-2: throttle-bench -duration
@@ -89,6 +90,7 @@ func main() {
 	row1 := flag.String("row1", "strict,leaky,nomargin,alternatives", "row 1's runs: frameq against the strict window, the leaky bucket, with no margin; throttle-bench's alternatives")
 	scale := flag.String("scale", "100000,1000000", "row 8's backlog sizes, comma-separated (row 8 runs only when -rows names it)")
 	worker := flag.String("worker", "", "use this worker binary instead of building ./cmd/worker (to profile a patched worker)")
+	enq := flag.String("enqueue", "", "row 3: also time this enqueue binary's `enqueue manifest` in every round (e.g. main's build, for a before/after)")
 	bare := flag.String(bareFlag, "", "internal: run the bare asynq handler with this JSON spec")
 	flag.CommandLine.Init("frameq-bench", flag.ContinueOnError)
 	if code, ok := cmdline.Parse(flag.CommandLine, os.Args[1:], "usage: frameq-bench [flags]\n\nMeasures frameq against the simulator (docs/benchmarks.md). Flags:", os.Stdout); !ok {
@@ -104,7 +106,7 @@ func main() {
 		return
 	}
 	o := defaults(*quick)
-	o.worker = *worker
+	o.worker, o.enqueue = *worker, *enq
 	if *rounds > 0 {
 		o.rounds = *rounds
 	}

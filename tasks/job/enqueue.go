@@ -78,13 +78,7 @@ type keyed struct {
 // newTask is NewTask for a validated upload; retention keeps the task in
 // asynq's completed list that long after it succeeds (0: not at all).
 func newTask(k keyed, queue string, maxRetry int, timeout, retention time.Duration) (*asynq.Task, error) {
-	if k.u.SourceSealed == "" {
-		if _, secret := PublicURL(k.u.SourceURL); secret {
-			// Check seals or refuses these; this guards the last step to Redis.
-			return nil, errors.New("payload field source_url: carries credentials that are not sealed (use Check with a key)")
-		}
-	}
-	b, err := k.u.Encode()
+	b, err := payloadOf(k.u)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +88,18 @@ func newTask(k keyed, queue string, maxRetry int, timeout, retention time.Durati
 		opts = append(opts, asynq.Retention(retention))
 	}
 	return asynq.NewTask(k.u.taskType(), b, opts...), nil
+}
+
+// payloadOf is the task payload of u, refusing a source URL whose
+// credentials are not sealed.
+func payloadOf(u *Upload) ([]byte, error) {
+	if u.SourceSealed == "" {
+		if _, secret := PublicURL(u.SourceURL); secret {
+			// Check seals or refuses these; this guards the last step to Redis.
+			return nil, errors.New("payload field source_url: carries credentials that are not sealed (use Check with a key)")
+		}
+	}
+	return u.Encode()
 }
 
 // taskType is the task type an upload is enqueued as.
@@ -127,6 +133,9 @@ type Enqueuer struct {
 	Concurrency int
 	// SmallBatch is the largest batch sent to the small lane (SmallQueue).
 	SmallBatch int
+	// scripted: rdb is a single Redis, where a chunk is enqueued in one
+	// script call (enqueueChunkScript); a Cluster goes task by task.
+	scripted bool
 }
 
 // NewEnqueuer returns an Enqueuer on rdb.
@@ -139,7 +148,16 @@ func NewEnqueuer(rdb redis.UniversalClient) *Enqueuer {
 		progress: records.NewProgresses(rdb),
 		MaxRetry: MaxRetryCeiling, Timeout: TimeoutCeiling, Retention: DefaultRetention,
 		Concurrency: 64, SmallBatch: DefaultSmallBatch,
+		scripted: isSingle(rdb),
 	}
+}
+
+// isSingle reports whether rdb talks to one Redis (a plain client, or a
+// Sentinel failover client, which is one too), where a script may touch
+// keys of any hash slot.
+func isSingle(rdb redis.UniversalClient) bool {
+	_, ok := rdb.(*redis.Client)
+	return ok
 }
 
 // autoPipelined returns rdb's autopipeliner, which sends the commands of
@@ -266,16 +284,22 @@ func (e *Enqueuer) EnqueueChecked(ctx context.Context, c *Checked) (Result, erro
 	batch, uploads := c.batch, c.uploads
 	res := Result{Batch: batch}
 	small := len(uploads) <= e.SmallBatch
+	if e.scripted {
+		return res, e.enqueueScripted(ctx, batch, uploads, small, &res)
+	}
 	for start := 0; start < len(uploads); start += chunk {
 		part := uploads[start:min(start+chunk, len(uploads))]
-		if err := e.enqueueChunk(ctx, batch, part, small, &res); err != nil {
+		if err := e.enqueueChunkPerTask(ctx, batch, part, small, &res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Upload, small bool, res *Result) error {
+// enqueueChunkPerTask is enqueueChunk in round trips that each stay in one
+// hash slot: the done-check, Skip, Add, the legacy-id lookup, then asynq's
+// enqueue task by task (concurrent, autopipelined on a single Redis).
+func (e *Enqueuer) enqueueChunkPerTask(ctx context.Context, batch string, uploads []*Upload, small bool, res *Result) error {
 	keys := make([]string, len(uploads))
 	for i, u := range uploads {
 		keys[i] = IdempotencyKey(u)
@@ -305,9 +329,22 @@ func (e *Enqueuer) enqueueChunk(ctx context.Context, batch string, uploads []*Up
 	if err != nil {
 		return err
 	}
-	enqueued, conflicts, err := e.enqueueAll(ctx, fresh, small)
-	queued = append(queued, conflicts...)
-	res.Enqueued += enqueued
+	return e.settleQueued(ctx, batch, fresh, queued, small, res)
+}
+
+// settleQueued enqueues fresh through asynq's client (a retained completed
+// task under the same id is dropped first, see dropCompleted) and hands
+// the files asynq already holds, and those queued, over to their owner
+// batch (trackQueued).
+func (e *Enqueuer) settleQueued(ctx context.Context, batch string, fresh []keyed, queued []queuedAs, small bool, res *Result) error {
+	var err error
+	if len(fresh) > 0 {
+		var enqueued int
+		var conflicts []queuedAs
+		enqueued, conflicts, err = e.enqueueAll(ctx, fresh, small)
+		queued = append(queued, conflicts...)
+		res.Enqueued += enqueued
+	}
 	res.Queued += len(queued)
 	if terr := e.trackQueued(ctx, batch, queued); terr != nil {
 		err = errors.Join(err, terr)
@@ -490,10 +527,7 @@ func (e *Enqueuer) enqueueAll(ctx context.Context, uploads []keyed, small bool) 
 
 func (e *Enqueuer) enqueueOne(ctx context.Context, k keyed, small bool) error {
 	u := k.u
-	queue := Queue(u.TokenRef)
-	if small {
-		queue = SmallQueue(u.TokenRef)
-	}
+	queue := e.queueOf(u, small)
 	t, err := newTask(k, queue, e.MaxRetry, e.Timeout, e.Retention)
 	if err != nil {
 		return fmt.Errorf("%s: %w", u.Path, err)

@@ -168,32 +168,76 @@ end
 redis.call('HDEL', KEYS[4], ARGV[1])
 return 1`
 
-// addScript registers tasks in state ARGV[2] unless already in the batch,
+// AddTasksLua defines the Lua function add_tasks(k, ttl, state, ids,
+// sizes), which registers tasks ids in state unless already in the batch,
 // all in one call: a script per task made Redis the bottleneck of a
-// 100,000-file enqueue. ARGV[3..] are pairs of task id and size in bytes
-// (0: unknown); the sizes of the added tasks go into the batch's total.
-// ARGV[1] is the TTL in seconds. It stamps the batch's last Add with
-// Redis's clock (the grace before a missing task counts as vanished).
-// Returns how many were added.
-const addScript = `
-local added, bytes = 0, 0
-for i = 3, #ARGV, 2 do
-  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[2]) == 1 then
-    added = added + 1
-    local size = tonumber(ARGV[i+1])
-    if size > 0 then
-      redis.call('HSET', KEYS[4], ARGV[i], size)
-      bytes = bytes + size
+// 100,000-file enqueue. sizes[i] is ids[i]'s size in bytes, in decimal (0: unknown);
+// the sizes of the added tasks go into the batch's total. k are the
+// batch's keys (ScriptKeys), ttl their TTL in seconds. It stamps the
+// batch's last Add with Redis's clock (the grace before a missing task
+// counts as vanished). Returns how many were added. addScript calls it;
+// package job's enqueue script calls it in the same call as it enqueues.
+const AddTasksLua = `
+local function add_tasks(k, ttl, state, ids, sizes)
+  local added, bytes = 0, 0
+  -- A command per 1,000 ids, not per id: within Lua's limit on unpack.
+  for first = 1, #ids, 1000 do
+    local part = {}
+    for i = first, math.min(first + 999, #ids) do part[#part + 1] = ids[i] end
+    local old = redis.call('HMGET', k[1], unpack(part))
+    local set, sized, seen = {}, {}, {}
+    for j, id in ipairs(part) do
+      if not old[j] and not seen[id] then
+        seen[id] = true
+        set[#set + 1], set[#set + 2] = id, state
+        added = added + 1
+        local size = tonumber(sizes[first + j - 1])
+        if size > 0 then
+          sized[#sized + 1], sized[#sized + 2] = id, sizes[first + j - 1]
+          bytes = bytes + size
+        end
+      end
     end
+    if #set > 0 then redis.call('HSET', k[1], unpack(set)) end
+    if #sized > 0 then redis.call('HSET', k[4], unpack(sized)) end
   end
+  redis.call('HSET', k[5], 'last_add', redis.call('TIME')[1])
+  if added > 0 then
+    redis.call('HINCRBY', k[2], state, added)
+    if bytes > 0 then redis.call('HINCRBY', k[5], 'total', bytes) end
+  end
+  for i = 1, 6 do redis.call('EXPIRE', k[i], ttl) end
+  return added
 end
-redis.call('HSET', KEYS[5], 'last_add', redis.call('TIME')[1])
-if added > 0 then
-  redis.call('HINCRBY', KEYS[2], ARGV[2], added)
-  if bytes > 0 then redis.call('HINCRBY', KEYS[5], 'total', bytes) end
+`
+
+// SkipLua defines the Lua function skip_done(k, batch, now, ttl, n), which
+// is Skip in a script: k are ScriptKeys(batch), now the Unix time that
+// indexes a new batch.
+const SkipLua = `
+local function skip_done(k, batch, now, ttl, n)
+  if n <= 0 then return end
+  redis.call('ZADD', k[7], 'NX', now, batch)
+  redis.call('HINCRBY', k[2], '` + Skipped + `', n)
+  redis.call('EXPIRE', k[2], ttl)
 end
-for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
-return added`
+`
+
+// ScriptKeys are the keys AddTasksLua and SkipLua take, in this order:
+// the batch's six keys (batchKeys) and the index of recent batches. All
+// but the last share the batch's hash slot.
+func ScriptKeys(batch string) []string { return append(batchKeys(batch), recentKey) }
+
+// addScript registers tasks in state ARGV[2] (add_tasks). KEYS are
+// batchKeys; ARGV[1] is the TTL in seconds, ARGV[3..] pairs of task id and
+// size in bytes. Returns how many were added.
+const addScript = AddTasksLua + `
+local ids, sizes = {}, {}
+for i = 3, #ARGV, 2 do
+  ids[#ids + 1] = ARGV[i]
+  sizes[#sizes + 1] = ARGV[i+1]
+end
+return add_tasks(KEYS, ARGV[1], ARGV[2], ids, sizes)`
 
 var (
 	setState   = redis.NewScript(setStateScript)
@@ -360,6 +404,9 @@ func failureRecord(taskID string, f *Failure) string {
 	js, _ := json.Marshal(f)
 	return string(js)
 }
+
+// ScriptTTL is the TTL argument, in seconds, of AddTasksLua and SkipLua.
+func ScriptTTL() string { return ttlArg() }
 
 func ttlArg() string { return strconv.Itoa(int(batchTTL.Seconds())) }
 

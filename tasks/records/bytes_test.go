@@ -2,6 +2,7 @@ package records
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -103,5 +104,39 @@ func TestVanishMovesOnlyUnfinishedTasks(t *testing.T) {
 	last, now, err := b.LastAdd(ctx, "B")
 	if err != nil || last.IsZero() || now.Sub(last) < 0 || now.Sub(last) > time.Minute {
 		t.Errorf("LastAdd = %v, now %v, %v", last, now, err)
+	}
+}
+
+// Add registers in a command per 1,000 ids (add_tasks): across that
+// boundary, an id listed twice counts once with its first size, a task
+// already in the batch keeps its state and size, and the counts and bytes
+// are those of one HSETNX per id.
+func TestAddCountsEachNewTaskOnceAcrossItsCommands(t *testing.T) {
+	ctx := context.Background()
+	b := NewBatches(redistest.Start(t).Client(t))
+	if err := b.AddSized(ctx, "B", []string{"t0001"}, []int64{5}); err != nil {
+		t.Fatal(err)
+	}
+	b.Set(ctx, "B", "t0001", Active, nil)
+	var ids []string
+	var sizes []int64
+	for i := range 2500 {
+		ids, sizes = append(ids, fmt.Sprintf("t%04d", i)), append(sizes, int64(i%3)) // sizes 0, 1, 2
+	}
+	ids, sizes = append(ids, "t0002", "t2400"), append(sizes, 1000, 1000) // listed twice, the second after 1,000 ids
+	if err := b.AddSized(ctx, "B", ids, sizes); err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.Status(ctx, "B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2,499 new tasks; t0001 keeps "active" and its 5 bytes; sizes 0,1,2 repeat.
+	var want int64 = 5
+	for i := 2; i < 2500; i++ {
+		want += int64(i % 3)
+	}
+	if st.Counts[Pending] != 2499 || st.Counts[Active] != 1 || st.Total() != 2500 || st.Bytes.Total != want {
+		t.Errorf("counts %v, bytes %+v; want 2499 pending, 1 active, %d bytes", st.Counts, st.Bytes, want)
 	}
 }
