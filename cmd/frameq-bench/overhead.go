@@ -106,10 +106,11 @@ type throughput struct {
 func (t throughput) cpuFigures() []string {
 	us := func(d time.Duration) int64 { return d.Microseconds() }
 	return []string{fmt.Sprintf("CPU %d µs/task", us(t.proc)),
-		fmt.Sprintf("+ Redis %d, sim %d", us(t.redis), us(t.sim)),
-		fmt.Sprintf("Redis %.1f reads, %.1f cmds/task", t.reads, t.cmds)}
+		fmt.Sprintf("+ Redis %d, sim %d", us(t.redis), us(t.sim))}
 }
 
+// String is the round's line on stderr, with Redis's counts (the table
+// has no room for them).
 func (t throughput) String() string {
 	return fmt.Sprintf("%.0f tasks/s (CPU %v/task, Redis %v, sim %v; Redis %.1f reads, %.1f cmds/task)",
 		t.rate, t.proc, t.redis, t.sim, t.reads, t.cmds)
