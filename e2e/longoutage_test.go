@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +67,7 @@ func longRedisOutage(t *testing.T, a api) {
 		// 4 slots a worker: 12 uploads resuming at once after the outage
 		// load 2 cores less than 24 with the race detector on.
 		worker: []string{loadMargin, "FRAMEQ_CONCURRENCY=4"}})
+	wire := r.captureAPI(t)
 	root := r.sim.RootFolder(frameiosim.DefaultToken)
 	files := makeTree(t, filepath.Join(r.root, "long"), 60, partSize, func(i int) int { return 2*partSize + i*1000 })
 	workers := []*proc{r.spawn("w1"), r.spawn("w2"), r.spawn("w3")}
@@ -81,6 +85,7 @@ func longRedisOutage(t *testing.T, a api) {
 		t.Fatal("no upload under way when Redis went down: the test would prove nothing")
 	}
 	down := r.redisOutage(t, workers, outage, settle, maxCPU)
+	r.logLimiterState(t, down.upAt)
 
 	if code, report := r.waitBatch(batch, afterBound); code != 0 {
 		t.Fatalf("enqueue wait: exit %d %v after Redis returned (asynq's lease recovery?): %s", code, time.Since(down.upAt).Round(time.Second), report)
@@ -102,6 +107,7 @@ func longRedisOutage(t *testing.T, a api) {
 	if st.RateLimited > 0 {
 		t.Logf("the calls in the second before each 429:\n%s", strings.Join(r.simLog.leadUp("→ 429", "", time.Second), "\n"))
 	}
+	r.logBunches(t, wire, down.upAt)
 	reclaimed := 0
 	for _, w := range workers {
 		if w.exited() {
@@ -127,4 +133,78 @@ func (l *lineLog) times(s string) []time.Time {
 		}
 	}
 	return out
+}
+
+// captureAPI records the API calls' arrival on the wire, or nil where
+// packet sockets are not allowed.
+func (r *rig) captureAPI(t *testing.T) *arrivals {
+	u, err := url.Parse(r.api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	a, err := captureArrivals(t, port)
+	if err != nil {
+		t.Logf("arrivals not captured: %v", err)
+	}
+	return a
+}
+
+// logLimiterState logs the limiter's adapt hashes as Redis came back.
+func (r *rig) logLimiterState(t *testing.T, upAt time.Time) {
+	ctx := context.Background()
+	rdb := r.redis.Client(t)
+	keys, _ := rdb.Keys(ctx, "frameq:rl:*").Result()
+	for _, k := range keys {
+		typ, _ := rdb.Type(ctx, k).Result()
+		if typ == "hash" {
+			h, _ := rdb.HGetAll(ctx, k).Result()
+			t.Logf("after restart (+%v): %s %v", time.Since(upAt), k, h)
+		} else {
+			v, _ := rdb.Get(ctx, k).Result()
+			t.Logf("after restart (+%v): %s %s", time.Since(upAt), k, v)
+		}
+	}
+}
+
+// logBunches logs, per V4 route, the most calls in any sliding second
+// since from: at arrival on the wire and at the simulator's limiter.
+func (r *rig) logBunches(t *testing.T, wire *arrivals, from time.Time) {
+	byRoute := map[string][]time.Time{}
+	if wire != nil {
+		for _, a := range wire.since(from) {
+			path, _, _ := strings.Cut(a.path, "?")
+			if rt := frameiosim.V4RouteOf(a.method, path); rt != "" {
+				byRoute[rt] = append(byRoute[rt], a.at)
+			}
+		}
+		t.Logf("wire: %d packet drops", wire.drops())
+	}
+	refused := r.sim.Stats().RateLimitedByRoute
+	for route, l := range r.sim.V4Limits() {
+		var sim []time.Time
+		for _, at := range r.sim.RouteCalls(frameiosim.DefaultToken, route) {
+			if !at.Before(from) {
+				sim = append(sim, at)
+			}
+		}
+		if len(sim) == 0 {
+			continue
+		}
+		wireMax, simMax := maxInSlidingWindow(byRoute[route], l.Window), maxInSlidingWindow(sim, l.Window)
+		t.Logf("%s (limit %d/%v): %d calls, %d refused; max in a sliding %v: %d at arrival, %d at the simulator",
+			route, l.Limit, l.Window, len(sim), refused[route], l.Window, wireMax, simMax)
+		if wireMax > l.Limit || refused[route] > 0 {
+			t.Logf("%s arrivals: %s", route, offsets(byRoute[route], from))
+			t.Logf("%s at the simulator: %s", route, offsets(sim, from))
+		}
+	}
+}
+
+func offsets(times []time.Time, from time.Time) string {
+	var b strings.Builder
+	for _, at := range times {
+		fmt.Fprintf(&b, " %+.3f", at.Sub(from).Seconds())
+	}
+	return b.String()
 }
