@@ -22,10 +22,11 @@ import (
 // append-only file. Uploads under way cannot ride that out in process:
 // their leases end, asynq cancels them and cannot write why, so they sit in
 // Redis as active tasks nobody runs. The three workers neither exit nor
-// spin, make no API call while the limiter is unreachable (0 × 429 at the
-// strict simulator), and once Redis is back they hand those orphaned tasks
-// back to the queue at once (asynq's own recovery would wait for its
-// once-a-minute recoverer), so every file arrives exactly once and intact.
+// spin, make no API call while the limiter is unreachable, and once Redis
+// is back they hand those orphaned tasks back to the queue at once (asynq's
+// own recovery would wait for its once-a-minute recoverer), so every file
+// arrives exactly once and intact, without a single 429 from Frame.io's
+// algorithm, a leaky bucket.
 func TestV4RedisOutageLongerThanALease(t *testing.T) {
 	longRedisOutage(t, v4)
 }
@@ -61,8 +62,19 @@ func longRedisOutage(t *testing.T, a api) {
 		// this long after Redis is back waited for it.
 		afterBound = 40 * time.Second
 	)
+	// Frame.io's algorithm, a leaky bucket, not the strict window of the
+	// 10 s outage test: the simulator runs in the test process and decides
+	// at handler time, and when the rush after the restart starves that
+	// process a call that reached it in time is counted up to ~235 ms late,
+	// into the next call's window (seen at load 9: a file_status poll that
+	// arrived at +5.869 s decided at +6.104 s, and the one that arrived at
+	// +7.100 s refused as the sixth in a second, although the arrivals on
+	// the wire never held more than 5 in any second). A bucket's burst
+	// tolerance absorbs that lateness, not a real burst: 6 calls at once
+	// are still refused. The calls' arrival on the wire is checked below,
+	// against the same bucket and counted in a strict window.
 	r := newRig(t, frameiosim.Config{
-		CreateLimit: 5, Enforcement: frameiosim.SlidingWindow, PartSize: partSize, Seed: 5,
+		CreateLimit: 5, Enforcement: frameiosim.LeakyBucket, PartSize: partSize, Seed: 5,
 	}, rigOptions{api: a, redis: redistest.Options{AppendOnly: true}, partDelay: 300 * time.Millisecond,
 		// 4 slots a worker: 12 uploads resuming at once after the outage
 		// load 2 cores less than 24 with the race detector on.
@@ -93,21 +105,11 @@ func longRedisOutage(t *testing.T, a api) {
 	finished := time.Since(down.upAt)
 	st := r.sim.Stats()
 	checkExactlyOnce(t, st, files.files)
-	// 429s are logged with what led up to them, not failed: on a loaded
-	// 2-core machine the rush of resumed uploads after the outage starves
-	// processes, the simulator's included, and calls then reach its strict
-	// one-second window in bunches (seen: two status polls and two creates
-	// within 21 ms beside an 18 ms answer; three creates within 155 ms),
-	// whatever the limiter did. A call made
-	// without a permit is caught above (0 calls during the outage);
-	// TestV4RedisOutageMidRun and the benchmarks hold the limiter to 0 × 429.
-	for _, at := range r.simLog.times("→ 429") {
-		t.Logf("a 429 %+.1fs after Redis returned", at.Sub(down.upAt).Seconds())
-	}
 	if st.RateLimited > 0 {
-		t.Logf("the calls in the second before each 429:\n%s", strings.Join(r.simLog.leadUp("→ 429", "", time.Second), "\n"))
+		t.Errorf("%d responses were 429 (by route: %v); the calls in the second before each:\n%s",
+			st.RateLimited, st.RateLimitedByRoute, strings.Join(r.simLog.leadUp("→ 429", "", time.Second), "\n"))
 	}
-	r.logBunches(t, wire, down.upAt)
+	r.checkArrivals(t, wire, down.upAt)
 	reclaimed := 0
 	for _, w := range workers {
 		if w.exited() {
@@ -120,19 +122,6 @@ func longRedisOutage(t *testing.T, a api) {
 	}
 	t.Logf("%s: %v outage with %d uploads active: worker CPU %v; %d API calls during it; %d orphaned tasks requeued; all %d files done %v after the restart; %d deleted and made again; %d × 429",
 		a, outage, len(active), down.cpu, down.calls, reclaimed, len(files.files), finished.Round(100*time.Millisecond), st.Deleted, st.RateLimited)
-}
-
-// times returns when each line containing s was logged.
-func (l *lineLog) times(s string) []time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []time.Time
-	for i, line := range l.lines {
-		if strings.Contains(line, s) {
-			out = append(out, l.at[i])
-		}
-	}
-	return out
 }
 
 // captureAPI records the API calls' arrival on the wire, or nil where
@@ -167,38 +156,59 @@ func (r *rig) logLimiterState(t *testing.T, upAt time.Time) {
 	}
 }
 
-// logBunches logs, per V4 route, the most calls in any sliding second
-// since from: at arrival on the wire and at the simulator's limiter.
-func (r *rig) logBunches(t *testing.T, wire *arrivals, from time.Time) {
-	byRoute := map[string][]time.Time{}
-	if wire != nil {
-		for _, a := range wire.since(from) {
-			path, _, _ := strings.Cut(a.path, "?")
-			if rt := frameiosim.V4RouteOf(a.method, path); rt != "" {
-				byRoute[rt] = append(byRoute[rt], a.at)
-			}
-		}
-		t.Logf("wire: %d packet drops", wire.drops())
+// checkArrivals replays each V4 route's calls, as they arrived on the
+// wire, through the simulator's leaky bucket: none may be refused there
+// either. It logs the most calls of each route in any sliding window, at
+// arrival and where the simulator decided them. (v2 is not classified.)
+func (r *rig) checkArrivals(t *testing.T, wire *arrivals, upAt time.Time) {
+	t.Helper()
+	if wire == nil {
+		return
 	}
-	refused := r.sim.Stats().RateLimitedByRoute
-	for route, l := range r.sim.V4Limits() {
-		var sim []time.Time
-		for _, at := range r.sim.RouteCalls(frameiosim.DefaultToken, route) {
-			if !at.Before(from) {
-				sim = append(sim, at)
-			}
+	if d := wire.drops(); d > 0 {
+		t.Logf("arrivals not checked: %d packets dropped by the capture", d)
+		return
+	}
+	byRoute := map[string][]time.Time{}
+	for _, a := range wire.since(time.Time{}) {
+		path, _, _ := strings.Cut(a.path, "?")
+		if rt := frameiosim.V4RouteOf(a.method, path); rt != "" {
+			byRoute[rt] = append(byRoute[rt], a.at)
 		}
-		if len(sim) == 0 {
+	}
+	for route, l := range r.sim.V4Limits() {
+		arrived, decided := byRoute[route], r.sim.RouteCalls(frameiosim.DefaultToken, route)
+		if len(arrived) == 0 {
 			continue
 		}
-		wireMax, simMax := maxInSlidingWindow(byRoute[route], l.Window), maxInSlidingWindow(sim, l.Window)
-		t.Logf("%s (limit %d/%v): %d calls, %d refused; max in a sliding %v: %d at arrival, %d at the simulator",
-			route, l.Limit, l.Window, len(sim), refused[route], l.Window, wireMax, simMax)
-		if wireMax > l.Limit || refused[route] > 0 {
-			t.Logf("%s arrivals: %s", route, offsets(byRoute[route], from))
-			t.Logf("%s at the simulator: %s", route, offsets(sim, from))
+		t.Logf("%s (%d per %v): %d calls; most in a sliding %v: %d as they arrived, %d as the simulator decided them",
+			route, l.Limit, l.Window, len(arrived), l.Window, maxInSlidingWindow(arrived, l.Window), maxInSlidingWindow(decided, l.Window))
+		if n := refusedByBucket(arrived, l.Limit, l.Window); n > 0 {
+			t.Errorf("%s: a leaky bucket would refuse %d of the calls as they arrived (s after Redis returned):%s\nas the simulator decided them:%s",
+				route, n, offsets(arrived, upAt), offsets(decided, upAt))
 		}
 	}
+}
+
+// refusedByBucket replays sorted arrival times through a leaky bucket of
+// limit per window that holds limit calls at once (GCRA, the simulator's
+// LeakyBucket) and counts the calls it refuses.
+func refusedByBucket(times []time.Time, limit int, window time.Duration) int {
+	interval := window / time.Duration(limit)
+	tolerance := window - interval
+	var tat time.Time
+	refused := 0
+	for _, at := range times {
+		if tat.Before(at) {
+			tat = at
+		}
+		if tat.Sub(at) > tolerance {
+			refused++
+			continue
+		}
+		tat = tat.Add(interval)
+	}
+	return refused
 }
 
 func offsets(times []time.Time, from time.Time) string {
