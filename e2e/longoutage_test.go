@@ -109,7 +109,7 @@ func longRedisOutage(t *testing.T, a api) {
 		t.Errorf("%d responses were 429 (by route: %v); the calls in the second before each:\n%s",
 			st.RateLimited, st.RateLimitedByRoute, strings.Join(r.simLog.leadUp("→ 429", "", time.Second), "\n"))
 	}
-	r.checkArrivals(t, wire, down.upAt)
+	r.checkArrivals(t, wire, down)
 	reclaimed := 0
 	for _, w := range workers {
 		if w.exited() {
@@ -158,9 +158,11 @@ func (r *rig) logLimiterState(t *testing.T, upAt time.Time) {
 
 // checkArrivals replays each V4 route's calls, as they arrived on the
 // wire, through the simulator's leaky bucket: none may be refused there
-// either. It logs the most calls of each route in any sliding window, at
-// arrival and where the simulator decided them. (v2 is not classified.)
-func (r *rig) checkArrivals(t *testing.T, wire *arrivals, upAt time.Time) {
+// either, and none may have arrived while Redis was down (refused calls
+// included, which the simulator's count of calls leaves out). It logs the
+// most calls of each route in any sliding window, at arrival and where the
+// simulator decided them. (v2 is not classified.)
+func (r *rig) checkArrivals(t *testing.T, wire *arrivals, down outageSeen) {
 	t.Helper()
 	if wire == nil {
 		return
@@ -170,11 +172,20 @@ func (r *rig) checkArrivals(t *testing.T, wire *arrivals, upAt time.Time) {
 		return
 	}
 	byRoute := map[string][]time.Time{}
+	var during []string
 	for _, a := range wire.since(time.Time{}) {
 		path, _, _ := strings.Cut(a.path, "?")
-		if rt := frameiosim.V4RouteOf(a.method, path); rt != "" {
-			byRoute[rt] = append(byRoute[rt], a.at)
+		rt := frameiosim.V4RouteOf(a.method, path)
+		if rt == "" {
+			continue
 		}
+		byRoute[rt] = append(byRoute[rt], a.at)
+		if a.at.After(down.quiet) && a.at.Before(down.upAt) {
+			during = append(during, a.method+" "+path)
+		}
+	}
+	if len(during) > 0 {
+		t.Errorf("%d API calls arrived while Redis (and so the limiter) was down: %q", len(during), during)
 	}
 	for route, l := range r.sim.V4Limits() {
 		arrived, decided := byRoute[route], r.sim.RouteCalls(frameiosim.DefaultToken, route)
@@ -185,7 +196,7 @@ func (r *rig) checkArrivals(t *testing.T, wire *arrivals, upAt time.Time) {
 			route, l.Limit, l.Window, len(arrived), l.Window, maxInSlidingWindow(arrived, l.Window), maxInSlidingWindow(decided, l.Window))
 		if n := refusedByBucket(arrived, l.Limit, l.Window); n > 0 {
 			t.Errorf("%s: a leaky bucket would refuse %d of the calls as they arrived (s after Redis returned):%s\nas the simulator decided them:%s",
-				route, n, offsets(arrived, upAt), offsets(decided, upAt))
+				route, n, offsets(arrived, down.upAt), offsets(decided, down.upAt))
 		}
 	}
 }

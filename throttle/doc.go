@@ -44,6 +44,8 @@
 // for the limit (a leaky bucket paced at its rate), the limit runs without
 // Margin; the first answer without room restores it. Room seen while the
 // limit idles proves nothing: a strict window has room for a lone call too.
+// Nor does a silence: after two windows without a report of room (a Redis
+// outage, an idle limit) the window of room starts again.
 //
 // # Failure
 //
