@@ -71,8 +71,8 @@ func longRedisOutage(t *testing.T, a api) {
 	// +7.100 s refused as the sixth in a second, although the arrivals on
 	// the wire never held more than 5 in any second). A bucket's burst
 	// tolerance absorbs that lateness, not a real burst: 6 calls at once
-	// are still refused. The calls' arrival on the wire is checked below,
-	// against the same bucket and counted in a strict window.
+	// are still refused. The calls' arrival on the wire is checked below
+	// against the same bucket, and their most in any second logged.
 	r := newRig(t, frameiosim.Config{
 		CreateLimit: 5, Enforcement: frameiosim.LeakyBucket, PartSize: partSize, Seed: 5,
 	}, rigOptions{api: a, redis: redistest.Options{AppendOnly: true}, partDelay: 300 * time.Millisecond,
@@ -139,7 +139,9 @@ func (r *rig) captureAPI(t *testing.T) *arrivals {
 	return a
 }
 
-// logLimiterState logs the limiter's adapt hashes as Redis came back.
+// logLimiterState logs the limiter's keys as Redis came back: what the
+// append-only file kept of them (schedules and tickets live at most a
+// wait, so only the adapt hash is expected).
 func (r *rig) logLimiterState(t *testing.T, upAt time.Time) {
 	ctx := context.Background()
 	rdb := r.redis.Client(t)
