@@ -197,3 +197,33 @@ func maxInSlidingWindow(times []time.Time, w time.Duration) int {
 	}
 	return best
 }
+
+// The replay must refuse what the simulator's bucket refuses: 5 per second
+// holds 5 calls at once, refuses a sixth, and has room again 200 ms later.
+func TestRefusedByBucketIsTheSimulatorsBucket(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms ...int) []time.Time {
+		var out []time.Time
+		for _, m := range ms {
+			out = append(out, t0.Add(time.Duration(m)*time.Millisecond))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		times []time.Time
+		want  int
+	}{
+		{at(0, 0, 0, 0, 0), 0},
+		{at(0, 0, 0, 0, 0, 0), 1},
+		{at(0, 0, 0, 0, 0, 199), 1},
+		{at(0, 0, 0, 0, 0, 200), 0},
+		{at(0, 200, 400, 600, 800, 1000, 1000, 1000), 0}, // paced, then its burst
+	} {
+		if got := refusedByBucket(tc.times, 5, time.Second); got != tc.want {
+			t.Errorf("refusedByBucket(%v) = %d, want %d", tc.times, got, tc.want)
+		}
+	}
+	if got := maxInSlidingWindow(at(0, 200, 400, 600, 800, 1000), time.Second); got != 5 {
+		t.Errorf("maxInSlidingWindow of 6 calls 200 ms apart = %d, want 5: the window is (t-1s, t]", got)
+	}
+}
