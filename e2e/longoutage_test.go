@@ -66,7 +66,7 @@ func longRedisOutage(t *testing.T, a api) {
 	// 10 s outage test: the simulator runs in the test process and decides
 	// at handler time, and when the rush after the restart starves that
 	// process a call that reached it in time is counted up to ~235 ms late,
-	// into the next call's window (seen at load 9: a file_status poll that
+	// into the next call's window (seen under load: a file_status poll that
 	// arrived at +5.869 s decided at +6.104 s, and the one that arrived at
 	// +7.100 s refused as the sixth in a second, although the arrivals on
 	// the wire never held more than 5 in any second). A bucket's burst
