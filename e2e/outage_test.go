@@ -81,6 +81,7 @@ func redisOutageMidRun(t *testing.T, a api) {
 type outageSeen struct {
 	cpu   []time.Duration // each worker's CPU time over the outage
 	calls int             // API calls after the settle time
+	quiet time.Time       // when the settle time ended
 	upAt  time.Time       // when Redis was back
 }
 
@@ -100,7 +101,7 @@ func (r *rig) redisOutage(t *testing.T, workers []*proc, outage, settle, maxCPU 
 	time.Sleep(settle)
 	calls0 := r.sim.Stats().Calls
 	time.Sleep(outage - time.Since(downAt))
-	seen := outageSeen{calls: r.sim.Stats().Calls - calls0}
+	seen := outageSeen{calls: r.sim.Stats().Calls - calls0, quiet: downAt.Add(settle)}
 	for i, w := range workers {
 		if !alive(w.pid()) {
 			t.Fatalf("%s exited during the outage", w.name)

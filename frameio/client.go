@@ -107,8 +107,10 @@ func (c *Client) api(ctx context.Context, r request, out any) (http.Header, erro
 // attempt sends r once with the current token (renew: a newer one than
 // rejected) and returns the token it sent ("" if it sent none).
 func (c *Client) attempt(ctx context.Context, r request, u *url.URL, body []byte, out any, renew bool, rejected string) (http.Header, string, error) {
+	var sent func(time.Time)
 	if c.cfg.before != nil {
-		if err := c.cfg.before(ctx, r.call); err != nil {
+		var err error
+		if sent, err = c.cfg.before(ctx, r.call); err != nil {
 			return nil, "", c.refuse(r.call, u, fmt.Errorf("before call: %w", err))
 		}
 	}
@@ -135,7 +137,7 @@ func (c *Client) attempt(ctx context.Context, r request, u *url.URL, body []byte
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, res, err := c.send(ctx, r.call, req, maxAPIBody)
+	resp, res, err := c.send(ctx, r.call, req, maxAPIBody, sent)
 	if err != nil {
 		return nil, tok, err
 	}
@@ -165,10 +167,18 @@ type response struct {
 
 // send does req and reads its body (up to limit for a 2xx, maxErrorBody
 // otherwise). On failure it has already run AfterCall; on success the
-// caller finishes res (it may still reject the body).
-func (c *Client) send(ctx context.Context, call Call, req *http.Request, limit int64) (*response, Result, error) {
+// caller finishes res (it may still reject the body). wrote, if not nil,
+// learns when the request was written to the connection.
+func (c *Client) send(ctx context.Context, call Call, req *http.Request, limit int64, wrote func(time.Time)) (*response, Result, error) {
 	var sent atomic.Bool
 	trace := &httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }}
+	if wrote != nil {
+		trace.WroteRequest = func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				wrote(time.Now())
+			}
+		}
+	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	start := time.Now()
 	resp, err := c.cfg.hc.Do(req)

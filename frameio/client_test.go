@@ -279,3 +279,33 @@ func TestConnectionRefused(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// Permit's sent runs once per request, with the time the request was
+// written, within the call; BeforeCall and Permit exclude each other.
+func TestPermitLearnsWhenTheRequestWasWritten(t *testing.T) {
+	var sentAt []time.Time
+	c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, `{"id":"a1","type":"file","name":"f"}`)
+	}, func(o *Options) {
+		o.Permit = func(ctx context.Context, c Call) (func(time.Time), error) {
+			return func(at time.Time) { sentAt = append(sentAt, at) }, nil
+		}
+	})
+	asked := time.Now()
+	if _, err := c.GetAsset(context.Background(), "a1"); err != nil {
+		t.Fatal(err)
+	}
+	answered := time.Now()
+	if len(sentAt) != 1 {
+		t.Fatalf("sent ran %d times for one request, want 1", len(sentAt))
+	}
+	if sentAt[0].Before(asked) || sentAt[0].After(answered) {
+		t.Errorf("sent says the request left at %v, outside the call [%v, %v]", sentAt[0], asked, answered)
+	}
+	_, err := New(Options{BaseURL: "http://127.0.0.1:1/v2", Token: testToken,
+		BeforeCall: func(context.Context, Call) error { return nil },
+		Permit:     func(context.Context, Call) (func(time.Time), error) { return nil, nil }})
+	if err == nil || !strings.Contains(err.Error(), "Options.Permit") {
+		t.Errorf("BeforeCall and Permit both set: %v, want an error naming both", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // childrenServer pages n children, calling headers to decide the pagination
@@ -55,7 +56,7 @@ func TestListChildrenPagination(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			befores := 0
 			c, pages := childrenServer(t, tt.n, tt.headers)
-			c.cfg.before = func(context.Context, Call) error { befores++; return nil }
+			c.cfg.before = func(context.Context, Call) (func(time.Time), error) { befores++; return nil, nil }
 			got, err := c.ListChildren(context.Background(), "root")
 			if err != nil {
 				t.Fatal(err)

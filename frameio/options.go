@@ -54,6 +54,11 @@ type Options struct {
 	// permit. A non-nil error aborts the call and is returned wrapped in an
 	// *apierr.Error with NotSent set.
 	BeforeCall func(ctx context.Context, c Call) error
+	// Permit, when set, runs instead of BeforeCall and may return sent,
+	// which is called with the time the request was written to the
+	// connection: when a rate limiter's permit was really used, however
+	// long the process was starved after the permit (throttle.Permit.Sent).
+	Permit func(ctx context.Context, c Call) (sent func(at time.Time), err error)
 	// AfterCall runs after every API request and every part upload that was
 	// attempted, with what happened.
 	AfterCall func(ctx context.Context, c Call, r Result)
@@ -65,9 +70,9 @@ type Options struct {
 
 // String describes o with the token hidden.
 func (o Options) String() string {
-	return fmt.Sprintf("frameio.Options{BaseURL:%q Token:%s Tokens:%t UserAgent:%q APITimeout:%v UploadMinRate:%d HTTPClient:%t BeforeCall:%t AfterCall:%t LegacyTokenAuth:%t}",
+	return fmt.Sprintf("frameio.Options{BaseURL:%q Token:%s Tokens:%t UserAgent:%q APITimeout:%v UploadMinRate:%d HTTPClient:%t BeforeCall:%t Permit:%t AfterCall:%t LegacyTokenAuth:%t}",
 		o.BaseURL, hidden(o.Token), o.Tokens != nil, o.UserAgent, o.APITimeout, o.UploadMinRate,
-		o.HTTPClient != nil, o.BeforeCall != nil, o.AfterCall != nil, o.LegacyTokenAuth)
+		o.HTTPClient != nil, o.BeforeCall != nil, o.Permit != nil, o.AfterCall != nil, o.LegacyTokenAuth)
 }
 
 // GoString is String, so %#v hides the token too.
@@ -95,7 +100,7 @@ type config struct {
 	hc            *http.Client
 	apiTimeout    time.Duration
 	uploadMinRate int64
-	before        func(context.Context, Call) error
+	before        func(context.Context, Call) (func(time.Time), error)
 	after         func(context.Context, Call, Result)
 	legacyAuth    bool
 }
@@ -111,9 +116,15 @@ func (o Options) validate() (config, error) {
 		hc:            o.HTTPClient,
 		apiTimeout:    o.APITimeout,
 		uploadMinRate: o.UploadMinRate,
-		before:        o.BeforeCall,
+		before:        o.Permit,
 		after:         o.AfterCall,
 		legacyAuth:    o.LegacyTokenAuth,
+	}
+	switch {
+	case o.Permit != nil && o.BeforeCall != nil:
+		return config{}, errors.New("frameio: Options.BeforeCall and Options.Permit: set one, not both")
+	case o.BeforeCall != nil:
+		c.before = func(ctx context.Context, call Call) (func(time.Time), error) { return nil, o.BeforeCall(ctx, call) }
 	}
 	base, err := parseBaseURL(o.BaseURL)
 	if err != nil {

@@ -74,7 +74,7 @@ func (c *Client) UploadPart(ctx context.Context, rawURL, filetype string, r io.R
 	if filetype != "" {
 		req.Header.Set("Content-Type", filetype)
 	}
-	_, res, err := c.send(ctx, call, req, maxErrorBody)
+	_, res, err := c.send(ctx, call, req, maxErrorBody, nil)
 	if err != nil {
 		return fmt.Errorf("upload part at offset %d: %w", off, err)
 	}

@@ -389,3 +389,10 @@ func (s *Server) v4DeleteFile(c *call) reply {
 	s.dropParts(gone)
 	return reply{status: http.StatusNoContent}
 }
+
+// V4RouteOf is the V4 route (a Route* name) a call of method on path
+// draws on, or "" for a path the simulator does not know. For tools that
+// count calls the simulator never saw, such as packets on the wire.
+func V4RouteOf(method, path string) string {
+	return matchV4(method, path).limit
+}

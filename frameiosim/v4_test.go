@@ -637,3 +637,19 @@ func TestV4MoreAccounts(t *testing.T) {
 		t.Fatalf("MoreAccounts of an unknown token: %v", err)
 	}
 }
+
+func TestV4RouteOfNamesTheLimitACallDrawsOn(t *testing.T) {
+	for _, tc := range []struct{ method, path, want string }{
+		{http.MethodPost, "/v4/accounts/a/folders/f/files/local_upload", RouteFileCreate},
+		{http.MethodGet, "/v4/accounts/a/files/x/status", RouteFileStatus},
+		{http.MethodGet, "/v4/accounts/a/files/x", RouteShowFile},
+		{http.MethodDelete, "/v4/accounts/a/files/x", RouteFileDelete},
+		{http.MethodGet, "/v4/me", RouteAccount},
+		{http.MethodPut, "/upload/x/1", ""}, // parts are presigned, not limited
+		{http.MethodGet, "/v4/nowhere", ""},
+	} {
+		if got := V4RouteOf(tc.method, tc.path); got != tc.want {
+			t.Errorf("V4RouteOf(%s %s) = %q, want %q", tc.method, tc.path, got, tc.want)
+		}
+	}
+}

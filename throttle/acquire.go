@@ -17,9 +17,10 @@ import (
 //
 // The adapt hash of a scope holds the AIMD factor f as of time t, the time d
 // of the last cut, "o:<limit>" = an interval adopted from the server's
-// rate-limit headers, and "r:<limit>" = since when the server has reported
-// room to spare on that limit (see ObserveRemaining): roomy says the room
-// has lasted a whole window, and then the limit runs without Margin.
+// rate-limit headers, "r:<limit>" = since when the server has reported
+// room to spare on that limit and "R:<limit>" = when it last did (see
+// ObserveRemaining): roomy says the room has lasted a whole window and was
+// still reported lately, and then the limit runs without Margin.
 const luaCommon = `
 local function now_us()
   local t = redis.call('TIME')
@@ -40,8 +41,9 @@ local function interval(adapt, name, cfg, scale)
   return math.ceil(cfg / scale)
 end
 local function roomy(adapt, name, now, per)
-  local s = tonumber(redis.call('HGET', adapt, 'r:' .. name))
-  return s ~= nil and now - s >= per
+  local v = redis.call('HMGET', adapt, 'r:' .. name, 'R:' .. name)
+  local s, last = tonumber(v[1]), tonumber(v[2])
+  return s ~= nil and last ~= nil and now - s >= per and now - last <= 2 * per
 end
 `
 

@@ -29,7 +29,10 @@
 // no throughput; a waiter further away gets a ticket in a queue shared by
 // all processes and comes back exactly when its slot is in reach, so
 // processes are served in turn at about two script calls per permit. A
-// permit used later than Margin can absorb pushes the schedule back. Keys are
+// permit used later than Margin can absorb pushes the schedule back; with
+// Reserve, the caller also reports when its request really left
+// (Permit.Sent), so a process starved between the permit and the write
+// pushes it back too. Keys are
 // "<prefix>:{<scope>}:<limit>", plus ":hold", ":adapt" and ":queue:<limits>"
 // per scope; the hash
 // tag keeps a scope's keys in one Redis Cluster slot.
@@ -44,6 +47,8 @@
 // for the limit (a leaky bucket paced at its rate), the limit runs without
 // Margin; the first answer without room restores it. Room seen while the
 // limit idles proves nothing: a strict window has room for a lone call too.
+// Nor does a silence: after two windows without a report of room (a Redis
+// outage, an idle limit) the window of room starts again.
 //
 // # Failure
 //

@@ -213,3 +213,32 @@ func TestPermitsLateTogetherPushTheScheduleOnce(t *testing.T) {
 		t.Fatalf("a later late permit moved the schedule %dµs, want %d", d, want)
 	}
 }
+
+// A request that leaves long after its permit was taken (the process
+// starved between Reserve and the write) pushes the schedule back like a
+// permit taken late; one that leaves on time pushes nothing; and lateness
+// already pushed when the permit was taken is not pushed twice.
+func TestRequestSentLateAfterItsPermitPushesTheScheduleBack(t *testing.T) {
+	srv := redistest.Start(t)
+	l, _ := newLimiter(t, srv, Config{Limits: limits(1), Margin: 0.02}, nil)
+	ctx := t.Context()
+	p, err := l.Reserve(ctx, "s", "creates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := tat(t, srv, "creates")
+	p.Sent(ctx, time.Now())
+	if d := tat(t, srv, "creates") - before; d != 0 {
+		t.Fatalf("a request sent on time pushed the schedule %dµs, want 0", d)
+	}
+	p.Sent(ctx, p.due.Add(200*time.Millisecond))
+	want := (200*time.Millisecond - l.lateTolerance(p.r)).Microseconds()
+	if d := tat(t, srv, "creates") - before; d < want-1000 || d > want+1000 {
+		t.Fatalf("a request sent 200ms late pushed the schedule %dµs, want about %d", d, want)
+	}
+	// Told again, later: only what was not pushed yet.
+	p.Sent(ctx, p.due.Add(250*time.Millisecond))
+	if d := tat(t, srv, "creates") - before; d < want+49_000 || d > want+51_000 {
+		t.Fatalf("told 250ms after 200ms, the schedule moved %dµs in all, want about %d", d, want+50_000)
+	}
+}

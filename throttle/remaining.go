@@ -10,34 +10,43 @@ import (
 
 // roomScript records what the server said is left of one limit.
 // KEYS: adapt, the limit's TAT key.
-// ARGV: field "r:<limit>", room (0|1), window µs, push µs, adapt TTL ms,
-// busy µs.
+// ARGV: limit name, room (0|1), window µs, push µs, adapt TTL ms, busy µs.
 //
 // Room counts only while the limit is busy: its schedule (TAT) booked at
 // least busy µs ahead of Redis TIME, i.e. callers queue for it. Room on an
 // idle limit says nothing about a burst: a strict window answers "9 of 10
 // left" to a lone call and refuses the 11th of a burst at the full rate.
-// Busy room starts the field at Redis TIME (if unset): once a whole window has
-// passed with room on every answer, acquireScript drops Margin for the
-// limit. No room deletes the field; if Margin was off (the field was a
-// window old), the limit's schedule moves back by push = Margin×window, the
-// slack Margin would have left in that window, so permits reserved without
-// Margin just before never crowd one window of a strict server.
+// Busy room starts "r:<limit>" at Redis TIME (if unset, or if the last
+// report, "R:<limit>", is over two windows old) and stamps "R:<limit>":
+// once a whole window has passed with room on every answer, and room was
+// reported within the last two windows (each process reports room at most
+// once a window), acquireScript drops Margin for the limit. A silence says
+// nothing either: room reported before a Redis outage, or before the limit
+// went idle, must not count as room over the silence, or the calls that
+// rush in after it run without Margin into what may be a strict window.
+// No room deletes both fields; if Margin was off, the limit's schedule
+// moves back by push = Margin×window, the slack Margin would have left in
+// that window, so permits reserved without Margin just before never crowd
+// one window of a strict server.
 // Returns 1 when it moved the schedule back.
 const roomScript = luaCommon + `
 local now = now_us()
+local per = tonumber(ARGV[3])
+local start, last = 'r:' .. ARGV[1], 'R:' .. ARGV[1]
 if ARGV[2] == '1' then
   local booked = tonumber(redis.call('GET', KEYS[2]))
   if not booked or booked - now < tonumber(ARGV[6]) then return 0 end
-  if redis.call('HSETNX', KEYS[1], ARGV[1], fmt(now)) == 1 then
-    redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  local seen = tonumber(redis.call('HGET', KEYS[1], last))
+  if not seen or now - seen > 2 * per then
+    redis.call('HSET', KEYS[1], start, fmt(now))
   end
+  redis.call('HSET', KEYS[1], last, fmt(now))
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
   return 0
 end
-local s = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
-if not s then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-if now - s < tonumber(ARGV[3]) then return 0 end
+local was = roomy(KEYS[1], ARGV[1], now, per)
+redis.call('HDEL', KEYS[1], start, last)
+if not was then return 0 end
 local t = tonumber(redis.call('GET', KEYS[2]))
 if not t then return 1 end
 t = t + tonumber(ARGV[4])
@@ -97,7 +106,7 @@ func (l *Limiter) ObserveRemaining(ctx context.Context, scope, limit string, siz
 	} else {
 		l.forgetRoom(key + "\x00" + field)
 	}
-	err := roomLua.Run(ctx, l.rdb, []string{key, l.key(scope, limit)}, field, flag,
+	err := roomLua.Run(ctx, l.rdb, []string{key, l.key(scope, limit)}, limit, flag,
 		lim.Per.Microseconds(), push.Microseconds(), adaptTTL.Milliseconds(), (2 * lim.interval()).Microseconds()).Err()
 	if err != nil {
 		l.forgetRoom(key + "\x00" + field)

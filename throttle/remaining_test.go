@@ -31,7 +31,9 @@ func TestRoomForAWholeWindowDropsMarginAndNoRoomRestoresIt(t *testing.T) {
 	if got := rate(); got != 8 {
 		t.Fatalf("rate before any report = %v/s, want 8 (10 less Margin 0.2)", got)
 	}
-	book(t, srv, "creates", time.Second) // callers queue: room is evidence
+	// Callers queue (room is evidence), though not for so long that the
+	// one report of room below goes stale (two windows) before b's turn.
+	book(t, srv, "creates", 300*time.Millisecond)
 	if err := a.ObserveRemaining(ctx, "s", "creates", 5, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -189,5 +191,48 @@ func TestLatePermitLeavesRoomyLimitsAlone(t *testing.T) {
 	}
 	if d := tat(t, srv, "calls") - calls; d < 40_000 {
 		t.Fatalf("calls (no report of room) pushed back %dµs, want about 50ms", d)
+	}
+}
+
+// Room reported just before a silence (a Redis outage: the adapt hash
+// survives on the append-only file; or a limit left idle) says nothing
+// about the silence. Counting the silence as a window of room dropped
+// Margin, and the late push-back, for the calls that rushed in after it,
+// into a server that may be a strict window. Room must be reported again
+// for a whole window after the silence before Margin goes.
+func TestRoomBeforeASilenceKeepsMarginAfterIt(t *testing.T) {
+	srv := redistest.Start(t)
+	l, _ := newLimiter(t, srv, Config{Limits: fastLimits(), Margin: 0.2}, nil)
+	ctx := t.Context()
+	rate := func() float64 {
+		t.Helper()
+		st, err := l.State(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Rates["creates"]
+	}
+	room := func() {
+		t.Helper()
+		book(t, srv, "creates", time.Second) // callers queue: room is evidence
+		l.forgetRoom(l.key("s", "adapt") + "\x00r:creates")
+		if err := l.ObserveRemaining(ctx, "s", "creates", 5, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	room()
+	time.Sleep(1100 * time.Millisecond) // over two windows without an answer
+	if got := rate(); got != 8 {
+		t.Fatalf("rate after a silence of two windows that followed one report of room = %v/s, want 8 (Margin kept)", got)
+	}
+	room() // the first answer after the silence starts a new window of room
+	if got := rate(); got != 8 {
+		t.Fatalf("rate at the first report of room after the silence = %v/s, want 8", got)
+	}
+	time.Sleep(260 * time.Millisecond)
+	room()
+	time.Sleep(260 * time.Millisecond)
+	if got := rate(); got != 10 {
+		t.Fatalf("rate after a window of room reported throughout = %v/s, want 10 (no Margin)", got)
 	}
 }

@@ -156,13 +156,21 @@ func (w *Worker) newAccount(ref string) (*upload.Account, error) {
 		UserAgent:       "frameq/" + version,
 		APITimeout:      w.cfg.APITimeout,
 		LegacyTokenAuth: w.cfg.LegacyTokenAuth,
-		BeforeCall: func(ctx context.Context, c frameio.Call) error {
+		// The permit learns when its request really left: a worker starved
+		// between the permit and the write pushes the schedule back then
+		// (in its own goroutine: the transport's write loop calls sent, and
+		// must not wait on Redis).
+		Permit: func(ctx context.Context, c frameio.Call) (func(time.Time), error) {
 			start := time.Now()
-			err := w.limiter.Wait(ctx, acct.Scope, c.Limits...)
-			if err == nil && len(c.Limits) > 0 {
+			p, err := w.limiter.Reserve(ctx, acct.Scope, c.Limits...)
+			if err != nil {
+				return nil, err
+			}
+			if len(c.Limits) > 0 {
 				w.metrics.LimiterWait(acct.Scope, c.Limits[len(c.Limits)-1], time.Since(start))
 			}
-			return err
+			ctx = context.WithoutCancel(ctx)
+			return func(at time.Time) { go p.Sent(ctx, at) }, nil
 		},
 		AfterCall: func(ctx context.Context, c frameio.Call, r frameio.Result) {
 			w.afterCall(ctx, acct.Scope, c, r)
