@@ -21,7 +21,9 @@ import (
 // registered in the batch, and then: queued under its legacy id in either
 // lane, in any state ('l'); queued under its id in its queue, in any state
 // ('q': the caller decides, as asynq's conflict would make it, whether it
-// is a retained completed task to drop and enqueue again); else enqueued
+// is a retained completed task to drop and enqueue again); queued under
+// its id in its token's other lane only ('o': asynq checks an id per
+// queue, so this lookup is frameq's; the caller decides as for 'q'); else enqueued
 // exactly as asynq v0.26's Client.Enqueue does (internal/rdb enqueueCmd:
 // the task hash with msg, state and pending_since, its id pushed on the
 // queue's pending list, the queue in asynq:queues) ('e'). The key names
@@ -32,9 +34,9 @@ import (
 // KEYS[1..7]  records.ScriptKeys(batch)
 // KEYS[8]     asynq:queues
 // KEYS[9..]   the pending list of each queue named in ARGV (n of them)
-// then 4 keys per upload: its progress record, its task under its id in
-// its queue, its task under its legacy id in the bulk lane, in the small
-// lane.
+// then 5 keys per upload: its progress record, its task under its id in
+// its queue, under its id in the other lane, under its legacy id in the
+// bulk lane, in the small lane.
 // ARGV[1] batch, ARGV[2] batch TTL in seconds, ARGV[3] now in Unix
 // seconds (indexes a new batch), ARGV[4] now in Unix nanoseconds (asynq's
 // pending_since), ARGV[5] n, ARGV[6..5+n] the queue names; then 4 per
@@ -47,9 +49,9 @@ local kq, ku, au = 8, 8 + nq, 5 + nq
 local codes, ids, sizes, pending = {}, {}, {}, {}
 local done = 0
 for i = 1, (#ARGV - au) / 4 do
-  local k, a = ku + 4 * (i - 1), au + 4 * (i - 1)
+  local k, a = ku + 5 * (i - 1), au + 4 * (i - 1)
   -- One EXISTS answers for most files: nothing of them anywhere yet.
-  local seen = redis.call('EXISTS', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]) > 0
+  local seen = redis.call('EXISTS', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]) > 0
   if seen and redis.call('HGET', KEYS[k + 1], 'state') == '` + records.StateDone + `' then
     codes[i] = 'd'
     done = done + 1
@@ -57,16 +59,18 @@ for i = 1, (#ARGV - au) / 4 do
     ids[#ids + 1] = ARGV[a + 2]
     sizes[#sizes + 1] = ARGV[a + 4]
     local q = tonumber(ARGV[a + 1])
-    if not seen or redis.call('EXISTS', KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]) == 0 then
+    if not seen or redis.call('EXISTS', KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]) == 0 then
       redis.call('HSET', KEYS[k + 2], 'msg', ARGV[a + 3], 'state', 'pending', 'pending_since', ARGV[4])
       pending[q] = pending[q] or {}
       table.insert(pending[q], ARGV[a + 2])
       codes[i] = 'e'
-    elseif redis.call('EXISTS', KEYS[k + 3], KEYS[k + 4]) > 0 then
+    elseif redis.call('EXISTS', KEYS[k + 4], KEYS[k + 5]) > 0 then
       codes[i] = 'l'
-    else
+    elseif redis.call('EXISTS', KEYS[k + 2]) > 0 then
       pending[q] = pending[q] or {}
       codes[i] = 'q'
+    else
+      codes[i] = 'o'
     end
   end
 end
@@ -135,12 +139,12 @@ type scriptedChunk struct {
 func (e *Enqueuer) prepareChunk(batch string, uploads []*Upload, small bool) *scriptedChunk {
 	now := time.Now()
 	c := &scriptedChunk{todo: make([]keyed, len(uploads))}
-	c.keys = append(make([]string, 0, 10+4*len(uploads)), records.ScriptKeys(batch)...)
+	c.keys = append(make([]string, 0, 10+5*len(uploads)), records.ScriptKeys(batch)...)
 	c.keys = append(c.keys, asynqQueuesKey)
 	queueIndex := map[string]int{}
 	var queueNames []any
 	perUpload := make([]any, 0, 4*len(uploads))
-	uploadKeys := make([]string, 0, 4*len(uploads))
+	uploadKeys := make([]string, 0, 5*len(uploads))
 	for i, u := range uploads {
 		k := keyed{u, IdempotencyKey(u)}
 		c.todo[i] = k
@@ -159,6 +163,7 @@ func (e *Enqueuer) prepareChunk(batch string, uploads []*Upload, small bool) *sc
 		}
 		id, legacy := TaskIDOf(k.key), legacyTaskIDOf(k.key)
 		uploadKeys = append(uploadKeys, records.ProgressKey(k.key), asynqTaskKey(queue, id),
+			asynqTaskKey(e.queueOf(u, !small), id),
 			asynqTaskKey(Queue(u.TokenRef), legacy), asynqTaskKey(SmallQueue(u.TokenRef), legacy))
 		perUpload = append(perUpload, q, id, msg, max(u.Size, 0))
 	}
@@ -180,7 +185,7 @@ func (e *Enqueuer) runChunk(ctx context.Context, batch string, c *scriptedChunk,
 	if len(codes) != len(c.todo) {
 		return fmt.Errorf("enqueue %d files of batch %s: the script answered for %d", len(c.todo), batch, len(codes))
 	}
-	var conflicts []keyed
+	var conflicts, other []keyed
 	var queued []queuedAs
 	for i, k := range c.todo {
 		switch codes[i] {
@@ -190,10 +195,13 @@ func (e *Enqueuer) runChunk(ctx context.Context, batch string, c *scriptedChunk,
 			res.Enqueued++
 		case 'q':
 			conflicts = append(conflicts, k)
+		case 'o':
+			other = append(other, k)
 		case 'l':
 			queued = append(queued, queuedAs{k, legacyTaskIDOf(k.key)})
 		}
 	}
+	conflicts, queued = e.splitOtherLane(other, small, conflicts, queued)
 	return e.settleQueued(ctx, batch, conflicts, queued, small, res)
 }
 
