@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -218,19 +219,40 @@ func (e *InvalidError) Error() string {
 // Validate checks every upload for its task type and returns an
 // *InvalidError listing each bad one (up to 100), or nil.
 func Validate(uploads []*Upload) error {
-	var e InvalidError
-	for i, u := range uploads {
-		if err := u.Validate(u.taskType()); err != nil {
-			e.Items = append(e.Items, ItemError{Index: i, Path: u.Path, Err: err})
-			if len(e.Items) == maxItemErrors {
-				break
+	return invalid(eachUpload(uploads, func(u *Upload) error { return u.Validate(u.taskType()) }))
+}
+
+// invalid is an *InvalidError of items, or nil if there are none.
+func invalid(items []ItemError) error {
+	if len(items) == 0 {
+		return nil
+	}
+	return &InvalidError{Items: items}
+}
+
+// eachUpload applies f to every upload and returns the first 100 errors,
+// in upload order. The uploads are split over the CPUs: a large manifest
+// is checked whole before anything is enqueued, so this is time nothing
+// else overlaps.
+func eachUpload(uploads []*Upload, f func(*Upload) error) []ItemError {
+	part := max(1024, (len(uploads)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0))
+	found := make([][]ItemError, (len(uploads)+part-1)/part)
+	var wg sync.WaitGroup
+	for p := range found {
+		wg.Go(func() {
+			for i := p * part; i < min((p+1)*part, len(uploads)); i++ {
+				if err := f(uploads[i]); err != nil && len(found[p]) < maxItemErrors {
+					found[p] = append(found[p], ItemError{Index: i, Path: uploads[i].Path, Err: err})
+				}
 			}
-		}
+		})
 	}
-	if len(e.Items) > 0 {
-		return &e
+	wg.Wait()
+	var items []ItemError
+	for _, f := range found {
+		items = append(items, f[:min(len(f), maxItemErrors-len(items))]...)
 	}
-	return nil
+	return items
 }
 
 // chunk is how many uploads share one round of batch writes.
@@ -267,14 +289,8 @@ func Check(batch string, uploads []*Upload, box *seal.Box) (*Checked, error) {
 	if err := Validate(uploads); err != nil {
 		return nil, err
 	}
-	var e InvalidError
-	for i, u := range uploads {
-		if err := u.sealSource(box); err != nil && len(e.Items) < maxItemErrors {
-			e.Items = append(e.Items, ItemError{Index: i, Path: u.Path, Err: err})
-		}
-	}
-	if len(e.Items) > 0 {
-		return nil, &e
+	if err := invalid(eachUpload(uploads, func(u *Upload) error { return u.sealSource(box) })); err != nil {
+		return nil, err
 	}
 	return &Checked{batch: batch, uploads: uploads}, nil
 }
