@@ -50,8 +50,8 @@ import (
 // pending_since), ARGV[5..6] a progress record's key before and after the
 // idempotency key, ARGV[7..8] a task id before the idempotency key
 // (TaskIDOf, legacyTaskIDOf), ARGV[9] n, ARGV[10] the chunk's number in
-// this enqueue (0: its only chunk), ARGV[11] "1" for its last chunk; then
-// 3 per queue: its name, its
+// this enqueue (0: its only chunk), ARGV[11] "1" for its last chunk,
+// ARGV[12] the sum of the uploads' sizes; then 3 per queue: its name, its
 // task keys' prefix, its token's other lane's task keys' prefix; then per
 // upload: the index (1..n) of its queue (only when n > 1), its
 // idempotency key, asynq's encoded task message, its size in bytes (0:
@@ -62,11 +62,11 @@ const enqueueChunkScript = records.AddTasksLua + records.SkipLua + `
 local seq = tonumber(ARGV[10])
 if seq > 1 and redis.call('GET', KEYS[9]) ~= tostring(seq - 1) then return '` + notYourTurn + `' end
 local nq = tonumber(ARGV[9])
-local kq, qa, au = 9, 11, 11 + 3 * nq
+local kq, qa, au = 9, 12, 12 + 3 * nq
 local stride = 3
 if nq > 1 then stride = 4 end
 local n = (#ARGV - au) / stride
-local pp, ps, cur, leg = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local pp, ps, cur, leg, total = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[12])
 -- ks: 5 keys per upload: its progress record, its task under its id in its
 -- queue, under its id in the other lane, under its legacy id in its queue,
 -- in the other lane.
@@ -107,6 +107,7 @@ for i = 1, n do
   if seen and redis.call('HGET', ks[j + 1], 'state') == '` + records.StateDone + `' then
     codes[i] = 'd'
     done = done + 1
+    if ARGV[a] ~= '0' then total = total - tonumber(ARGV[a]) end
   else
     ids[#ids + 1] = id
     sizes[#sizes + 1] = ARGV[a]
@@ -137,7 +138,7 @@ for q, list in pairs(pending) do
 end
 skip_done(KEYS, ARGV[1], ARGV[3], ARGV[2], done)
 redis.call('ZADD', KEYS[7], 'NX', ARGV[3], ARGV[1])
-if #ids > 0 then add_tasks(KEYS, ARGV[2], '` + records.Pending + `', ids, sizes) end
+if #ids > 0 then add_tasks(KEYS, ARGV[2], '` + records.Pending + `', ids, sizes, total) end
 if ARGV[11] == '1' then
   redis.call('DEL', KEYS[9])
 elseif seq > 0 then
@@ -301,7 +302,7 @@ func (e *Enqueuer) prepareChunk(batch string, uploads []*Upload, small bool, ord
 	c := &scriptedChunk{todo: make([]keyed, len(uploads))}
 	c.keys = append(records.ScriptKeys(batch), asynqQueuesKey, order.key)
 	pp, ps, _ := strings.Cut(records.ProgressKey("\x00"), "\x00")
-	c.args = []any{batch, records.ScriptTTL(), now.Unix(), now.UnixNano(), pp, ps, TaskIDOf(""), legacyTaskIDOf(""), 0, order.seq, order.last()}
+	c.args = []any{batch, records.ScriptTTL(), now.Unix(), now.UnixNano(), pp, ps, TaskIDOf(""), legacyTaskIDOf(""), 0, order.seq, order.last(), 0}
 	queueIndex := map[string]int{}
 	queueOf := make([]int, len(uploads))
 	msgs := make([][]byte, len(uploads))
@@ -324,12 +325,15 @@ func (e *Enqueuer) prepareChunk(batch string, uploads []*Upload, small bool, ord
 		queueOf[i], msgs[i] = q, msg
 	}
 	c.args[8] = len(queueIndex)
+	var total int64
 	for i, k := range c.todo {
 		if len(queueIndex) > 1 {
 			c.args = append(c.args, queueOf[i])
 		}
 		c.args = append(c.args, k.key, msgs[i], max(k.u.Size, 0))
+		total += max(k.u.Size, 0)
 	}
+	c.args[11] = total
 	return c
 }
 
