@@ -2,9 +2,6 @@ package job
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -43,30 +40,25 @@ import (
 //
 // KEYS[1..7]  records.ScriptKeys(batch)
 // KEYS[8]     asynq:queues
-// KEYS[9]     the order key of this enqueue's chunks (see orderedChunks)
-// KEYS[10..]  the pending list of each queue (n of them)
+// KEYS[9..]   the pending list of each queue (n of them)
 // ARGV[1] batch, ARGV[2] batch TTL in seconds, ARGV[3] now in Unix
 // seconds (indexes a new batch), ARGV[4] now in Unix nanoseconds (asynq's
 // pending_since), ARGV[5..6] a progress record's key before and after the
 // idempotency key, ARGV[7..8] a task id before the idempotency key
-// (TaskIDOf, legacyTaskIDOf), ARGV[9] n, ARGV[10] the chunk's number in
-// this enqueue (0: its only chunk), ARGV[11] "1" for its last chunk,
-// ARGV[12] the sum of the uploads' sizes; then 3 per queue: its name, its
+// (TaskIDOf, legacyTaskIDOf), ARGV[9] n, ARGV[10] the sum of the uploads'
+// sizes; then 3 per queue: its name, its
 // task keys' prefix, its token's other lane's task keys' prefix; then per
 // upload: the index (1..n) of its queue (only when n > 1), its
 // idempotency key, asynq's encoded task message, its size in bytes (0:
 // unknown).
-// Returns one letter per upload, as above, or notYourTurn, having changed
-// nothing, when the chunk before this one has not run yet.
+// Returns one letter per upload, as above.
 const enqueueChunkScript = records.AddTasksLua + records.SkipLua + `
-local seq = tonumber(ARGV[10])
-if seq > 1 and redis.call('GET', KEYS[9]) ~= tostring(seq - 1) then return '` + notYourTurn + `' end
 local nq = tonumber(ARGV[9])
-local kq, qa, au = 9, 12, 12 + 3 * nq
+local kq, qa, au = 8, 10, 10 + 3 * nq
 local stride = 3
 if nq > 1 then stride = 4 end
 local n = (#ARGV - au) / stride
-local pp, ps, cur, leg, total = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[12])
+local pp, ps, cur, leg, total = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[10])
 -- ks: 5 keys per upload: its progress record, its task under its id in its
 -- queue, under its id in the other lane, under its legacy id in its queue,
 -- in the other lane.
@@ -139,16 +131,7 @@ end
 skip_done(KEYS, ARGV[1], ARGV[3], ARGV[2], done)
 redis.call('ZADD', KEYS[7], 'NX', ARGV[3], ARGV[1])
 if #ids > 0 then add_tasks(KEYS, ARGV[2], '` + records.Pending + `', ids, sizes, total) end
-if ARGV[11] == '1' then
-  redis.call('DEL', KEYS[9])
-elseif seq > 0 then
-  redis.call('SET', KEYS[9], seq, 'EX', 600)
-end
 return table.concat(codes)`
-
-// notYourTurn is enqueueChunkScript's answer to a chunk sent ahead of the
-// one before it.
-const notYourTurn = "-"
 
 var enqueueChunkCmd = redis.NewScript(enqueueChunkScript)
 
@@ -161,19 +144,16 @@ func asynqPendingKey(qname string) string { return "asynq:{" + qname + "}:pendin
 // enqueueScripted enqueues uploads chunk by chunk, one script call
 // (enqueueChunkScript) each, on a single Redis. The next chunk's call is
 // built (hashing, payloads, task messages) while Redis runs the current
-// one, and sent before the current one answers, so Redis finds it waiting
-// instead of idling through a round trip and the transfer of a call (about
-// a third of its time, measured). Chunks still run one after another, in
-// order, as on the per-task path (chunkOrder).
+// one: on two cores that overlaps the two halves of the work. Chunks still
+// reach Redis one after another, in order, as on the per-task path.
 func (e *Enqueuer) enqueueScripted(ctx context.Context, batch string, uploads []*Upload, small bool, res *Result) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ready := make(chan *scriptedChunk, 1)
 	go func() {
 		defer close(ready)
-		order := newChunkOrder(len(uploads))
 		for start := 0; start < len(uploads); start += chunk {
-			c := e.prepareChunk(batch, uploads[start:min(start+chunk, len(uploads))], small, order.next())
+			c := e.prepareChunk(batch, uploads[start:min(start+chunk, len(uploads))], small)
 			select {
 			case ready <- c:
 			case <-ctx.Done():
@@ -184,107 +164,15 @@ func (e *Enqueuer) enqueueScripted(ctx context.Context, batch string, uploads []
 			}
 		}
 	}()
-	var prev *sentChunk
 	for c := range ready {
 		if c.err != nil {
-			return errors.Join(c.err, e.settle(ctx, batch, prev, small, res))
+			return c.err
 		}
-		cur := e.send(ctx, c)
-		if err := e.settle(ctx, batch, prev, small, res); err != nil {
-			// cur may have run all the same (prev's script did, its
-			// follow-up failed): what it enqueued is counted. It is not
-			// sent again if it came too early: nothing after an error is.
-			return errors.Join(err, e.settleOnce(ctx, batch, cur, small, res))
-		}
-		prev = cur
-	}
-	return e.settle(ctx, batch, prev, small, res)
-}
-
-// chunkOrder numbers the chunks of one enqueue, and names the key where
-// the script records the last one run: a chunk sent ahead (two are in
-// flight, and go-redis may send them on two connections) runs only after
-// the one before it, or answers notYourTurn and is sent again.
-type chunkOrder struct {
-	key    string
-	seq    int // 1, 2, ...; 0: a single chunk, nothing to order
-	chunks int
-}
-
-func newChunkOrder(uploads int) chunkOrder {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return chunkOrder{key: "frameq:enqueue:" + hex.EncodeToString(b) + ":chunk", chunks: (uploads + chunk - 1) / chunk}
-}
-
-// next is the order of the next chunk.
-func (o *chunkOrder) next() chunkOrder {
-	o.seq++
-	if o.chunks == 1 {
-		return chunkOrder{key: o.key}
-	}
-	return *o
-}
-
-// last is "1" for the last chunk (the script deletes the key), else "0".
-func (o chunkOrder) last() string {
-	if o.seq == o.chunks {
-		return "1"
-	}
-	return "0"
-}
-
-// sentChunk is a chunk's script call in flight.
-type sentChunk struct {
-	c     *scriptedChunk
-	reply chan chunkReply
-}
-
-type chunkReply struct {
-	codes string
-	err   error
-}
-
-// send starts c's script call.
-func (e *Enqueuer) send(ctx context.Context, c *scriptedChunk) *sentChunk {
-	s := &sentChunk{c: c, reply: make(chan chunkReply, 1)}
-	go func() {
-		codes, err := enqueueChunkCmd.Run(ctx, e.rdb, c.keys, c.args...).Text()
-		s.reply <- chunkReply{codes, err}
-	}()
-	return s
-}
-
-// settle waits for a sent chunk's answer (sending it again if it came
-// before its turn: the chunk before it is settled by now) and settles it
-// (runChunk). A nil chunk is nothing to settle.
-func (e *Enqueuer) settle(ctx context.Context, batch string, s *sentChunk, small bool, res *Result) error {
-	return e.settleChunk(ctx, batch, s, small, res, true)
-}
-
-// settleOnce is settle without sending the chunk again.
-func (e *Enqueuer) settleOnce(ctx context.Context, batch string, s *sentChunk, small bool, res *Result) error {
-	return e.settleChunk(ctx, batch, s, small, res, false)
-}
-
-func (e *Enqueuer) settleChunk(ctx context.Context, batch string, s *sentChunk, small bool, res *Result, again bool) error {
-	if s == nil {
-		return nil
-	}
-	r := <-s.reply
-	if r.err == nil && r.codes == notYourTurn {
-		if !again {
-			return nil // it changed nothing
-		}
-		r.codes, r.err = enqueueChunkCmd.Run(ctx, e.rdb, s.c.keys, s.c.args...).Text()
-		if r.err == nil && r.codes == notYourTurn {
-			r.err = errors.New("Redis has no record of the chunk before it, which ran (a failover lost it?); nothing of this chunk was enqueued, enqueue again")
+		if err := e.runChunk(ctx, batch, c, small, res); err != nil {
+			return err
 		}
 	}
-	if r.err != nil {
-		return fmt.Errorf("enqueue %d files of batch %s: %w", len(s.c.todo), batch, r.err)
-	}
-	return e.runChunk(ctx, batch, s.c, r.codes, small, res)
+	return nil
 }
 
 // scriptedChunk is one chunk's enqueueChunkScript call, ready to send.
@@ -297,12 +185,12 @@ type scriptedChunk struct {
 
 // prepareChunk builds the script call of a chunk (see enqueueChunkScript
 // for its KEYS and ARGV).
-func (e *Enqueuer) prepareChunk(batch string, uploads []*Upload, small bool, order chunkOrder) *scriptedChunk {
+func (e *Enqueuer) prepareChunk(batch string, uploads []*Upload, small bool) *scriptedChunk {
 	now := time.Now()
 	c := &scriptedChunk{todo: make([]keyed, len(uploads))}
-	c.keys = append(records.ScriptKeys(batch), asynqQueuesKey, order.key)
+	c.keys = append(records.ScriptKeys(batch), asynqQueuesKey)
 	pp, ps, _ := strings.Cut(records.ProgressKey("\x00"), "\x00")
-	c.args = []any{batch, records.ScriptTTL(), now.Unix(), now.UnixNano(), pp, ps, TaskIDOf(""), legacyTaskIDOf(""), 0, order.seq, order.last(), 0}
+	c.args = []any{batch, records.ScriptTTL(), now.Unix(), now.UnixNano(), pp, ps, TaskIDOf(""), legacyTaskIDOf(""), 0, 0}
 	queueIndex := map[string]int{}
 	queueOf := make([]int, len(uploads))
 	msgs := make([][]byte, len(uploads))
@@ -333,15 +221,19 @@ func (e *Enqueuer) prepareChunk(batch string, uploads []*Upload, small bool, ord
 		c.args = append(c.args, k.key, msgs[i], max(k.u.Size, 0))
 		total += max(k.u.Size, 0)
 	}
-	c.args[11] = total
+	c.args[9] = total
 	return c
 }
 
-// runChunk counts a chunk's answer (codes), then takes the per-task path
-// only for the files already queued under their id (a retained completed
-// task is dropped and the file enqueued again, as there) and hands those
+// runChunk sends a chunk's script call, then takes the per-task path only
+// for the files already queued under their id (a retained completed task
+// is dropped and the file enqueued again, as there) and hands those
 // already queued over to their owner batch.
-func (e *Enqueuer) runChunk(ctx context.Context, batch string, c *scriptedChunk, codes string, small bool, res *Result) error {
+func (e *Enqueuer) runChunk(ctx context.Context, batch string, c *scriptedChunk, small bool, res *Result) error {
+	codes, err := enqueueChunkCmd.Run(ctx, e.rdb, c.keys, c.args...).Text()
+	if err != nil {
+		return fmt.Errorf("enqueue %d files of batch %s: %w", len(c.todo), batch, err)
+	}
 	if len(codes) != len(c.todo) {
 		return fmt.Errorf("enqueue %d files of batch %s: the script answered for %d", len(c.todo), batch, len(codes))
 	}

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -226,76 +225,4 @@ func TestClusterEnqueuesTaskByTask(t *testing.T) {
 	if _, err := asynq.NewInspectorFromRedisClient(rdb).GetTaskInfo(SmallQueue(u.TokenRef), TaskID(u)); err != nil {
 		t.Error(err)
 	}
-}
-
-// Two chunks are in flight at once and may reach Redis out of order: a
-// chunk whose predecessor has not run answers notYourTurn having written
-// nothing, and runs once it has; the last one leaves no order key behind.
-func TestChunkSentAheadWaitsForItsTurn(t *testing.T) {
-	ctx := context.Background()
-	rdb, _, order, ups, chunks := twoChunks(t)
-	first, second := chunks[0], chunks[1]
-	run := func(c *scriptedChunk) string {
-		t.Helper()
-		codes, err := enqueueChunkCmd.Run(ctx, rdb, c.keys, c.args...).Text()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return codes
-	}
-	if codes := run(second); codes != notYourTurn {
-		t.Fatalf("the second chunk before the first answered %q, want %q", codes, notYourTurn)
-	}
-	if keys := rdb.Keys(ctx, "*").Val(); len(keys) != 0 {
-		t.Fatalf("a chunk out of turn wrote %v", keys)
-	}
-	if codes := run(first); codes != strings.Repeat("e", chunk) {
-		t.Fatalf("first chunk: %q", codes)
-	}
-	if codes := run(second); codes != "e" {
-		t.Fatalf("second chunk after the first: %q, want e", codes)
-	}
-	if n := rdb.Exists(ctx, order.key).Val(); n != 0 {
-		t.Errorf("the order key %s is left behind", order.key)
-	}
-	pending := rdb.LRange(ctx, asynqPendingKey(Queue("default")), 0, -1).Val()
-	if len(pending) != chunk+1 || pending[0] != TaskID(ups[chunk]) || pending[chunk] != TaskID(ups[0]) {
-		t.Errorf("pending list of %d, want %d in upload order (LPUSH: the last first)", len(pending), chunk+1)
-	}
-}
-
-// A chunk whose predecessor Redis has no record of (it never ran, or a
-// failover lost the record) is refused twice and reported, and nothing of
-// it is written: the enqueue stops rather than leave a gap in the order.
-func TestChunkWithoutItsPredecessorIsReported(t *testing.T) {
-	ctx := context.Background()
-	rdb, e, _, _, chunks := twoChunks(t)
-	second := chunks[1]
-	var res Result
-	err := e.settle(ctx, "b1", e.send(ctx, second), false, &res)
-	if err == nil || !strings.Contains(err.Error(), "no record of the chunk before it") {
-		t.Fatalf("settle = %v; want the missing predecessor reported", err)
-	}
-	if err := e.settleOnce(ctx, "b1", e.send(ctx, second), false, &res); err != nil {
-		t.Errorf("settleOnce of a chunk out of turn = %v; want nil (it changed nothing)", err)
-	}
-	if keys := rdb.Keys(ctx, "*").Val(); len(keys) != 0 || res != (Result{}) {
-		t.Errorf("after the refusals: keys %v, result %+v; want none", keys, res)
-	}
-}
-
-// twoChunks prepares, on a fresh Redis, the two chunks of chunk + 1
-// distinct uploads of one token, batch b1, bulk lane.
-func twoChunks(t *testing.T) (*redis.Client, *Enqueuer, chunkOrder, []*Upload, [2]*scriptedChunk) {
-	rdb := redistest.Start(t).Client(t)
-	e := NewEnqueuer(rdb)
-	var ups []*Upload
-	for i := range chunk + 1 {
-		u := validUpload()
-		u.Path = fmt.Sprintf("clips/%04d.mov", i)
-		ups = append(ups, u)
-	}
-	order := newChunkOrder(len(ups))
-	first := e.prepareChunk("b1", ups[:chunk], false, order.next())
-	return rdb, e, order, ups, [2]*scriptedChunk{first, e.prepareChunk("b1", ups[chunk:], false, order.next())}
 }
