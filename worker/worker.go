@@ -64,7 +64,7 @@ type Worker struct {
 	// longer than their leases are sure to last (a worker cut off).
 	guard *lease.Guard
 	dash  http.Handler
-	srvs  []*asynq.Server // one per token: see newServers
+	srvs  []*asynq.Server // one per token, and the webhooks': see newServers
 	ln    net.Listener
 	http  *http.Server
 
@@ -350,26 +350,38 @@ func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r 
 // tokens, a token slowed by 429s gathers the slots and paces every other
 // token, and even at equal rates a token often has no task ready for its
 // next permit (e2e/scale_test.go). Idle tokens' slots cost nothing.
+//
+// Webhooks have a server of their own, so no token's outage holds them.
+// Not on every token's server: asynq tries a server's queues one Redis
+// call each, in a random order by weight, until one hands out a task, so
+// an empty webhook queue beside the two lanes cost every upload half a
+// Redis round trip more on average (2.3 dequeue calls per task instead of
+// 1.8 while only the bulk lane has work; row 4 of frameq-bench).
 func (w *Worker) newServers() []*asynq.Server {
 	refs := w.cfg.TokenRefs()
-	srvs := make([]*asynq.Server, 0, len(refs))
+	srvs := make([]*asynq.Server, 0, len(refs)+1)
 	for _, ref := range refs {
-		srvs = append(srvs, asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
-			Concurrency: w.cfg.Concurrency,
-			// Every token's server also serves the webhooks: whichever is
-			// free delivers, and no token's outage holds them.
-			Queues:          map[string]int{job.Queue(ref): 1, job.SmallQueue(ref): job.SmallWeight, notify.Queue: 1},
-			IsFailure:       upload.IsFailure,
-			RetryDelayFunc:  retryDelay(upload.RetryDelay(w.cfg.RetryMaxDelay)),
-			ShutdownTimeout: w.cfg.ShutdownTimeout,
-			// Due retries and held jobs move to pending within a second,
-			// not asynq's default 5: most of our retries wait 1-2 s.
-			DelayedTaskCheckInterval: time.Second,
-			Logger:                   asynqLogger{w.log.With().Str("component", "asynq").Str("token_ref", ref).Logger()},
-			LogLevel:                 asynq.WarnLevel,
-		}))
+		srvs = append(srvs, w.newServer(map[string]int{job.Queue(ref): 1, job.SmallQueue(ref): job.SmallWeight},
+			w.log.With().Str("component", "asynq").Str("token_ref", ref).Logger()))
 	}
-	return srvs
+	return append(srvs, w.newServer(map[string]int{notify.Queue: 1},
+		w.log.With().Str("component", "asynq").Str("queue", notify.Queue).Logger()))
+}
+
+// newServer is an asynq server with Concurrency slots for queues.
+func (w *Worker) newServer(queues map[string]int, log zerolog.Logger) *asynq.Server {
+	return asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
+		Concurrency:     w.cfg.Concurrency,
+		Queues:          queues,
+		IsFailure:       upload.IsFailure,
+		RetryDelayFunc:  retryDelay(upload.RetryDelay(w.cfg.RetryMaxDelay)),
+		ShutdownTimeout: w.cfg.ShutdownTimeout,
+		// Due retries and held jobs move to pending within a second,
+		// not asynq's default 5: most of our retries wait 1-2 s.
+		DelayedTaskCheckInterval: time.Second,
+		Logger:                   asynqLogger{log},
+		LogLevel:                 asynq.WarnLevel,
+	})
 }
 
 // queues are the asynq queues this worker's servers serve.

@@ -169,9 +169,17 @@ func (b *bench) start(name string, env []string, path string, args ...string) (*
 
 // startWorker starts a worker and waits for its "worker started" line.
 func (b *bench) startWorker(ctx context.Context, name string, env []string) (*proc, error) {
-	bin := filepath.Join(b.bin, "worker")
-	if b.o.worker != "" {
+	return b.startWorkerBin(ctx, "", name, env)
+}
+
+// startWorkerBin starts worker binary bin; "" is the one built, or -worker.
+func (b *bench) startWorkerBin(ctx context.Context, bin, name string, env []string) (*proc, error) {
+	switch {
+	case bin != "":
+	case b.o.worker != "":
 		bin = b.o.worker
+	default:
+		bin = filepath.Join(b.bin, "worker")
 	}
 	p, err := b.start(name, env, bin)
 	if err != nil {
@@ -329,6 +337,25 @@ func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCounts is redis-server's INFO stats total_reads_processed and
+// total_commands_processed.
+func (s *stack) redisCounts(ctx context.Context) (reads, cmds int64) {
+	info, err := s.rdb.Info(ctx, "stats").Result()
+	if err != nil {
+		return 0, 0
+	}
+	for _, l := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		switch {
+		case ok && k == "total_reads_processed":
+			reads, _ = strconv.ParseInt(v, 10, 64)
+		case ok && k == "total_commands_processed":
+			cmds, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return reads, cmds
 }
 
 // redisCPU is redis-server's used_cpu_user + used_cpu_sys.

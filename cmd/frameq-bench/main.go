@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,12 +55,15 @@ const bareFlag = "bare-worker"
 
 // options are the sizes of every scenario.
 type options struct {
-	quick   bool
-	rows    map[int]bool
-	worker  string          // a worker binary to use instead of building ./cmd/worker
-	enqueue string          // row 3: another enqueue binary timed beside the built one
-	row1    map[string]bool // row 1's runs (adherenceRuns names, "alternatives")
-	scales  []int           // row 8: backlog sizes
+	quick  bool
+	rows   map[int]bool
+	worker string // a worker binary to use instead of building ./cmd/worker
+	// baseline is row 4's second worker binary (e.g. main's build), run
+	// without verification in every round beside the one under test.
+	baseline string
+	enqueue  string          // row 3: another enqueue binary timed beside the built one
+	row1     map[string]bool // row 1's runs (adherenceRuns names, "alternatives")
+	scales   []int           // row 8: backlog sizes
 
 	adherenceFiles int           // row 1: files per frameq run
 	limiterRun     time.Duration // rows 1-2: throttle-bench -duration
@@ -90,7 +94,9 @@ func main() {
 	row1 := flag.String("row1", "strict,leaky,nomargin,alternatives", "row 1's runs: frameq against the strict window, the leaky bucket, with no margin; throttle-bench's alternatives")
 	scale := flag.String("scale", "100000,1000000", "row 8's backlog sizes, comma-separated (row 8 runs only when -rows names it)")
 	worker := flag.String("worker", "", "use this worker binary instead of building ./cmd/worker (to profile a patched worker)")
+	baseline := flag.String("baseline", "", "row 4: also run this worker binary (e.g. main's build) without verification in every round, for a before/after in one run")
 	enq := flag.String("enqueue", "", "row 3: also time this enqueue binary's `enqueue manifest` in every round (e.g. main's build, for a before/after)")
+	cpuProfile := flag.String("cpuprofile", "", "write this program's CPU profile (the simulator runs in it) to this file")
 	bare := flag.String(bareFlag, "", "internal: run the bare asynq handler with this JSON spec")
 	flag.CommandLine.Init("frameq-bench", flag.ContinueOnError)
 	if code, ok := cmdline.Parse(flag.CommandLine, os.Args[1:], "usage: frameq-bench [flags]\n\nMeasures frameq against the simulator (docs/benchmarks.md). Flags:", os.Stdout); !ok {
@@ -106,7 +112,7 @@ func main() {
 		return
 	}
 	o := defaults(*quick)
-	o.worker, o.enqueue = *worker, *enq
+	o.worker, o.enqueue, o.baseline = *worker, *enq, *baseline
 	if *rounds > 0 {
 		o.rounds = *rounds
 	}
@@ -123,10 +129,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
 		os.Exit(2)
 	}
-	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+	stopProfile := func() {}
+	if *cpuProfile != "" {
+		if stopProfile, err = startCPUProfile(*cpuProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "frameq-bench:", err)
+			os.Exit(2)
+		}
+	}
+	err = run(ctx, o, os.Stdout, os.Stderr)
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "frameq-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// startCPUProfile profiles this process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // parseRow1 reads "-row1 strict,leaky".

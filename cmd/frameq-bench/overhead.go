@@ -47,43 +47,60 @@ func (b *bench) overheadStack() (*stack, string, error) {
 // machine is CPU-bound here, so each line also shows the CPU time per task
 // of the process, of redis-server and of this program (the simulator).
 func (b *bench) overhead(ctx context.Context) ([]line, error) {
-	type round struct{ ours, same, bare throughput }
+	type round struct{ ours, same, base, bare throughput }
 	var rounds []round
 	for r := range b.o.rounds {
-		o, err := b.overheadFrameq(ctx, true)
+		o, err := b.overheadFrameq(ctx, "", true)
 		if err != nil {
 			return nil, fmt.Errorf("frameq: %w", err)
 		}
-		v, err := b.overheadFrameq(ctx, false)
+		v, err := b.overheadFrameq(ctx, "", false)
 		if err != nil {
 			return nil, fmt.Errorf("frameq, no verification: %w", err)
+		}
+		var base throughput
+		if b.o.baseline != "" {
+			if base, err = b.overheadFrameq(ctx, b.o.baseline, false); err != nil {
+				return nil, fmt.Errorf("-baseline worker, no verification: %w", err)
+			}
 		}
 		x, err := b.overheadBare(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("bare: %w", err)
 		}
-		b.progress("round %d: frameq %.0f tasks/s (CPU %v/task, Redis %v), without verification %.0f tasks/s (CPU %v/task, Redis %v), bare %.0f tasks/s (CPU %v/task, Redis %v)",
-			r+1, o.rate, o.proc, o.redis, v.rate, v.proc, v.redis, x.rate, x.proc, x.redis)
-		rounds = append(rounds, round{o, v, x})
+		msg := fmt.Sprintf("round %d: frameq %s, without verification %s", r+1, o, v)
+		if b.o.baseline != "" {
+			msg += fmt.Sprintf(", -baseline worker without verification %s (%.1f %% of bare)", base, 100*base.rate/x.rate)
+		}
+		b.progress("%s, bare %s; without verification %.1f %% of bare", msg, x, 100*v.rate/x.rate)
+		rounds = append(rounds, round{o, v, base, x})
 	}
 	m := medianRound(rounds, func(r round) float64 { return r.same.rate / r.bare.rate })
 	ours, same, bare := m.ours, m.same, m.bare
 	p, q := 100*ours.rate/bare.rate, 100*same.rate/bare.rate
-	return []line{
+	lines := []line{
 		{row: 4, scenario: overheadScen, impl: "frameq worker (verifies: + GET)",
 			figures: append([]string{perSec(ours.rate, "tasks"), pct(p, "bare")}, ours.cpuFigures()...)},
 		{row: 4, impl: "frameq, FRAMEQ_VERIFY_UPLOADS=false",
 			figures: append([]string{perSec(same.rate, "tasks"), pct(q, "bare")}, same.cpuFigures()...),
 			target:  "≥ 80 % of bare", met: verdict(q >= 80)},
-		{row: 4, impl: "bare asynq handler",
-			figures: append([]string{perSec(bare.rate, "tasks"), ""}, bare.cpuFigures()...)},
-	}, nil
+	}
+	if b.o.baseline != "" {
+		lines = append(lines, line{row: 4, impl: "-baseline worker, no verification",
+			figures: append([]string{perSec(m.base.rate, "tasks"), pct(100*m.base.rate/bare.rate, "bare")}, m.base.cpuFigures()...)})
+	}
+	return append(lines, line{row: 4, impl: "bare asynq handler",
+		figures: append([]string{perSec(bare.rate, "tasks"), ""}, bare.cpuFigures()...)}), nil
 }
 
-// throughput is a rate with the CPU time per task of each process.
+// throughput is a rate with the CPU time per task of each process, and
+// what each task cost redis-server in reads (≈ round trips: a pipeline
+// arrives in one read) and commands (those run by scripts included): two
+// figures the machine's load does not move.
 type throughput struct {
 	rate             float64
 	proc, redis, sim time.Duration
+	reads, cmds      float64
 }
 
 func (t throughput) cpuFigures() []string {
@@ -92,13 +109,24 @@ func (t throughput) cpuFigures() []string {
 		fmt.Sprintf("+ Redis %d, sim %d", us(t.redis), us(t.sim))}
 }
 
-// cpuMeter takes CPU readings of redis-server and this process.
+// String is the round's line on stderr, with Redis's counts (the table
+// has no room for them).
+func (t throughput) String() string {
+	return fmt.Sprintf("%.0f tasks/s (CPU %v/task, Redis %v, sim %v; Redis %.1f reads, %.1f cmds/task)",
+		t.rate, t.proc, t.redis, t.sim, t.reads, t.cmds)
+}
+
+// cpuMeter takes CPU readings of redis-server and this process, and
+// redis-server's counts of reads and commands.
 type cpuMeter struct {
 	redis, self time.Duration
+	reads, cmds int64
 }
 
 func (s *stack) cpuNow(ctx context.Context) cpuMeter {
-	return cpuMeter{redis: s.redisCPU(ctx), self: selfCPU()}
+	m := cpuMeter{redis: s.redisCPU(ctx), self: selfCPU()}
+	m.reads, m.cmds = s.redisCounts(ctx)
+	return m
 }
 
 // measure turns a finished run into a throughput.
@@ -110,10 +138,13 @@ func (s *stack) measure(ctx context.Context, n int, end time.Time, pid int, star
 	}
 	rate, err := rateSinceFirstCreate(s, n, end)
 	per := func(d time.Duration) time.Duration { return d / time.Duration(n) }
-	return throughput{rate: rate, proc: per(proc), redis: per(now.redis - start.redis), sim: per(now.self - start.self)}, err
+	return throughput{rate: rate, proc: per(proc), redis: per(now.redis - start.redis), sim: per(now.self - start.self),
+		reads: float64(now.reads-start.reads) / float64(n), cmds: float64(now.cmds-start.cmds) / float64(n)}, err
 }
 
-func (b *bench) overheadFrameq(ctx context.Context, verify bool) (throughput, error) {
+// overheadFrameq runs row 4 through worker binary bin ("": the one built or
+// given with -worker).
+func (b *bench) overheadFrameq(ctx context.Context, bin string, verify bool) (throughput, error) {
 	s, dir, err := b.overheadStack()
 	if err != nil {
 		return throughput{}, err
@@ -125,7 +156,7 @@ func (b *bench) overheadFrameq(ctx context.Context, verify bool) (throughput, er
 		return throughput{}, err
 	}
 	start := s.cpuNow(ctx)
-	w, err := b.startWorker(ctx, "overhead-worker", s.environ(
+	w, err := b.startWorkerBin(ctx, bin, "overhead-worker", s.environ(
 		fmt.Sprintf("FRAMEQ_CREATE_RATE=%d/s", noLimit), fmt.Sprintf("FRAMEQ_CALL_RATE=%d/s", noLimit),
 		fmt.Sprintf("FRAMEQ_VERIFY_UPLOADS=%v", verify)))
 	if err != nil {

@@ -80,6 +80,8 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', 'creating', 'create_started_ms', ARGV[3], 'create_run', ARGV[1], 'create_attempt', ARGV[2])
 return 0`
 
+var claimScript = redis.NewScript(claimCreate)
+
 // ErrPastCreating is returned by Claim when the record has moved past
 // "creating" since it was read: another run recorded the file's asset.
 var ErrPastCreating = errors.New("progress moved past creating: another run recorded the asset")
@@ -90,11 +92,7 @@ var ErrPastCreating = errors.New("progress moved past creating: another run reco
 // (ErrPastCreating). With Durability on it returns only once replicas hold
 // the mark.
 func (s *Progresses) Claim(ctx context.Context, idemKey string, o CreateOwner, at time.Time, window time.Duration) error {
-	key := ProgressKey(idemKey)
-	var res *redis.Cmd
-	err := s.guarded(ctx, key, func(p redis.Pipeliner) {
-		res = p.Eval(ctx, claimCreate, []string{key}, o.Run, o.Attempt, at.UnixMilli(), window.Milliseconds())
-	})
+	res, err := s.guarded(ctx, ProgressKey(idemKey), claimScript, o.Run, o.Attempt, at.UnixMilli(), window.Milliseconds())
 	if res != nil && res.Err() == nil {
 		switch n, _ := res.Int64(); {
 		case n < 0:

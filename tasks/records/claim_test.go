@@ -80,3 +80,39 @@ func TestCreateClaimKeepsTwoRunsOfOneAttemptFromCreatingTogether(t *testing.T) {
 		t.Fatalf("a refused claim changed the record: %+v", got)
 	}
 }
+
+// TestGuardWritesRunOnARedisThatLostItsScripts: the claim and the asset
+// record go by SHA; on a Redis without the scripts (a restart, a failover
+// to a replica that never ran them, SCRIPT FLUSH) each is loaded and the
+// write made once, with the claim's answer intact.
+func TestGuardWritesRunOnARedisThatLostItsScripts(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	p := NewProgresses(rdb)
+	owner := CreateOwner{Run: "run-a", Attempt: 0}
+	now := time.UnixMilli(time.Now().UnixMilli())
+	for i, key := range []string{"a", "b"} {
+		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Claim(ctx, key, owner, now, time.Minute); err != nil {
+			t.Fatalf("claim %d after SCRIPT FLUSH: %v", i, err)
+		}
+		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Claim(ctx, key, CreateOwner{Run: "run-b", Attempt: 0}, now, time.Minute); !errors.Is(err, ErrCreateInFlight) {
+			t.Fatalf("another run's claim %d after SCRIPT FLUSH: %v, want in flight", i, err)
+		}
+		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Created(ctx, key, "asset-"+key); err != nil {
+			t.Fatalf("record asset %d after SCRIPT FLUSH: %v", i, err)
+		}
+		got, err := p.Get(ctx, key)
+		if err != nil || got.State != StateUploading || got.AssetID != "asset-"+key || got.CreateRun != "" {
+			t.Fatalf("record %d: %+v, %v; want uploading asset-%s, the mark replaced", i, got, err, key)
+		}
+	}
+}

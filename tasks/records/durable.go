@@ -49,50 +49,75 @@ func (e *NotReplicatedError) Is(target error) bool { return target == ErrNotRepl
 const replaceHash = `redis.call('DEL', KEYS[1])
 return redis.call('HSET', KEYS[1], unpack(ARGV))`
 
+var replaceScript = redis.NewScript(replaceHash)
+
 // pipeliner is what a guard write needs of a client: one connection for
-// its pipeline, so WAIT counts the replicas that hold this write.
+// its pipeline, so WAIT counts the replicas that hold this write; and the
+// scripts loaded where they run.
 type pipeliner interface {
 	Pipelined(ctx context.Context, fn func(redis.Pipeliner) error) ([]redis.Cmder, error)
+	redis.Scripter
 }
 
 // replace sets key's hash to fields and, with Durability on, waits until
 // enough replicas hold it.
 func (s *Progresses) replace(ctx context.Context, key string, fields ...any) error {
-	return s.guarded(ctx, key, func(p redis.Pipeliner) {
-		p.Eval(ctx, replaceHash, []string{key}, fields...)
-	})
+	_, err := s.guarded(ctx, key, replaceScript, fields...)
+	return err
 }
 
-// guarded sends the write that write stages on key and, with Durability
-// on, a WAIT after it on the same connection; it fails with a
-// *NotReplicatedError if fewer replicas acknowledged it in time.
-func (s *Progresses) guarded(ctx context.Context, key string, write func(redis.Pipeliner)) error {
+// guarded runs script on key (by its SHA: the body is not sent, nor hashed
+// by Redis, on every call) and, with Durability on, a WAIT after it on the
+// same connection; it fails with a *NotReplicatedError if fewer replicas
+// acknowledged it in time. It returns the script's reply. A Redis that has
+// not seen the script yet (NOSCRIPT: nothing ran) gets it loaded and the
+// pipeline again.
+func (s *Progresses) guarded(ctx context.Context, key string, script *redis.Script, args ...any) (*redis.Cmd, error) {
+	c, err := s.guardConn(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.guardedOn(ctx, c, key, script, args)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err = script.Load(ctx, c).Err(); err == nil {
+			res, err = s.guardedOn(ctx, c, key, script, args)
+		}
+	}
+	return res, err
+}
+
+// guardConn is where a guard write on key goes.
+func (s *Progresses) guardConn(ctx context.Context, key string) (pipeliner, error) {
 	var c pipeliner = s.rdb
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok && s.dur.Replicas > 0 {
 		// A Cluster pipeline sends a keyless WAIT to a random node; send
 		// both commands to the key's master instead.
 		node, err := cc.MasterForKey(ctx, key)
 		if err != nil {
-			return fmt.Errorf("find master of %s: %w", key, err)
+			return nil, fmt.Errorf("find master of %s: %w", key, err)
 		}
 		c = node
 	}
-	var acked *redis.Cmd
+	return c, nil
+}
+
+func (s *Progresses) guardedOn(ctx context.Context, c pipeliner, key string, script *redis.Script, args []any) (*redis.Cmd, error) {
+	var res, acked *redis.Cmd
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		write(p)
+		res = script.EvalSha(ctx, p, []string{key}, args...)
 		if s.dur.Replicas > 0 {
 			acked = p.Do(ctx, "wait", s.dur.Replicas, s.dur.Timeout.Milliseconds())
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return res, err
 	}
 	if acked == nil {
-		return nil
+		return res, nil
 	}
 	if n, err := acked.Int(); err != nil || n < s.dur.Replicas {
-		return errors.Join(&NotReplicatedError{Acked: n, Wanted: s.dur.Replicas, Timeout: s.dur.Timeout}, err)
+		return res, errors.Join(&NotReplicatedError{Acked: n, Wanted: s.dur.Replicas, Timeout: s.dur.Timeout}, err)
 	}
-	return nil
+	return res, nil
 }

@@ -295,44 +295,22 @@ func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File
 	if a.Completed {
 		return nil
 	}
-	// The first failure stops the other parts; partFailed then runs on
-	// the caller's ctx, which is not cancelled, so its delete goes out.
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, h.opts.PartConcurrency)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
+	var todo []Part
 	for _, part := range a.Parts {
-		if done[part.Number] {
-			continue
+		if !done[part.Number] {
+			todo = append(todo, part)
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-pctx.Done():
-		}
-		if pctx.Err() != nil {
-			break
-		}
-		if _, still, _ := stillAs(f, at.version); !still {
-			break // no more bytes of a changing file; the check below says why
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := h.putPart(pctx, at, a, f, part); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-				cancel()
-			}
-		}()
 	}
-	wg.Wait()
+	var firstErr error
+	if len(todo) == 1 {
+		// One part (most files): on this goroutine, whose stack is grown
+		// already, rather than on a new one that grows its own.
+		if _, still, _ := stillAs(f, at.version); still && ctx.Err() == nil {
+			firstErr = h.putPart(ctx, at, a, f, todo[0])
+		}
+	} else {
+		firstErr = h.putConcurrently(ctx, at, a, f, todo)
+	}
 	if ctx.Err() == nil {
 		// After the last part and before anything records it done; a part
 		// that failed may have failed because the file shrank.
@@ -348,6 +326,48 @@ func (h *Handler) putParts(ctx context.Context, at *attempt, a *File, f *os.File
 		return h.partFailed(ctx, at, a.ID, firstErr)
 	}
 	return ctx.Err()
+}
+
+// putConcurrently PUTs parts PartConcurrency at a time and returns the
+// first failure. It stops sending once the file is no longer at.version
+// (putParts then says why).
+func (h *Handler) putConcurrently(ctx context.Context, at *attempt, a *File, f *os.File, parts []Part) error {
+	// The first failure stops the other parts; partFailed then runs on
+	// the caller's ctx, which is not cancelled, so its delete goes out.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, h.opts.PartConcurrency)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for _, part := range parts {
+		select {
+		case sem <- struct{}{}:
+		case <-pctx.Done():
+		}
+		if pctx.Err() != nil {
+			break
+		}
+		if _, still, _ := stillAs(f, at.version); !still {
+			break // no more bytes of a changing file; the caller's check says why
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := h.putPart(pctx, at, a, f, part); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
 }
 
 func (h *Handler) putPart(ctx context.Context, at *attempt, a *File, f *os.File, p Part) error {
