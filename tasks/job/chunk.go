@@ -34,9 +34,10 @@ import (
 //
 // The per-file key names are built in the script from the prefixes Go
 // passes (records.ProgressKey, asynqTaskKey, TaskIDOf, legacyTaskIDOf stay
-// their one definition): a string passed in costs Redis more (the
-// protocol, an argument object, then Lua's copy) than one Lua makes, and
-// the script only runs on a single Redis, where it may touch any key.
+// their one definition): a string passed in costs Redis a little more
+// (the protocol, an argument object, then Lua's copy) than one Lua makes
+// (0.6 k instructions per task, docs/benchmarks.md), and the script only
+// runs on a single Redis, where it may touch any key.
 //
 // KEYS[1..7]  records.ScriptKeys(batch)
 // KEYS[8]     asynq:queues
@@ -46,9 +47,8 @@ import (
 // pending_since), ARGV[5..6] a progress record's key before and after the
 // idempotency key, ARGV[7..8] a task id before the idempotency key
 // (TaskIDOf, legacyTaskIDOf), ARGV[9] n, ARGV[10] the sum of the uploads'
-// sizes; then 3 per queue: its name, its
-// task keys' prefix, its token's other lane's task keys' prefix; then per
-// upload: the index (1..n) of its queue (only when n > 1), its
+// sizes; then 3 per queue: its name, its task keys' prefix, its token's
+// other lane's task keys' prefix; then per upload: the index (1..n) of its queue (only when n > 1), its
 // idempotency key, asynq's encoded task message, its size in bytes (0:
 // unknown).
 // Returns one letter per upload, as above.
