@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -120,5 +121,60 @@ func TestJSONLReadError(t *testing.T) {
 	var errs *Errors
 	if !errors.Is(err, boom) || errors.As(err, &errs) {
 		t.Fatalf("err = %v, want the read error, not *Errors", err)
+	}
+}
+
+// Lines decoded on several CPUs give what one CPU gives: the same entries
+// in order, the same errors, ParseChecked's check called on the same
+// entries in the same order, the entry limit at the same line; with and
+// without bad lines, across many batches.
+func TestJSONLOnSeveralCPUsIsTheSerialParse(t *testing.T) {
+	gen := func(withBad bool) string {
+		var b strings.Builder
+		for i := range 7*jsonBatchLines + 13 {
+			switch {
+			case withBad && i%977 == 5:
+				b.WriteString("not json\n")
+			case withBad && i%1500 == 9:
+				fmt.Fprintf(&b, "{\"file\":\"a%d.mov\"}\n", i) // parent_id missing
+			case withBad && i%2100 == 11:
+				b.WriteString("{\"file\":\"\xff.mov\",\"parent_id\":\"p\"}\n")
+			case i%300 == 0:
+				b.WriteString("# comment\n\n")
+			default:
+				fmt.Fprintf(&b, "{\"file\":\"a%d.mov\",\"parent_id\":\"p\",\"size\":%d}\n", i, i)
+			}
+		}
+		return b.String()
+	}
+	bad, good := gen(true), gen(false)
+	for name, in := range map[string]string{"bad lines": bad, "good lines": good} {
+		for _, maxEntries := range []int{MaxEntries, 3*jsonBatchLines + 7} {
+			run := func(workers int) (string, []Entry) {
+				var checked []Entry
+				l := limits{maxLine: MaxLineBytes, maxEntries: maxEntries, workers: workers}
+				entries, err := l.parse(strings.NewReader(in), JSONL, func(e Entry) error {
+					checked = append(checked, e)
+					if e.Line%1001 == 0 {
+						return errors.New("checked and refused")
+					}
+					return nil
+				})
+				return fmt.Sprintf("%d entries %v; err %v", len(entries), entries, err), checked
+			}
+			serial, serialChecked := run(1)
+			for _, workers := range []int{2, 4} {
+				got, checked := run(workers)
+				if got != serial {
+					t.Errorf("%s, limit %d, %d workers:\n got %.400s\nwant %.400s", name, maxEntries, workers, got, serial)
+				}
+				if fmt.Sprint(checked) != fmt.Sprint(serialChecked) {
+					t.Errorf("%s, limit %d, %d workers: the check saw %d entries, serially %d (or in another order)", name, maxEntries, workers, len(checked), len(serialChecked))
+				}
+			}
+			if len(serialChecked) < jsonBatchLines {
+				t.Errorf("%s: only %d entries checked: the test does not cross batches", name, len(serialChecked))
+			}
+		}
 	}
 }

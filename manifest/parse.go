@@ -29,6 +29,7 @@ func ParseChecked(r io.Reader, f Format, check func(Entry) error) ([]Entry, erro
 type limits struct {
 	maxLine    int
 	maxEntries int
+	workers    int // JSONL lines decoded at once; 0: GOMAXPROCS
 }
 
 // parser holds one Parse call's state.

@@ -18,8 +18,16 @@ const maxFiletype = 255
 // check validates one line's fields and, if they are all good, adds the
 // entry. Every problem is reported, not just the first.
 func (p *parser) check(line int, f *fields) {
+	if e, ok := p.checkFields(line, f); ok {
+		p.accept(e)
+	}
+}
+
+// checkFields validates one line's fields into its entry; ok is false if
+// any is bad (each is reported).
+func (p *parser) checkFields(line int, f *fields) (e Entry, ok bool) {
 	before := len(p.errs)
-	e := Entry{
+	e = Entry{
 		Line:     line,
 		File:     f.vals[fFile],
 		URL:      f.vals[fURL],
@@ -47,13 +55,19 @@ func (p *parser) check(line int, f *fields) {
 	} else {
 		p.checkField(line, fTokenRef, e.TokenRef, checkTokenRef)
 	}
-	if len(p.errs) == before && p.extra != nil {
+	return e, len(p.errs) == before
+}
+
+// accept runs ParseChecked's check of an entry whose fields are good, and
+// adds it.
+func (p *parser) accept(e Entry) {
+	if p.extra != nil {
 		if err := p.extra(e); err != nil {
 			var fe *FieldError
 			if errors.As(err, &fe) {
-				p.fail(line, fe.Field, fe.Msg)
+				p.fail(e.Line, fe.Field, fe.Msg)
 			} else {
-				p.fail(line, "", err.Error())
+				p.fail(e.Line, "", err.Error())
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/frameq/frameq/tasks/records"
@@ -21,7 +22,9 @@ import (
 // registered in the batch, and then: queued under its legacy id in either
 // lane, in any state ('l'); queued under its id in its queue, in any state
 // ('q': the caller decides, as asynq's conflict would make it, whether it
-// is a retained completed task to drop and enqueue again); else enqueued
+// is a retained completed task to drop and enqueue again); queued under
+// its id in its token's other lane only ('o': asynq checks an id per
+// queue, so this lookup is frameq's; the caller decides as for 'q'); else enqueued
 // exactly as asynq v0.26's Client.Enqueue does (internal/rdb enqueueCmd:
 // the task hash with msg, state and pending_since, its id pushed on the
 // queue's pending list, the queue in asynq:queues) ('e'). The key names
@@ -29,55 +32,105 @@ import (
 // TestScriptedEnqueueWritesWhatAsynqWrites compares them with what asynq
 // writes, so an asynq upgrade that changes them fails it.
 //
+// The per-file key names are built in the script from the prefixes Go
+// passes (records.ProgressKey, asynqTaskKey, TaskIDOf, legacyTaskIDOf stay
+// their one definition): a string passed in costs Redis a little more
+// (the protocol, an argument object, then Lua's copy) than one Lua makes
+// (0.6 k instructions per task, docs/benchmarks.md), and the script only
+// runs on a single Redis, where it may touch any key.
+//
 // KEYS[1..7]  records.ScriptKeys(batch)
 // KEYS[8]     asynq:queues
-// KEYS[9..]   the pending list of each queue named in ARGV (n of them)
-// then 4 keys per upload: its progress record, its task under its id in
-// its queue, its task under its legacy id in the bulk lane, in the small
-// lane.
+// KEYS[9..]   the pending list of each queue (n of them)
 // ARGV[1] batch, ARGV[2] batch TTL in seconds, ARGV[3] now in Unix
 // seconds (indexes a new batch), ARGV[4] now in Unix nanoseconds (asynq's
-// pending_since), ARGV[5] n, ARGV[6..5+n] the queue names; then 4 per
-// upload: the index (1..n) of its queue, its task id, asynq's encoded task
-// message, its size in bytes (0: unknown).
+// pending_since), ARGV[5..6] a progress record's key before and after the
+// idempotency key, ARGV[7..8] a task id before the idempotency key
+// (TaskIDOf, legacyTaskIDOf), ARGV[9] n, ARGV[10] the sum of the uploads'
+// sizes; then 3 per queue: its name, its task keys' prefix, its token's
+// other lane's task keys' prefix; then per upload: the index (1..n) of its queue (only when n > 1), its
+// idempotency key, asynq's encoded task message, its size in bytes (0:
+// unknown).
 // Returns one letter per upload, as above.
 const enqueueChunkScript = records.AddTasksLua + records.SkipLua + `
-local nq = tonumber(ARGV[5])
-local kq, ku, au = 8, 8 + nq, 5 + nq
+local nq = tonumber(ARGV[9])
+local kq, qa, au = 8, 10, 10 + 3 * nq
+local stride = 3
+if nq > 1 then stride = 4 end
+local n = (#ARGV - au) / stride
+local pp, ps, cur, leg, total = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[10])
+-- ks: 5 keys per upload: its progress record, its task under its id in its
+-- queue, under its id in the other lane, under its legacy id in its queue,
+-- in the other lane.
+local ks, tids, qof = {}, {}, {}
+for i = 1, n do
+  local a, q = au + stride * (i - 1), 1
+  if stride == 4 then
+    q = tonumber(ARGV[a + 1])
+    a = a + 1
+  end
+  local key, own, other = ARGV[a + 1], ARGV[qa + 3 * q - 1], ARGV[qa + 3 * q]
+  local id, j = cur .. key, 5 * (i - 1)
+  ks[j + 1], ks[j + 2], ks[j + 3] = pp .. key .. ps, own .. id, other .. id
+  ks[j + 4], ks[j + 5] = own .. leg .. key, other .. leg .. key
+  tids[i], qof[i] = id, q
+end
 local codes, ids, sizes, pending = {}, {}, {}, {}
 local done = 0
-for i = 1, (#ARGV - au) / 4 do
-  local k, a = ku + 4 * (i - 1), au + 4 * (i - 1)
-  -- One EXISTS answers for most files: nothing of them anywhere yet.
-  local seen = redis.call('EXISTS', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]) > 0
-  if seen and redis.call('HGET', KEYS[k + 1], 'state') == '` + records.StateDone + `' then
+-- Most chunks are new files only: one EXISTS over every key of the chunk
+-- (5,000 at most a call: within Lua's limit on unpack) says so, instead of
+-- one call per file. A file listed twice in such a chunk is then told by
+-- the task its first listing wrote (written).
+local fresh, written = true, {}
+for first = 1, 5 * n, 5000 do
+  if redis.call('EXISTS', unpack(ks, first, math.min(first + 4999, 5 * n))) > 0 then
+    fresh = false
+    break
+  end
+end
+for i = 1, n do
+  local j, a, q, id = 5 * (i - 1), au + stride * i, qof[i], tids[i]
+  local seen
+  if fresh then
+    seen = written[id]
+  else
+    seen = redis.call('EXISTS', unpack(ks, j + 1, j + 5)) > 0
+  end
+  if seen and redis.call('HGET', ks[j + 1], 'state') == '` + records.StateDone + `' then
     codes[i] = 'd'
     done = done + 1
+    if ARGV[a] ~= '0' then total = total - tonumber(ARGV[a]) end
   else
-    ids[#ids + 1] = ARGV[a + 2]
-    sizes[#sizes + 1] = ARGV[a + 4]
-    local q = tonumber(ARGV[a + 1])
-    if not seen or redis.call('EXISTS', KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]) == 0 then
-      redis.call('HSET', KEYS[k + 2], 'msg', ARGV[a + 3], 'state', 'pending', 'pending_since', ARGV[4])
-      pending[q] = pending[q] or {}
-      table.insert(pending[q], ARGV[a + 2])
+    ids[#ids + 1] = id
+    sizes[#sizes + 1] = ARGV[a]
+    if not seen or redis.call('EXISTS', unpack(ks, j + 2, j + 5)) == 0 then
+      redis.call('HSET', ks[j + 2], 'msg', ARGV[a - 1], 'state', 'pending', 'pending_since', ARGV[4])
+      if fresh then written[id] = true end
+      local list = pending[q]
+      if not list then
+        list = {}
+        pending[q] = list
+      end
+      list[#list + 1] = id
       codes[i] = 'e'
-    elseif redis.call('EXISTS', KEYS[k + 3], KEYS[k + 4]) > 0 then
+    elseif redis.call('EXISTS', ks[j + 4], ks[j + 5]) > 0 then
       codes[i] = 'l'
-    else
+    elseif redis.call('EXISTS', ks[j + 2]) > 0 then
       pending[q] = pending[q] or {}
       codes[i] = 'q'
+    else
+      codes[i] = 'o'
     end
   end
 end
 -- One LPUSH per queue leaves the list as one per task would, in order.
 for q, list in pairs(pending) do
-  redis.call('SADD', KEYS[8], ARGV[5 + q])
+  redis.call('SADD', KEYS[8], ARGV[qa + 3 * q - 2])
   if #list > 0 then redis.call('LPUSH', KEYS[kq + q], unpack(list)) end
 end
 skip_done(KEYS, ARGV[1], ARGV[3], ARGV[2], done)
 redis.call('ZADD', KEYS[7], 'NX', ARGV[3], ARGV[1])
-if #ids > 0 then add_tasks(KEYS, ARGV[2], '` + records.Pending + `', ids, sizes) end
+if #ids > 0 then add_tasks(KEYS, ARGV[2], '` + records.Pending + `', ids, sizes, total) end
 return table.concat(codes)`
 
 var enqueueChunkCmd = redis.NewScript(enqueueChunkScript)
@@ -135,12 +188,12 @@ type scriptedChunk struct {
 func (e *Enqueuer) prepareChunk(batch string, uploads []*Upload, small bool) *scriptedChunk {
 	now := time.Now()
 	c := &scriptedChunk{todo: make([]keyed, len(uploads))}
-	c.keys = append(make([]string, 0, 10+4*len(uploads)), records.ScriptKeys(batch)...)
-	c.keys = append(c.keys, asynqQueuesKey)
+	c.keys = append(records.ScriptKeys(batch), asynqQueuesKey)
+	pp, ps, _ := strings.Cut(records.ProgressKey("\x00"), "\x00")
+	c.args = []any{batch, records.ScriptTTL(), now.Unix(), now.UnixNano(), pp, ps, TaskIDOf(""), legacyTaskIDOf(""), 0, 0}
 	queueIndex := map[string]int{}
-	var queueNames []any
-	perUpload := make([]any, 0, 4*len(uploads))
-	uploadKeys := make([]string, 0, 4*len(uploads))
+	queueOf := make([]int, len(uploads))
+	msgs := make([][]byte, len(uploads))
 	for i, u := range uploads {
 		k := keyed{u, IdempotencyKey(u)}
 		c.todo[i] = k
@@ -149,22 +202,26 @@ func (e *Enqueuer) prepareChunk(batch string, uploads []*Upload, small bool) *sc
 		if !ok {
 			q = len(queueIndex) + 1
 			queueIndex[queue] = q
-			queueNames = append(queueNames, queue)
 			c.keys = append(c.keys, asynqPendingKey(queue))
+			c.args = append(c.args, queue, asynqTaskKey(queue, ""), asynqTaskKey(e.queueOf(u, !small), ""))
 		}
 		msg, err := e.asynqMessage(k, queue)
 		if err != nil {
 			c.err = fmt.Errorf("%s: %w", u.Path, err)
 			return c
 		}
-		id, legacy := TaskIDOf(k.key), legacyTaskIDOf(k.key)
-		uploadKeys = append(uploadKeys, records.ProgressKey(k.key), asynqTaskKey(queue, id),
-			asynqTaskKey(Queue(u.TokenRef), legacy), asynqTaskKey(SmallQueue(u.TokenRef), legacy))
-		perUpload = append(perUpload, q, id, msg, max(u.Size, 0))
+		queueOf[i], msgs[i] = q, msg
 	}
-	c.keys = append(c.keys, uploadKeys...)
-	c.args = append([]any{batch, records.ScriptTTL(), now.Unix(), now.UnixNano(), len(queueNames)}, queueNames...)
-	c.args = append(c.args, perUpload...)
+	c.args[8] = len(queueIndex)
+	var total int64
+	for i, k := range c.todo {
+		if len(queueIndex) > 1 {
+			c.args = append(c.args, queueOf[i])
+		}
+		c.args = append(c.args, k.key, msgs[i], max(k.u.Size, 0))
+		total += max(k.u.Size, 0)
+	}
+	c.args[9] = total
 	return c
 }
 
@@ -180,7 +237,7 @@ func (e *Enqueuer) runChunk(ctx context.Context, batch string, c *scriptedChunk,
 	if len(codes) != len(c.todo) {
 		return fmt.Errorf("enqueue %d files of batch %s: the script answered for %d", len(c.todo), batch, len(codes))
 	}
-	var conflicts []keyed
+	var conflicts, other []keyed
 	var queued []queuedAs
 	for i, k := range c.todo {
 		switch codes[i] {
@@ -190,10 +247,13 @@ func (e *Enqueuer) runChunk(ctx context.Context, batch string, c *scriptedChunk,
 			res.Enqueued++
 		case 'q':
 			conflicts = append(conflicts, k)
+		case 'o':
+			other = append(other, k)
 		case 'l':
 			queued = append(queued, queuedAs{k, legacyTaskIDOf(k.key)})
 		}
 	}
+	conflicts, queued = e.splitOtherLane(other, small, conflicts, queued)
 	return e.settleQueued(ctx, batch, conflicts, queued, small, res)
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -218,19 +219,40 @@ func (e *InvalidError) Error() string {
 // Validate checks every upload for its task type and returns an
 // *InvalidError listing each bad one (up to 100), or nil.
 func Validate(uploads []*Upload) error {
-	var e InvalidError
-	for i, u := range uploads {
-		if err := u.Validate(u.taskType()); err != nil {
-			e.Items = append(e.Items, ItemError{Index: i, Path: u.Path, Err: err})
-			if len(e.Items) == maxItemErrors {
-				break
+	return invalid(eachUpload(uploads, func(u *Upload) error { return u.Validate(u.taskType()) }))
+}
+
+// invalid is an *InvalidError of items, or nil if there are none.
+func invalid(items []ItemError) error {
+	if len(items) == 0 {
+		return nil
+	}
+	return &InvalidError{Items: items}
+}
+
+// eachUpload applies f to every upload and returns the first 100 errors,
+// in upload order. The uploads are split over the CPUs: a large manifest
+// is checked whole before anything is enqueued, so this is time nothing
+// else overlaps.
+func eachUpload(uploads []*Upload, f func(*Upload) error) []ItemError {
+	part := max(1024, (len(uploads)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0))
+	found := make([][]ItemError, (len(uploads)+part-1)/part)
+	var wg sync.WaitGroup
+	for p := range found {
+		wg.Go(func() {
+			for i := p * part; i < min((p+1)*part, len(uploads)); i++ {
+				if err := f(uploads[i]); err != nil && len(found[p]) < maxItemErrors {
+					found[p] = append(found[p], ItemError{Index: i, Path: uploads[i].Path, Err: err})
+				}
 			}
-		}
+		})
 	}
-	if len(e.Items) > 0 {
-		return &e
+	wg.Wait()
+	var items []ItemError
+	for _, f := range found {
+		items = append(items, f[:min(len(f), maxItemErrors-len(items))]...)
 	}
-	return nil
+	return items
 }
 
 // chunk is how many uploads share one round of batch writes.
@@ -267,14 +289,8 @@ func Check(batch string, uploads []*Upload, box *seal.Box) (*Checked, error) {
 	if err := Validate(uploads); err != nil {
 		return nil, err
 	}
-	var e InvalidError
-	for i, u := range uploads {
-		if err := u.sealSource(box); err != nil && len(e.Items) < maxItemErrors {
-			e.Items = append(e.Items, ItemError{Index: i, Path: u.Path, Err: err})
-		}
-	}
-	if len(e.Items) > 0 {
-		return nil, &e
+	if err := invalid(eachUpload(uploads, func(u *Upload) error { return u.sealSource(box) })); err != nil {
+		return nil, err
 	}
 	return &Checked{batch: batch, uploads: uploads}, nil
 }
@@ -325,11 +341,27 @@ func (e *Enqueuer) enqueueChunkPerTask(ctx context.Context, batch string, upload
 	if err := e.batches.AddSized(ctx, batch, ids, sizesOf(todo)); err != nil {
 		return err
 	}
-	fresh, queued, err := e.splitLegacy(ctx, todo)
+	fresh, queued, other, err := e.splitLegacy(ctx, todo, small)
 	if err != nil {
 		return err
 	}
+	fresh, queued = e.splitOtherLane(other, small, fresh, queued)
 	return e.settleQueued(ctx, batch, fresh, queued, small, res)
+}
+
+// splitOtherLane sorts the uploads queued under their id in their token's
+// other lane (asynq's id check is per queue, so this is frameq's): a
+// retained completed task there is history, dropped, and the upload joins
+// fresh; any other is already queued, and joins queued.
+func (e *Enqueuer) splitOtherLane(other []keyed, small bool, fresh []keyed, queued []queuedAs) ([]keyed, []queuedAs) {
+	for _, k := range other {
+		if e.dropCompleted(e.queueOf(k.u, !small), TaskIDOf(k.key)) {
+			fresh = append(fresh, k)
+			continue
+		}
+		queued = append(queued, queuedAs{k, TaskIDOf(k.key)})
+	}
+	return fresh, queued
 }
 
 // settleQueued enqueues fresh through asynq's client (a retained completed
@@ -361,36 +393,41 @@ type queuedAs struct {
 
 // splitLegacy sets apart the uploads still queued under their legacy id,
 // in either lane and any state (pending, scheduled, retry, archived,
-// active), so a file is never queued twice across the change of id form.
-// It reads asynq's task keys directly: asynq has no lookup of many ids at
-// once, and one pipelined round trip per chunk keeps enqueue fast.
-func (e *Enqueuer) splitLegacy(ctx context.Context, todo []keyed) ([]keyed, []queuedAs, error) {
+// active), so a file is never queued twice across the change of id form,
+// and then those queued under their id in the other lane (other: see
+// splitOtherLane). It reads asynq's task keys directly: asynq has no
+// lookup of many ids at once, and one pipelined round trip per chunk keeps
+// enqueue fast.
+func (e *Enqueuer) splitLegacy(ctx context.Context, todo []keyed, small bool) (fresh []keyed, legacy []queuedAs, other []keyed, err error) {
 	if len(todo) == 0 {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	cmds := make([][]*redis.IntCmd, len(todo))
-	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds := make([][3]*redis.IntCmd, len(todo))
+	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range todo {
 			// One EXISTS per key: the lanes hash to different Cluster slots.
-			for _, q := range Queues(k.u.TokenRef) {
-				cmds[i] = append(cmds[i], p.Exists(ctx, asynqTaskKey(q, legacyTaskIDOf(k.key))))
+			for j, q := range Queues(k.u.TokenRef) {
+				cmds[i][j] = p.Exists(ctx, asynqTaskKey(q, legacyTaskIDOf(k.key)))
 			}
+			cmds[i][2] = p.Exists(ctx, asynqTaskKey(e.queueOf(k.u, !small), TaskIDOf(k.key)))
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("look for tasks queued under legacy ids: %w", err)
+		return nil, nil, nil, fmt.Errorf("look for tasks queued under legacy ids or in the other lane: %w", err)
 	}
-	fresh := make([]keyed, 0, len(todo))
-	var legacy []queuedAs
+	fresh = make([]keyed, 0, len(todo))
 	for i, k := range todo {
-		if cmds[i][0].Val()+cmds[i][1].Val() > 0 {
+		switch {
+		case cmds[i][0].Val()+cmds[i][1].Val() > 0:
 			legacy = append(legacy, queuedAs{k, legacyTaskIDOf(k.key)})
-			continue
+		case cmds[i][2].Val() > 0:
+			other = append(other, k)
+		default:
+			fresh = append(fresh, k)
 		}
-		fresh = append(fresh, k)
 	}
-	return fresh, legacy, nil
+	return fresh, legacy, other, nil
 }
 
 // asynqTaskKey is the Redis key of task id in queue qname, as asynq

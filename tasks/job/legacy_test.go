@@ -102,7 +102,8 @@ func TestLegacyIDIsFoundInEveryState(t *testing.T) {
 }
 
 // On Redis Cluster the two lanes hash to different slots: the legacy
-// lookup must still find a task in either. (It checks splitLegacy alone:
+// lookup must still find a task in either, and the lookup of the other
+// lane a task under the current id there. (It checks splitLegacy alone:
 // records.Batches.Track, which Enqueue calls next for any already-queued
 // file, fails on Cluster with CROSSSLOT whatever the id form.)
 func TestLegacyIDIsFoundOnCluster(t *testing.T) {
@@ -123,9 +124,18 @@ func TestLegacyIDIsFoundOnCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fresh, legacy, err := NewEnqueuer(rdb).splitLegacy(ctx, todo)
-	if err != nil || len(legacy) != 2 || len(fresh) != 1 || fresh[0].u != todo[2].u {
-		t.Fatalf("splitLegacy: %d fresh, %d legacy, %v; want the two queued files found, the third fresh", len(fresh), len(legacy), err)
+	small := validUpload() // queued in the small lane under its current id
+	small.Path = "lane/small-current.mov"
+	todo = append(todo, keyed{small, IdempotencyKey(small)})
+	b, _ := small.Encode()
+	if _, err := client.EnqueueContext(ctx, asynq.NewTask(TypeUpload, b,
+		asynq.TaskID(TaskID(small)), asynq.Queue(SmallQueue("default")))); err != nil {
+		t.Fatal(err)
+	}
+	fresh, legacy, other, err := NewEnqueuer(rdb).splitLegacy(ctx, todo, false)
+	if err != nil || len(legacy) != 2 || len(fresh) != 1 || fresh[0].u != todo[2].u || len(other) != 1 || other[0].u != small {
+		t.Fatalf("splitLegacy: %d fresh, %d legacy, %d other lane, %v; want the two legacy files found, the third fresh, the fourth in the other lane",
+			len(fresh), len(legacy), len(other), err)
 	}
 	for i, q := range legacy {
 		if q.id != legacyTaskIDOf(todo[i].key) {

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -88,5 +89,45 @@ func TestCheckListsEveryBadUploadAndEnqueuesNothing(t *testing.T) {
 	}
 	if keys, _ := rdb.Keys(context.Background(), "*").Result(); len(keys) != 0 {
 		t.Errorf("keys in Redis after a refused request: %v", keys)
+	}
+}
+
+// Check is spread over the CPUs in parts of at least 1,024 uploads; it
+// still names the first 100 bad uploads of the whole request, in order,
+// and a bad seal after good validation (a URL with credentials, no key)
+// is found in any part.
+func TestCheckNamesTheFirst100BadUploadsInOrder(t *testing.T) {
+	var ups []*Upload
+	var want []int
+	for i := range 5000 {
+		u := validUpload()
+		u.Path = fmt.Sprintf("clips/%04d.mov", i)
+		if i%97 == 3 || (i > 4000 && i%5 == 0) { // bad ones in every part
+			u.TokenRef = "Acme"
+			want = append(want, i)
+		}
+		ups = append(ups, u)
+	}
+	_, err := Check("b", ups, nil)
+	var inv *InvalidError
+	if !errors.As(err, &inv) || len(inv.Items) != 100 {
+		t.Fatalf("Check = %v; want 100 items", err)
+	}
+	for i, it := range inv.Items {
+		if it.Index != want[i] {
+			t.Fatalf("item %d is upload %d, want %d", i, it.Index, want[i])
+		}
+	}
+	ups = ups[:0]
+	for i := range 3000 {
+		u := validUpload()
+		u.Path = fmt.Sprintf("clips/%04d.mov", i)
+		if i == 2500 {
+			u.File, u.MtimeNS, u.SourceURL = "", 0, "https://user:secret@media.example.com/x.mov"
+		}
+		ups = append(ups, u)
+	}
+	if _, err := Check("b", ups, nil); !errors.As(err, &inv) || len(inv.Items) != 1 || inv.Items[0].Index != 2500 {
+		t.Fatalf("Check of a URL with credentials and no key = %v; want upload 2500 named", err)
 	}
 }
