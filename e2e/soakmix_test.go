@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,7 +45,7 @@ func TestSoakEverythingAtOnce(t *testing.T) {
 	t.Parallel() // mostly waiting: overlaps the other slow scenarios
 	plan := shortSoak()
 	if os.Getenv("FRAMEQ_SOAK") == "1" {
-		plan = fullSoak()
+		plan = fullSoak(t)
 	}
 	s := startSoak(t, plan)
 	s.run()
@@ -87,18 +88,33 @@ func shortSoak() soakPlan {
 		files: 240, growing: 4, locked: 6, createLimit: 10, workers: 4, timeout: 4 * time.Minute,
 		faults: []soakFault{
 			{at: 0.05, name: "kill", run: killWorker(0)},
+			{at: 0.10, name: "failover", run: failoverAfterCreate},
+			{at: 0.15, name: "partition", run: partition(25 * time.Second)},
 			{at: 0.20, name: "term", run: stopWorker(1)},
+			{at: 0.30, name: "failover", run: failoverAfterCreate},
 			{at: 0.35, name: "outage10", run: redisDown(10*time.Second, 3*time.Second)},
+			{at: 0.50, name: "failover", run: failoverAfterCreate},
 			{at: 0.60, name: "lower", run: lowerLimit(6)},
 		},
 	}
 }
 
 // fullSoak is FRAMEQ_SOAK=1: 10,000 files at 5 creates/s (4.25/s with
-// the load margin) then 4/s, 57 minutes in the one run with the faults, each fault
-// several times over the run and one 60 s outage.
-func fullSoak() soakPlan {
-	p := soakPlan{files: 10000, growing: 40, locked: 200, createLimit: 5, workers: 4, timeout: 75 * time.Minute}
+// the load margin) then 4/s, about an hour, each fault several times over
+// the run, one 60 s outage, 20 failovers and two partitions.
+// FRAMEQ_SOAK_FILES sizes a shorter (or longer) run with the same
+// schedule: the planted files scale with it.
+func fullSoak(t *testing.T) soakPlan {
+	files := 10000
+	if v := os.Getenv("FRAMEQ_SOAK_FILES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 500 {
+			t.Fatalf("FRAMEQ_SOAK_FILES=%q: want a number of files, at least 500", v)
+		}
+		files = n
+	}
+	p := soakPlan{files: files, growing: files / 250, locked: files / 50, createLimit: 5, workers: 4,
+		timeout: time.Duration(files)*time.Second/3 + 20*time.Minute}
 	for i, at := range []float64{0.04, 0.24, 0.44, 0.64, 0.84} {
 		p.faults = append(p.faults,
 			soakFault{at: at, name: "kill", run: killWorker(i)},
@@ -107,9 +123,14 @@ func fullSoak() soakPlan {
 	for _, at := range []float64{0.12, 0.32, 0.72, 0.92} {
 		p.faults = append(p.faults, soakFault{at: at, name: "outage10", run: redisDown(10*time.Second, 3*time.Second)})
 	}
+	for i := range 20 { // 2 % to 97 %, between the others
+		p.faults = append(p.faults, soakFault{at: 0.02 + 0.05*float64(i) + 0.005, name: "failover", run: failoverAfterCreate})
+	}
 	p.faults = append(p.faults,
 		soakFault{at: 0.52, name: "outage60", run: redisDown(60*time.Second, 6*time.Second)},
-		soakFault{at: 0.76, name: "lower", run: lowerLimit(4)})
+		soakFault{at: 0.76, name: "lower", run: lowerLimit(4)},
+		soakFault{at: 0.30, name: "partition", run: partition(60 * time.Second)},
+		soakFault{at: 0.80, name: "partition", run: partition(60 * time.Second)})
 	sort.Slice(p.faults, func(i, j int) bool { return p.faults[i].at < p.faults[j].at })
 	return p
 }
@@ -128,21 +149,62 @@ type soak struct {
 	grow    *grower
 	locked  map[string]bool
 	base    redisBooks // before the enqueue
-	batch   string
-	queued  int64
-	took    time.Duration
-	log     []string // what each fault did
+	// baseUsed is each data node's used_memory and overhead at the
+	// baseline, by announced address: the books compare the node that is
+	// master at the end with itself.
+	baseUsed map[string][2]int64
+	sen      *redistest.Sentinel
+	trip     *createTrip    // kills the master right after a create, when armed
+	calls    *callsBySource // every API call with its caller's IP
+	ns       *netns         // nil: no network namespace here (nsWhy says why)
+	nsWhy    string
+	batch    string
+	queued   int64
+	took     time.Duration
+	log      []string // what each fault did
+	// Figures of the failover and partition phases, for the summary.
+	failovers, failoverTries int
+	lostBytes                int64
+	partitions               []partitionSeen
 }
 
+// soakLag is how far the replica lags (redistest's lag proxy): a
+// failover loses the master's writes of the last soakLag.
+const soakLag = 100 * time.Millisecond
+
+// nsSlot is the worker slot that runs in the network namespace.
+const nsSlot = 3
+
+// startSoak starts the deployment: an append-only master and its replica,
+// 100 ms behind, watched by a Sentinel; every process follows the master
+// through the Sentinel, so the guard writes wait for the replica
+// (FRAMEQ_REDIS_WAIT_REPLICAS auto). Where network namespaces can be
+// made, Redis, the Sentinel and the simulator are reached at the host end
+// of a veth pair, and worker slot nsSlot runs in the namespace.
 func startSoak(t *testing.T, plan soakPlan) *soak {
+	s := &soak{t: t, plan: plan, locked: map[string]bool{}, calls: &callsBySource{}}
+	host, listen := "127.0.0.1", ""
+	if s.ns, s.nsWhy = tryNetns(t); s.ns != nil {
+		host, listen = s.ns.redisIP, s.ns.apiIP+":0"
+	} else {
+		t.Logf("partition phase skipped: %s", s.nsWhy)
+	}
+	s.sen = redistest.StartSentinel(t, redistest.SentinelOptions{Lag: soakLag, Host: host, Data: redistest.Options{AppendOnly: true}})
+	s.trip = &createTrip{tripped: make(chan tripReport, 1), kill: func() (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s.sen.KillMaster(ctx)
+	}}
+	redisEnv := []string{"FRAMEQ_REDIS_URL=", "FRAMEQ_REDIS_SENTINEL_ADDRS=" + s.sen.Addr(), "FRAMEQ_REDIS_SENTINEL_MASTER=" + s.sen.MasterName()}
 	cfg := frameiosim.Config{Enforcement: frameiosim.SlidingWindow, PartSize: soakPartSize, Seed: 41}
-	r := newRig(t, cfg, rigOptions{redis: redistest.Options{AppendOnly: true}, partDelay: 100 * time.Millisecond,
-		worker: append(v2.limits(&cfg, plan.createLimit, 100), loadMargin,
-			"FRAMEQ_PART_CONCURRENCY=1", "FRAMEQ_SETTLE=1s")})
+	r := newRig(t, cfg, rigOptions{partDelay: 100 * time.Millisecond, listen: listen,
+		front: func(h http.Handler) http.Handler { return s.trip.wrap(s.calls.wrap(h)) },
+		worker: append(append(v2.limits(&cfg, plan.createLimit, 100), loadMargin,
+			"FRAMEQ_PART_CONCURRENCY=1", "FRAMEQ_SETTLE=1s"), redisEnv...)})
 	// Completed tasks are kept 2 h (the default is 1 h): none expires
 	// before the full run counts them.
-	r.enqueueEnv = []string{"FRAMEQ_COMPLETED_RETENTION=2h"}
-	s := &soak{t: t, plan: plan, r: r, rdb: r.redis.Client(t), locked: map[string]bool{}}
+	r.enqueueEnv = append([]string{"FRAMEQ_COMPLETED_RETENTION=2h"}, redisEnv...)
+	s.r, s.rdb = r, s.sen.Client(t)
 	s.root = r.sim.RootFolder(frameiosim.DefaultToken)
 	lockedID := r.sim.MakeFolder(s.root, "locked")
 	r.sim.SetFaults(frameiosim.Faults{
@@ -182,7 +244,12 @@ func (s *soak) plantFiles() {
 // startWorker starts the worker of slot i (a replacement after a kill or
 // a stop, as a supervisor would).
 func (s *soak) startWorker(i int) {
-	s.workers[i] = s.r.spawn(fmt.Sprintf("w%d-%d", i+1, len(s.all)+1))
+	name := fmt.Sprintf("w%d-%d", i+1, len(s.all)+1)
+	if i == nsSlot && s.ns != nil {
+		s.workers[i] = s.r.spawnIn([]string{"ip", "netns", "exec", s.ns.name}, name+"-ns")
+	} else {
+		s.workers[i] = s.r.spawn(name)
+	}
 	s.all = append(s.all, s.workers[i])
 }
 
@@ -197,6 +264,11 @@ func (s *soak) waitBaseline() redisBooks {
 		s.t.Fatal("the workers never registered with asynq")
 	}
 	time.Sleep(time.Second) // their limiter and lease keys
+	s.baseUsed = map[string][2]int64{}
+	for _, d := range s.sen.Data {
+		used, overhead := usedMemory(s.t, d.Client(s.t))
+		s.baseUsed[s.sen.Announced(d)] = [2]int64{used, overhead}
+	}
 	return countRedis(s.t, s.rdb)
 }
 
@@ -286,11 +358,26 @@ func stopWorker(i int) func(*soak) string {
 	}
 }
 
-// redisDown kills redis-server for d and restarts it from its AOF
-// (redisOutage: no worker exits or spins, no API call without a permit).
+// redisDown kills the whole Redis tier, master and replica (SIGKILL), for
+// d and restarts both from their AOF in the roles they had (outageOf: no
+// worker exits or spins, no API call without a permit). Killing the
+// master alone is a failover (the failover phase); an outage longer than
+// a lease is what a deployment with Sentinel sees when every data node
+// goes at once (a power cut, the Redis hosts' network): nothing to fail
+// over to, the Sentinel still answering with the dead master.
 func redisDown(d, maxCPU time.Duration) func(*soak) string {
 	return func(s *soak) string {
-		seen := s.r.redisOutage(s.t, s.workers, d, 2*time.Second, maxCPU)
+		ctx, cancel := context.WithTimeout(context.Background(), d+time.Minute)
+		defer cancel()
+		var master string
+		stop := func() {
+			var err error
+			if master, err = s.sen.StopAll(ctx); err != nil {
+				s.t.Fatalf("stop Redis: %v", err)
+			}
+		}
+		start := func() error { return s.sen.RestartAll(ctx, master) }
+		seen := s.r.outageOf(s.t, s.workers, d, 2*time.Second, maxCPU, stop, start)
 		var most time.Duration
 		for _, c := range seen.cpu {
 			most = max(most, c)
@@ -469,6 +556,7 @@ func (s *soak) checkBooks() {
 		s.queued, s.took.Round(time.Second), s.plan.workers, len(s.all), done, failed, grown, changed, requeued)
 	t.Logf("Frame.io: %d files once each, %d creates, %d deleted (orphans and half-made), 0 duplicates; faults: %d failed creates, %d lost answers, %d failed parts, %d proxy 502s, %d × 429",
 		len(st.Files), st.Creates, st.Deleted, st.FailedCreates, st.LostCreates, st.PartsFailed, s.r.simLog.count(" → 502 in "), st.RateLimited)
+	t.Logf("phases: %s", s.phaseSummary())
 	t.Logf("faults fired:\n%s", strings.Join(s.log, "\n"))
 }
 
@@ -531,7 +619,14 @@ func countRedis(t *testing.T, rdb *redis.Client) redisBooks {
 			b.bytes[fam] += n
 		}
 	}
-	info, err := rdb.Info(ctx, "memory").Result()
+	b.used, b.overhead = usedMemory(t, rdb)
+	return b
+}
+
+// usedMemory is rdb's used_memory and used_memory_overhead.
+func usedMemory(t *testing.T, rdb *redis.Client) (used, overhead int64) {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "memory").Result()
 	if err != nil {
 		t.Fatalf("info memory: %v", err)
 	}
@@ -539,11 +634,11 @@ func countRedis(t *testing.T, rdb *redis.Client) redisBooks {
 	if m == nil {
 		t.Fatalf("no used_memory in INFO: %s", info)
 	}
-	b.used, _ = strconv.ParseInt(m[1], 10, 64)
+	used, _ = strconv.ParseInt(m[1], 10, 64)
 	if m := regexp.MustCompile(`(?m)^used_memory_overhead:(\d+)`).FindStringSubmatch(info); m != nil {
-		b.overhead, _ = strconv.ParseInt(m[1], 10, 64)
+		overhead, _ = strconv.ParseInt(m[1], 10, 64)
 	}
-	return b
+	return used, overhead
 }
 
 // keyBytes is the MEMORY USAGE of every key.
@@ -570,6 +665,17 @@ func (s *soak) checkRedis(done, failed, grown, folders int) {
 	const maxUnexplained = 1 << 20
 	t := s.t
 	after := countRedis(t, s.rdb)
+	// used_memory is compared on the node that is master now, with its own
+	// baseline (the replica held the same keys then).
+	master, err := s.sen.Master(context.Background())
+	if err != nil {
+		t.Fatalf("master at the end: %v", err)
+	}
+	base, ok := s.baseUsed[master]
+	if !ok {
+		t.Fatalf("master at the end %s is none of the data nodes", master)
+	}
+	s.base.used, s.base.overhead = base[0], base[1]
 	grew := map[string]int{}
 	var fams []string
 	for f, n := range after.count {
@@ -611,8 +717,8 @@ func (s *soak) checkRedis(done, failed, grown, folders int) {
 	if unexplained := used - kept; unexplained < -allowed/4 || unexplained > allowed {
 		t.Errorf("Redis used_memory grew %d B, the retained keys' MEMORY USAGE %d B: %d B unexplained, more than the %d B allowed", used, kept, unexplained, allowed)
 	}
-	t.Logf("Redis: used_memory %d → %d B (+%d); MEMORY USAGE of the keys +%d B (%d B unexplained, allowed %d; used_memory_overhead +%d B); per done file %.0f B of done record and %.0f B of completed task",
-		s.base.used, after.used, used, kept, used-kept, allowed, after.overhead-s.base.overhead,
+	t.Logf("Redis (master at the end: %s): used_memory %d → %d B (+%d); MEMORY USAGE of the keys +%d B (%d B unexplained, allowed %d; used_memory_overhead +%d B); per done file %.0f B of done record and %.0f B of completed task",
+		master, s.base.used, after.used, used, kept, used-kept, allowed, after.overhead-s.base.overhead,
 		float64(after.bytes["frameq:up:{*}"])/float64(done+grown), float64(familyBytes(after, "asynq:task"))/float64(done+failed))
 }
 
