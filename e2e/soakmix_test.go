@@ -88,12 +88,15 @@ func shortSoak() soakPlan {
 		files: 240, growing: 4, locked: 6, createLimit: 10, workers: 4, timeout: 4 * time.Minute,
 		faults: []soakFault{
 			{at: 0.05, name: "kill", run: killWorker(0)},
-			{at: 0.10, name: "failover", run: failoverAfterCreate},
-			{at: 0.15, name: "partition", run: partition(25 * time.Second)},
+			// Creates run ahead of completions (32 uploads at once,
+			// parts slowed): past ~30 % complete none may be left to
+			// trigger a failover.
+			{at: 0.08, name: "failover", run: failoverAfterCreate},
+			{at: 0.12, name: "failover", run: failoverAfterCreate},
+			{at: 0.16, name: "failover", run: failoverAfterCreate},
 			{at: 0.20, name: "term", run: stopWorker(1)},
-			{at: 0.30, name: "failover", run: failoverAfterCreate},
+			{at: 0.25, name: "partition", run: partition(25 * time.Second)},
 			{at: 0.35, name: "outage10", run: redisDown(10*time.Second, 3*time.Second)},
-			{at: 0.50, name: "failover", run: failoverAfterCreate},
 			{at: 0.60, name: "lower", run: lowerLimit(6)},
 		},
 	}
@@ -123,8 +126,8 @@ func fullSoak(t *testing.T) soakPlan {
 	for _, at := range []float64{0.12, 0.32, 0.72, 0.92} {
 		p.faults = append(p.faults, soakFault{at: at, name: "outage10", run: redisDown(10*time.Second, 3*time.Second)})
 	}
-	for i := range 20 { // 2 % to 97 %, between the others
-		p.faults = append(p.faults, soakFault{at: 0.02 + 0.05*float64(i) + 0.005, name: "failover", run: failoverAfterCreate})
+	for i := range 20 { // 2.5 % to 88 %, between the others: creates run ahead of completions
+		p.faults = append(p.faults, soakFault{at: 0.025 + 0.045*float64(i), name: "failover", run: failoverAfterCreate})
 	}
 	p.faults = append(p.faults,
 		soakFault{at: 0.52, name: "outage60", run: redisDown(60*time.Second, 6*time.Second)},
@@ -149,10 +152,11 @@ type soak struct {
 	grow    *grower
 	locked  map[string]bool
 	base    redisBooks // before the enqueue
-	// baseUsed is each data node's used_memory and overhead at the
-	// baseline, by announced address: the books compare the node that is
-	// master at the end with itself.
-	baseUsed map[string][2]int64
+	// bare is each data node's INFO memory before any process connected
+	// (no key, no client), by announced address: the memory books compare
+	// the node that is master at the end, once every worker has gone, with
+	// itself then.
+	bare map[string]map[string]int64
 	sen      *redistest.Sentinel
 	trip     *createTrip    // kills the master right after a create, when armed
 	calls    *callsBySource // every API call with its caller's IP
@@ -212,6 +216,10 @@ func startSoak(t *testing.T, plan soakPlan) *soak {
 		ForbiddenFolders: []string{lockedID},
 	})
 	s.plantFiles()
+	s.bare = map[string]map[string]int64{}
+	for _, d := range s.sen.Data {
+		s.bare[s.sen.Announced(d)] = memInfo(t, d.Client(t))
+	}
 	if dir := os.Getenv("FRAMEQ_SOAK_LOGS"); dir != "" {
 		t.Cleanup(func() { s.keepLogs(dir) })
 	}
@@ -264,11 +272,6 @@ func (s *soak) waitBaseline() redisBooks {
 		s.t.Fatal("the workers never registered with asynq")
 	}
 	time.Sleep(time.Second) // their limiter and lease keys
-	s.baseUsed = map[string][2]int64{}
-	for _, d := range s.sen.Data {
-		used, overhead := usedMemory(s.t, d.Client(s.t))
-		s.baseUsed[s.sen.Announced(d)] = [2]int64{used, overhead}
-	}
 	return countRedis(s.t, s.rdb)
 }
 
@@ -565,6 +568,7 @@ func (s *soak) checkBooks() {
 // MEMORY USAGE.
 type redisBooks struct {
 	used, overhead int64 // used_memory, used_memory_overhead
+	info           map[string]int64 // INFO memory
 	count          map[string]int
 	bytes          map[string]int64
 }
@@ -619,26 +623,26 @@ func countRedis(t *testing.T, rdb *redis.Client) redisBooks {
 			b.bytes[fam] += n
 		}
 	}
-	b.used, b.overhead = usedMemory(t, rdb)
+	b.info = memInfo(t, rdb)
+	b.used, b.overhead = b.info["used_memory"], b.info["used_memory_overhead"]
 	return b
 }
 
-// usedMemory is rdb's used_memory and used_memory_overhead.
-func usedMemory(t *testing.T, rdb *redis.Client) (used, overhead int64) {
+// memInfo is rdb's INFO memory, its integer fields.
+func memInfo(t *testing.T, rdb *redis.Client) map[string]int64 {
 	t.Helper()
 	info, err := rdb.Info(context.Background(), "memory").Result()
 	if err != nil {
 		t.Fatalf("info memory: %v", err)
 	}
-	m := regexp.MustCompile(`(?m)^used_memory:(\d+)`).FindStringSubmatch(info)
-	if m == nil {
+	out := map[string]int64{}
+	for _, m := range regexp.MustCompile(`(?m)^(\w+):(\d+)\r?$`).FindAllStringSubmatch(info, -1) {
+		out[m[1]], _ = strconv.ParseInt(m[2], 10, 64)
+	}
+	if _, ok := out["used_memory"]; !ok {
 		t.Fatalf("no used_memory in INFO: %s", info)
 	}
-	used, _ = strconv.ParseInt(m[1], 10, 64)
-	if m := regexp.MustCompile(`(?m)^used_memory_overhead:(\d+)`).FindStringSubmatch(info); m != nil {
-		overhead, _ = strconv.ParseInt(m[1], 10, 64)
-	}
-	return used, overhead
+	return out
 }
 
 // keyBytes is the MEMORY USAGE of every key.
@@ -662,20 +666,9 @@ func (b redisBooks) keyBytes() int64 {
 // of that usage: memory that does not grow with files (client buffers, the
 // script cache) and the key dicts' bucket arrays, which grow in steps.
 func (s *soak) checkRedis(done, failed, grown, folders int) {
-	const maxUnexplained = 1 << 20
+	const maxUnexplained = 2 << 20
 	t := s.t
 	after := countRedis(t, s.rdb)
-	// used_memory is compared on the node that is master now, with its own
-	// baseline (the replica held the same keys then).
-	master, err := s.sen.Master(context.Background())
-	if err != nil {
-		t.Fatalf("master at the end: %v", err)
-	}
-	base, ok := s.baseUsed[master]
-	if !ok {
-		t.Fatalf("master at the end %s is none of the data nodes", master)
-	}
-	s.base.used, s.base.overhead = base[0], base[1]
 	grew := map[string]int{}
 	var fams []string
 	for f, n := range after.count {
@@ -712,14 +705,66 @@ func (s *soak) checkRedis(done, failed, grown, folders int) {
 			t.Errorf("Redis: %d more %s keys than at the baseline, at most %d", n, fam, limit)
 		}
 	}
-	used, kept := after.used-s.base.used, after.keyBytes()-s.base.keyBytes()
-	allowed := maxUnexplained + kept/10
-	if unexplained := used - kept; unexplained < -allowed/4 || unexplained > allowed {
-		t.Errorf("Redis used_memory grew %d B, the retained keys' MEMORY USAGE %d B: %d B unexplained, more than the %d B allowed", used, kept, unexplained, allowed)
-	}
-	t.Logf("Redis (master at the end: %s): used_memory %d → %d B (+%d); MEMORY USAGE of the keys +%d B (%d B unexplained, allowed %d; used_memory_overhead +%d B); per done file %.0f B of done record and %.0f B of completed task",
-		master, s.base.used, after.used, used, kept, used-kept, allowed, after.overhead-s.base.overhead,
+	t.Logf("Redis: per done file %.0f B of done record and %.0f B of completed task",
 		float64(after.bytes["frameq:up:{*}"])/float64(done+grown), float64(familyBytes(after, "asynq:task"))/float64(done+failed))
+	s.checkMemory(maxUnexplained)
+}
+
+// checkMemory stops the workers (SIGTERM) and compares the master's
+// used_memory with its own before any process connected: it must be that
+// plus the MEMORY USAGE of every key left and the replication backlog (up
+// to repl-backlog-size, whatever the files), within maxUnexplained and a
+// tenth of the keys' usage. A node that has been failed over, killed and
+// restarted from its AOF carries allocations that neither its keys nor
+// INFO's overhead counters account for: in 5 CI-size runs the master at
+// the end had 1.07-1.63 MB unexplained, the replica (same 521 keys,
+// MEMORY STATS) 0.6 MB less than the master; the single node of the
+// soak before Sentinel 0.36-0.45 MB. Hence maxUnexplained of 2 MiB: a
+// leak that grows with the files still shows in the full run (10,000
+// files: 12 MB of keys).
+func (s *soak) checkMemory(maxUnexplained int64) {
+	t := s.t
+	for _, w := range s.workers {
+		w.signal(syscall.SIGTERM)
+	}
+	for _, w := range s.workers {
+		if !w.waitExit(20 * time.Second) {
+			t.Fatalf("%s still running 20 s after SIGTERM", w.name)
+		}
+	}
+	ctx := context.Background()
+	master, err := s.sen.Master(ctx)
+	if err != nil {
+		t.Fatalf("master at the end: %v", err)
+	}
+	bare, ok := s.bare[master]
+	if !ok {
+		t.Fatalf("master at the end %s is none of the data nodes", master)
+	}
+	// The workers' connections close as they exit; the test's own (this
+	// client, the Sentinel's, the replica's) stay.
+	pollUntil(ctx, 5*time.Second, 100*time.Millisecond, func() bool {
+		n, err := s.rdb.ClientList(ctx).Result()
+		return err == nil && strings.Count(n, "\n") <= 4
+	})
+	end := countRedis(t, s.rdb)
+	for _, d := range s.sen.Data {
+		if addr := s.sen.Announced(d); addr != master {
+			m := memInfo(t, d.Client(t))
+			t.Logf("Redis replica at the end %s: used_memory %d → %d B (+%d), used_memory_dataset +%d B", addr,
+				s.bare[addr]["used_memory"], m["used_memory"], m["used_memory"]-s.bare[addr]["used_memory"], m["used_memory_dataset"]-s.bare[addr]["used_memory_dataset"])
+		}
+	}
+	used, kept := end.used-bare["used_memory"], end.keyBytes()
+	backlog := end.info["mem_replication_backlog"] - bare["mem_replication_backlog"]
+	allowed := maxUnexplained + kept/10
+	unexplained := used - kept - backlog
+	if unexplained < -allowed/4 || unexplained > allowed {
+		t.Errorf("Redis used_memory grew %d B, the keys' MEMORY USAGE %d B and the replication backlog %d B: %d B unexplained, more than the %d B allowed", used, kept, backlog, unexplained, allowed)
+	}
+	t.Logf("Redis (master at the end %s, workers gone): used_memory %d → %d B (+%d); MEMORY USAGE of the keys %d B, replication backlog +%d B: %d B unexplained, allowed %d (used_memory_overhead +%d B, clients +%d B)",
+		master, bare["used_memory"], end.used, used, kept, backlog, unexplained, allowed,
+		end.overhead-bare["used_memory_overhead"], end.info["mem_clients_normal"]-bare["mem_clients_normal"])
 }
 
 // retainedFamily groups key families by the record they hold.
