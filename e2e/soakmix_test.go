@@ -156,16 +156,16 @@ type soak struct {
 	// (no key, no client), by announced address: the memory books compare
 	// the node that is master at the end, once every worker has gone, with
 	// itself then.
-	bare map[string]map[string]int64
-	sen      *redistest.Sentinel
-	trip     *createTrip    // kills the master right after a create, when armed
-	calls    *callsBySource // every API call with its caller's IP
-	ns       *netns         // nil: no network namespace here (nsWhy says why)
-	nsWhy    string
-	batch    string
-	queued   int64
-	took     time.Duration
-	log      []string // what each fault did
+	bare   map[string]map[string]int64
+	sen    *redistest.Sentinel
+	trip   *createTrip    // kills the master right after a create, when armed
+	calls  *callsBySource // every API call with its caller's IP
+	ns     *netns         // nil: no network namespace here (nsWhy says why)
+	nsWhy  string
+	batch  string
+	queued int64
+	took   time.Duration
+	log    []string // what each fault did
 	// Figures of the failover and partition phases, for the summary.
 	failovers, failoverTries int
 	lostBytes                int64
@@ -567,7 +567,7 @@ func (s *soak) checkBooks() {
 // (its name with ids replaced by *) with the families' key counts and
 // MEMORY USAGE.
 type redisBooks struct {
-	used, overhead int64 // used_memory, used_memory_overhead
+	used, overhead int64            // used_memory, used_memory_overhead
 	info           map[string]int64 // INFO memory
 	count          map[string]int
 	bytes          map[string]int64
