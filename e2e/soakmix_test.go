@@ -26,13 +26,16 @@ import (
 )
 
 // TestSoakEverythingAtOnce (issue 15 item 5): the first round's faults and
-// items 1 and 4 of the second at once, on one append-only Redis with four
-// workers, while Frame.io fails in every way the simulator can. A schedule
-// of faults fires as the run progresses: workers killed (SIGKILL) and
-// stopped (SIGTERM) and started again, Redis killed for 10 s and (opt-in
-// size) for 60 s, longer than a task's lease, Frame.io's create limit
-// lowered mid-run; throughout, planted files are appended to while they
-// upload and a planted folder answers 403. At the end the books balance:
+// items 1-4 of the second at once, on a Sentinel deployment (append-only
+// master and replica) with four workers, while Frame.io fails in every way
+// the simulator can. A schedule of faults fires as the run progresses:
+// workers killed (SIGKILL) and stopped (SIGTERM) and started again, the
+// master killed right after a file create and failed over, one worker cut
+// off from Redis but not from Frame.io (its own network namespace; skipped,
+// saying why, where there is none), both Redis nodes killed for 10 s and
+// (opt-in size) for 60 s, longer than a task's lease, Frame.io's create
+// limit lowered mid-run; throughout, planted files are appended to while
+// they upload and a planted folder answers 403. At the end the books balance:
 // enqueued = done + failed; every failure planted and carrying its 403;
 // every done file in Frame.io once, intact, a grown file with its final
 // bytes; asynq holds the completed tasks its retention keeps and the
@@ -661,10 +664,11 @@ func (b redisBooks) keyBytes() int64 {
 // (FRAMEQ_COMPLETED_RETENTION, 2 h here); per failed file its archived
 // task; per batch a handful of records (30 days); per folder made a map
 // entry and a parent's index; the limiter's and asynq's few fixed keys.
-// Any other family that grew is a leak. used_memory must be the baseline
-// plus the retained keys' MEMORY USAGE within maxUnexplained and a tenth
-// of that usage: memory that does not grow with files (client buffers, the
-// script cache) and the key dicts' bucket arrays, which grow in steps.
+// Any other family that grew is a leak. Then checkMemory compares
+// used_memory with the keys' MEMORY USAGE, within maxUnexplained and a
+// tenth of that usage: memory that does not grow with files (client
+// buffers, the script cache) and the key dicts' bucket arrays, which grow
+// in steps.
 func (s *soak) checkRedis(done, failed, grown, folders int) {
 	const maxUnexplained = 2 << 20
 	t := s.t
