@@ -720,9 +720,9 @@ func (s *soak) checkRedis(done, failed, grown, folders int) {
 // to repl-backlog-size, whatever the files), within maxUnexplained and a
 // tenth of the keys' usage. A node that has been failed over, killed and
 // restarted from its AOF carries allocations that neither its keys nor
-// INFO's overhead counters account for: in 5 CI-size runs the master at
-// the end had 1.07-1.63 MB unexplained, the replica (same 521 keys,
-// MEMORY STATS) 0.6 MB less than the master; the single node of the
+// INFO's overhead counters account for: in 7 CI-size runs the master at
+// the end had 1.07-1.30 MB unexplained with every client gone, the
+// replica (same 521 keys, MEMORY STATS) ~0.6 MB less; the single node of the
 // soak before Sentinel 0.36-0.45 MB. Hence maxUnexplained of 2 MiB: a
 // leak that grows with the files still shows in the full run (10,000
 // files: 12 MB of keys).
