@@ -92,7 +92,14 @@ type outageSeen struct {
 // there is no permit.
 func (r *rig) redisOutage(t *testing.T, workers []*proc, outage, settle, maxCPU time.Duration) outageSeen {
 	t.Helper()
-	r.redis.Stop()
+	return r.outageOf(t, workers, outage, settle, maxCPU, r.redis.Stop, r.redis.Restart)
+}
+
+// outageOf is redisOutage for any Redis deployment: stop takes it all down
+// (SIGKILL), start brings it back.
+func (r *rig) outageOf(t *testing.T, workers []*proc, outage, settle, maxCPU time.Duration, stop func(), start func() error) outageSeen {
+	t.Helper()
+	stop()
 	downAt := time.Now()
 	cpu0 := make([]time.Duration, len(workers))
 	for i, w := range workers {
@@ -114,7 +121,7 @@ func (r *rig) redisOutage(t *testing.T, workers []*proc, outage, settle, maxCPU 
 	if seen.calls != 0 {
 		t.Errorf("%d API calls while Redis (and so the limiter) was down: %q", seen.calls, r.simLog.between(downAt.Add(settle), time.Now()))
 	}
-	if err := r.redis.Restart(); err != nil {
+	if err := start(); err != nil {
 		t.Fatal(err)
 	}
 	seen.upAt = time.Now()

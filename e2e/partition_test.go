@@ -336,25 +336,36 @@ type netns struct {
 // where namespaces cannot be made (not root, no ip, no netns or veth).
 func newNetns(t *testing.T) *netns {
 	t.Helper()
+	n, why := tryNetns(t)
+	if n == nil {
+		t.Skip(why)
+	}
+	return n
+}
+
+// tryNetns is newNetns that returns why instead of skipping the test,
+// for a test that runs on without its namespace (the soak).
+func tryNetns(t *testing.T) (*netns, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: it puts a worker in its own network namespace (ip netns) to cut only its path to Redis")
+		return nil, "needs root: it puts a worker in its own network namespace (ip netns) to cut only its path to Redis"
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2) for network namespaces: " + err.Error())
+		return nil, "needs the ip command (iproute2) for network namespaces: " + err.Error()
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	id := fmt.Sprintf("%08x", binary.BigEndian.Uint32(b[:]))
 	net24 := fmt.Sprintf("10.%d.%d", 200+int(b[0])%50, b[1])
 	if out, _ := exec.Command("ip", "-4", "addr").CombinedOutput(); strings.Contains(string(out), net24+".") {
-		t.Skipf("chose %s.0/24, which this host uses; run again", net24)
+		return nil, fmt.Sprintf("chose %s.0/24, which this host uses; run again", net24)
 	}
 	n := &netns{
 		name: "fq-" + id, hostIf: "fqh" + id, nsIf: "fqn" + id,
 		redisIP: net24 + ".1", apiIP: net24 + ".2", nsIP: net24 + ".3", deadGW: net24 + ".254",
 	}
 	if out, err := exec.Command("ip", "netns", "add", n.name).CombinedOutput(); err != nil {
-		t.Skipf("network namespaces unavailable here (ip netns add: %v: %s)", err, strings.TrimSpace(string(out)))
+		return nil, fmt.Sprintf("network namespaces unavailable here (ip netns add: %v: %s)", err, strings.TrimSpace(string(out)))
 	}
 	t.Cleanup(func() {
 		// Deleting the namespace destroys its veth end and so the pair;
@@ -363,7 +374,7 @@ func newNetns(t *testing.T) *netns {
 		_ = exec.Command("ip", "link", "del", n.hostIf).Run()
 	})
 	if out, err := exec.Command("ip", "link", "add", n.hostIf, "type", "veth", "peer", "name", n.nsIf).CombinedOutput(); err != nil {
-		t.Skipf("veth pairs unavailable here (ip link add type veth: %v: %s)", err, strings.TrimSpace(string(out)))
+		return nil, fmt.Sprintf("veth pairs unavailable here (ip link add type veth: %v: %s)", err, strings.TrimSpace(string(out)))
 	}
 	n.ip(t, "link", "set", n.nsIf, "netns", n.name)
 	n.ip(t, "addr", "add", n.redisIP+"/24", "dev", n.hostIf)
@@ -373,7 +384,7 @@ func newNetns(t *testing.T) *netns {
 	n.in(t, "addr", "add", n.nsIP+"/24", "dev", n.nsIf)
 	n.in(t, "link", "set", n.nsIf, "up")
 	n.in(t, "neigh", "replace", n.deadGW, "lladdr", "02:00:00:00:00:fe", "dev", n.nsIf, "nud", "permanent")
-	return n
+	return n, ""
 }
 
 // ip runs ip on the host.

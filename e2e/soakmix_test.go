@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,13 +26,16 @@ import (
 )
 
 // TestSoakEverythingAtOnce (issue 15 item 5): the first round's faults and
-// items 1 and 4 of the second at once, on one append-only Redis with four
-// workers, while Frame.io fails in every way the simulator can. A schedule
-// of faults fires as the run progresses: workers killed (SIGKILL) and
-// stopped (SIGTERM) and started again, Redis killed for 10 s and (opt-in
-// size) for 60 s, longer than a task's lease, Frame.io's create limit
-// lowered mid-run; throughout, planted files are appended to while they
-// upload and a planted folder answers 403. At the end the books balance:
+// items 1-4 of the second at once, on a Sentinel deployment (append-only
+// master and replica) with four workers, while Frame.io fails in every way
+// the simulator can. A schedule of faults fires as the run progresses:
+// workers killed (SIGKILL) and stopped (SIGTERM) and started again, the
+// master killed right after a file create and failed over, one worker cut
+// off from Redis but not from Frame.io (its own network namespace; skipped,
+// saying why, where there is none), both Redis nodes killed for 10 s and
+// (opt-in size) for 60 s, longer than a task's lease, Frame.io's create
+// limit lowered mid-run; throughout, planted files are appended to while
+// they upload and a planted folder answers 403. At the end the books balance:
 // enqueued = done + failed; every failure planted and carrying its 403;
 // every done file in Frame.io once, intact, a grown file with its final
 // bytes; asynq holds the completed tasks its retention keeps and the
@@ -44,7 +48,7 @@ func TestSoakEverythingAtOnce(t *testing.T) {
 	t.Parallel() // mostly waiting: overlaps the other slow scenarios
 	plan := shortSoak()
 	if os.Getenv("FRAMEQ_SOAK") == "1" {
-		plan = fullSoak()
+		plan = fullSoak(t)
 	}
 	s := startSoak(t, plan)
 	s.run()
@@ -87,7 +91,14 @@ func shortSoak() soakPlan {
 		files: 240, growing: 4, locked: 6, createLimit: 10, workers: 4, timeout: 4 * time.Minute,
 		faults: []soakFault{
 			{at: 0.05, name: "kill", run: killWorker(0)},
+			// Creates run ahead of completions (32 uploads at once,
+			// parts slowed): past ~30 % complete none may be left to
+			// trigger a failover.
+			{at: 0.08, name: "failover", run: failoverAfterCreate},
+			{at: 0.12, name: "failover", run: failoverAfterCreate},
+			{at: 0.16, name: "failover", run: failoverAfterCreate},
 			{at: 0.20, name: "term", run: stopWorker(1)},
+			{at: 0.25, name: "partition", run: partition(25 * time.Second)},
 			{at: 0.35, name: "outage10", run: redisDown(10*time.Second, 3*time.Second)},
 			{at: 0.60, name: "lower", run: lowerLimit(6)},
 		},
@@ -95,10 +106,21 @@ func shortSoak() soakPlan {
 }
 
 // fullSoak is FRAMEQ_SOAK=1: 10,000 files at 5 creates/s (4.25/s with
-// the load margin) then 4/s, 57 minutes in the one run with the faults, each fault
-// several times over the run and one 60 s outage.
-func fullSoak() soakPlan {
-	p := soakPlan{files: 10000, growing: 40, locked: 200, createLimit: 5, workers: 4, timeout: 75 * time.Minute}
+// the load margin) then 4/s, about an hour, each fault several times over
+// the run, one 60 s outage, 20 failovers and two partitions.
+// FRAMEQ_SOAK_FILES sizes a shorter (or longer) run with the same
+// schedule: the planted files scale with it.
+func fullSoak(t *testing.T) soakPlan {
+	files := 10000
+	if v := os.Getenv("FRAMEQ_SOAK_FILES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 500 {
+			t.Fatalf("FRAMEQ_SOAK_FILES=%q: want a number of files, at least 500", v)
+		}
+		files = n
+	}
+	p := soakPlan{files: files, growing: files / 250, locked: files / 50, createLimit: 5, workers: 4,
+		timeout: time.Duration(files)*time.Second/3 + 20*time.Minute}
 	for i, at := range []float64{0.04, 0.24, 0.44, 0.64, 0.84} {
 		p.faults = append(p.faults,
 			soakFault{at: at, name: "kill", run: killWorker(i)},
@@ -107,9 +129,14 @@ func fullSoak() soakPlan {
 	for _, at := range []float64{0.12, 0.32, 0.72, 0.92} {
 		p.faults = append(p.faults, soakFault{at: at, name: "outage10", run: redisDown(10*time.Second, 3*time.Second)})
 	}
+	for i := range 20 { // 2.5 % to 88 %, between the others: creates run ahead of completions
+		p.faults = append(p.faults, soakFault{at: 0.025 + 0.045*float64(i), name: "failover", run: failoverAfterCreate})
+	}
 	p.faults = append(p.faults,
 		soakFault{at: 0.52, name: "outage60", run: redisDown(60*time.Second, 6*time.Second)},
-		soakFault{at: 0.76, name: "lower", run: lowerLimit(4)})
+		soakFault{at: 0.76, name: "lower", run: lowerLimit(4)},
+		soakFault{at: 0.30, name: "partition", run: partition(60 * time.Second)},
+		soakFault{at: 0.80, name: "partition", run: partition(60 * time.Second)})
 	sort.Slice(p.faults, func(i, j int) bool { return p.faults[i].at < p.faults[j].at })
 	return p
 }
@@ -128,21 +155,63 @@ type soak struct {
 	grow    *grower
 	locked  map[string]bool
 	base    redisBooks // before the enqueue
-	batch   string
-	queued  int64
-	took    time.Duration
-	log     []string // what each fault did
+	// bare is each data node's INFO memory before any process connected
+	// (no key, no client), by announced address: the memory books compare
+	// the node that is master at the end, once every worker has gone, with
+	// itself then.
+	bare   map[string]map[string]int64
+	sen    *redistest.Sentinel
+	trip   *createTrip    // kills the master right after a create, when armed
+	calls  *callsBySource // every API call with its caller's IP
+	ns     *netns         // nil: no network namespace here (nsWhy says why)
+	nsWhy  string
+	batch  string
+	queued int64
+	took   time.Duration
+	log    []string // what each fault did
+	// Figures of the failover and partition phases, for the summary.
+	failovers, failoverTries int
+	lostBytes                int64
+	partitions               []partitionSeen
 }
 
+// soakLag is how far the replica lags (redistest's lag proxy): a
+// failover loses the master's writes of the last soakLag.
+const soakLag = 100 * time.Millisecond
+
+// nsSlot is the worker slot that runs in the network namespace.
+const nsSlot = 3
+
+// startSoak starts the deployment: an append-only master and its replica,
+// 100 ms behind, watched by a Sentinel; every process follows the master
+// through the Sentinel, so the guard writes wait for the replica
+// (FRAMEQ_REDIS_WAIT_REPLICAS auto). Where network namespaces can be
+// made, Redis, the Sentinel and the simulator are reached at the host end
+// of a veth pair, and worker slot nsSlot runs in the namespace.
 func startSoak(t *testing.T, plan soakPlan) *soak {
+	s := &soak{t: t, plan: plan, locked: map[string]bool{}, calls: &callsBySource{}}
+	host, listen := "127.0.0.1", ""
+	if s.ns, s.nsWhy = tryNetns(t); s.ns != nil {
+		host, listen = s.ns.redisIP, s.ns.apiIP+":0"
+	} else {
+		t.Logf("partition phase skipped: %s", s.nsWhy)
+	}
+	s.sen = redistest.StartSentinel(t, redistest.SentinelOptions{Lag: soakLag, Host: host, Data: redistest.Options{AppendOnly: true}})
+	s.trip = &createTrip{tripped: make(chan tripReport, 1), kill: func() (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s.sen.KillMaster(ctx)
+	}}
+	redisEnv := []string{"FRAMEQ_REDIS_URL=", "FRAMEQ_REDIS_SENTINEL_ADDRS=" + s.sen.Addr(), "FRAMEQ_REDIS_SENTINEL_MASTER=" + s.sen.MasterName()}
 	cfg := frameiosim.Config{Enforcement: frameiosim.SlidingWindow, PartSize: soakPartSize, Seed: 41}
-	r := newRig(t, cfg, rigOptions{redis: redistest.Options{AppendOnly: true}, partDelay: 100 * time.Millisecond,
-		worker: append(v2.limits(&cfg, plan.createLimit, 100), loadMargin,
-			"FRAMEQ_PART_CONCURRENCY=1", "FRAMEQ_SETTLE=1s")})
+	r := newRig(t, cfg, rigOptions{partDelay: 100 * time.Millisecond, listen: listen,
+		front: func(h http.Handler) http.Handler { return s.trip.wrap(s.calls.wrap(h)) },
+		worker: append(append(v2.limits(&cfg, plan.createLimit, 100), loadMargin,
+			"FRAMEQ_PART_CONCURRENCY=1", "FRAMEQ_SETTLE=1s"), redisEnv...)})
 	// Completed tasks are kept 2 h (the default is 1 h): none expires
 	// before the full run counts them.
-	r.enqueueEnv = []string{"FRAMEQ_COMPLETED_RETENTION=2h"}
-	s := &soak{t: t, plan: plan, r: r, rdb: r.redis.Client(t), locked: map[string]bool{}}
+	r.enqueueEnv = append([]string{"FRAMEQ_COMPLETED_RETENTION=2h"}, redisEnv...)
+	s.r, s.rdb = r, s.sen.Client(t)
 	s.root = r.sim.RootFolder(frameiosim.DefaultToken)
 	lockedID := r.sim.MakeFolder(s.root, "locked")
 	r.sim.SetFaults(frameiosim.Faults{
@@ -150,6 +219,10 @@ func startSoak(t *testing.T, plan soakPlan) *soak {
 		ForbiddenFolders: []string{lockedID},
 	})
 	s.plantFiles()
+	s.bare = map[string]map[string]int64{}
+	for _, d := range s.sen.Data {
+		s.bare[s.sen.Announced(d)] = memInfo(t, d.Client(t))
+	}
 	if dir := os.Getenv("FRAMEQ_SOAK_LOGS"); dir != "" {
 		t.Cleanup(func() { s.keepLogs(dir) })
 	}
@@ -182,7 +255,12 @@ func (s *soak) plantFiles() {
 // startWorker starts the worker of slot i (a replacement after a kill or
 // a stop, as a supervisor would).
 func (s *soak) startWorker(i int) {
-	s.workers[i] = s.r.spawn(fmt.Sprintf("w%d-%d", i+1, len(s.all)+1))
+	name := fmt.Sprintf("w%d-%d", i+1, len(s.all)+1)
+	if i == nsSlot && s.ns != nil {
+		s.workers[i] = s.r.spawnIn([]string{"ip", "netns", "exec", s.ns.name}, name+"-ns")
+	} else {
+		s.workers[i] = s.r.spawn(name)
+	}
 	s.all = append(s.all, s.workers[i])
 }
 
@@ -286,11 +364,26 @@ func stopWorker(i int) func(*soak) string {
 	}
 }
 
-// redisDown kills redis-server for d and restarts it from its AOF
-// (redisOutage: no worker exits or spins, no API call without a permit).
+// redisDown kills the whole Redis tier, master and replica (SIGKILL), for
+// d and restarts both from their AOF in the roles they had (outageOf: no
+// worker exits or spins, no API call without a permit). Killing the
+// master alone is a failover (the failover phase); an outage longer than
+// a lease is what a deployment with Sentinel sees when every data node
+// goes at once (a power cut, the Redis hosts' network): nothing to fail
+// over to, the Sentinel still answering with the dead master.
 func redisDown(d, maxCPU time.Duration) func(*soak) string {
 	return func(s *soak) string {
-		seen := s.r.redisOutage(s.t, s.workers, d, 2*time.Second, maxCPU)
+		ctx, cancel := context.WithTimeout(context.Background(), d+time.Minute)
+		defer cancel()
+		var master string
+		stop := func() {
+			var err error
+			if master, err = s.sen.StopAll(ctx); err != nil {
+				s.t.Fatalf("stop Redis: %v", err)
+			}
+		}
+		start := func() error { return s.sen.RestartAll(ctx, master) }
+		seen := s.r.outageOf(s.t, s.workers, d, 2*time.Second, maxCPU, stop, start)
 		var most time.Duration
 		for _, c := range seen.cpu {
 			most = max(most, c)
@@ -469,6 +562,7 @@ func (s *soak) checkBooks() {
 		s.queued, s.took.Round(time.Second), s.plan.workers, len(s.all), done, failed, grown, changed, requeued)
 	t.Logf("Frame.io: %d files once each, %d creates, %d deleted (orphans and half-made), 0 duplicates; faults: %d failed creates, %d lost answers, %d failed parts, %d proxy 502s, %d × 429",
 		len(st.Files), st.Creates, st.Deleted, st.FailedCreates, st.LostCreates, st.PartsFailed, s.r.simLog.count(" → 502 in "), st.RateLimited)
+	t.Logf("phases: %s", s.phaseSummary())
 	t.Logf("faults fired:\n%s", strings.Join(s.log, "\n"))
 }
 
@@ -476,7 +570,8 @@ func (s *soak) checkBooks() {
 // (its name with ids replaced by *) with the families' key counts and
 // MEMORY USAGE.
 type redisBooks struct {
-	used, overhead int64 // used_memory, used_memory_overhead
+	used, overhead int64            // used_memory, used_memory_overhead
+	info           map[string]int64 // INFO memory
 	count          map[string]int
 	bytes          map[string]int64
 }
@@ -531,19 +626,26 @@ func countRedis(t *testing.T, rdb *redis.Client) redisBooks {
 			b.bytes[fam] += n
 		}
 	}
-	info, err := rdb.Info(ctx, "memory").Result()
+	b.info = memInfo(t, rdb)
+	b.used, b.overhead = b.info["used_memory"], b.info["used_memory_overhead"]
+	return b
+}
+
+// memInfo is rdb's INFO memory, its integer fields.
+func memInfo(t *testing.T, rdb *redis.Client) map[string]int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "memory").Result()
 	if err != nil {
 		t.Fatalf("info memory: %v", err)
 	}
-	m := regexp.MustCompile(`(?m)^used_memory:(\d+)`).FindStringSubmatch(info)
-	if m == nil {
+	out := map[string]int64{}
+	for _, m := range regexp.MustCompile(`(?m)^(\w+):(\d+)\r?$`).FindAllStringSubmatch(info, -1) {
+		out[m[1]], _ = strconv.ParseInt(m[2], 10, 64)
+	}
+	if _, ok := out["used_memory"]; !ok {
 		t.Fatalf("no used_memory in INFO: %s", info)
 	}
-	b.used, _ = strconv.ParseInt(m[1], 10, 64)
-	if m := regexp.MustCompile(`(?m)^used_memory_overhead:(\d+)`).FindStringSubmatch(info); m != nil {
-		b.overhead, _ = strconv.ParseInt(m[1], 10, 64)
-	}
-	return b
+	return out
 }
 
 // keyBytes is the MEMORY USAGE of every key.
@@ -562,12 +664,13 @@ func (b redisBooks) keyBytes() int64 {
 // (FRAMEQ_COMPLETED_RETENTION, 2 h here); per failed file its archived
 // task; per batch a handful of records (30 days); per folder made a map
 // entry and a parent's index; the limiter's and asynq's few fixed keys.
-// Any other family that grew is a leak. used_memory must be the baseline
-// plus the retained keys' MEMORY USAGE within maxUnexplained and a tenth
-// of that usage: memory that does not grow with files (client buffers, the
-// script cache) and the key dicts' bucket arrays, which grow in steps.
+// Any other family that grew is a leak. Then checkMemory compares
+// used_memory with the keys' MEMORY USAGE, within maxUnexplained and a
+// tenth of that usage: memory that does not grow with files (client
+// buffers, the script cache) and the key dicts' bucket arrays, which grow
+// in steps.
 func (s *soak) checkRedis(done, failed, grown, folders int) {
-	const maxUnexplained = 1 << 20
+	const maxUnexplained = 2 << 20
 	t := s.t
 	after := countRedis(t, s.rdb)
 	grew := map[string]int{}
@@ -606,14 +709,66 @@ func (s *soak) checkRedis(done, failed, grown, folders int) {
 			t.Errorf("Redis: %d more %s keys than at the baseline, at most %d", n, fam, limit)
 		}
 	}
-	used, kept := after.used-s.base.used, after.keyBytes()-s.base.keyBytes()
-	allowed := maxUnexplained + kept/10
-	if unexplained := used - kept; unexplained < -allowed/4 || unexplained > allowed {
-		t.Errorf("Redis used_memory grew %d B, the retained keys' MEMORY USAGE %d B: %d B unexplained, more than the %d B allowed", used, kept, unexplained, allowed)
-	}
-	t.Logf("Redis: used_memory %d → %d B (+%d); MEMORY USAGE of the keys +%d B (%d B unexplained, allowed %d; used_memory_overhead +%d B); per done file %.0f B of done record and %.0f B of completed task",
-		s.base.used, after.used, used, kept, used-kept, allowed, after.overhead-s.base.overhead,
+	t.Logf("Redis: per done file %.0f B of done record and %.0f B of completed task",
 		float64(after.bytes["frameq:up:{*}"])/float64(done+grown), float64(familyBytes(after, "asynq:task"))/float64(done+failed))
+	s.checkMemory(maxUnexplained)
+}
+
+// checkMemory stops the workers (SIGTERM) and compares the master's
+// used_memory with its own before any process connected: it must be that
+// plus the MEMORY USAGE of every key left and the replication backlog (up
+// to repl-backlog-size, whatever the files), within maxUnexplained and a
+// tenth of the keys' usage. A node that has been failed over, killed and
+// restarted from its AOF carries allocations that neither its keys nor
+// INFO's overhead counters account for: in 7 CI-size runs the master at
+// the end had 1.07-1.30 MB unexplained with every client gone, the
+// replica (same 521 keys, MEMORY STATS) ~0.6 MB less; the single node of the
+// soak before Sentinel 0.36-0.45 MB. Hence maxUnexplained of 2 MiB: a
+// leak that grows with the files still shows in the full run (10,000
+// files: 12 MB of keys).
+func (s *soak) checkMemory(maxUnexplained int64) {
+	t := s.t
+	for _, w := range s.workers {
+		w.signal(syscall.SIGTERM)
+	}
+	for _, w := range s.workers {
+		if !w.waitExit(20 * time.Second) {
+			t.Fatalf("%s still running 20 s after SIGTERM", w.name)
+		}
+	}
+	ctx := context.Background()
+	master, err := s.sen.Master(ctx)
+	if err != nil {
+		t.Fatalf("master at the end: %v", err)
+	}
+	bare, ok := s.bare[master]
+	if !ok {
+		t.Fatalf("master at the end %s is none of the data nodes", master)
+	}
+	// The workers' connections close as they exit; the test's own (this
+	// client, the Sentinel's, the replica's) stay.
+	pollUntil(ctx, 5*time.Second, 100*time.Millisecond, func() bool {
+		n, err := s.rdb.ClientList(ctx).Result()
+		return err == nil && strings.Count(n, "\n") <= 4
+	})
+	end := countRedis(t, s.rdb)
+	for _, d := range s.sen.Data {
+		if addr := s.sen.Announced(d); addr != master {
+			m := memInfo(t, d.Client(t))
+			t.Logf("Redis replica at the end %s: used_memory %d → %d B (+%d), used_memory_dataset +%d B", addr,
+				s.bare[addr]["used_memory"], m["used_memory"], m["used_memory"]-s.bare[addr]["used_memory"], m["used_memory_dataset"]-s.bare[addr]["used_memory_dataset"])
+		}
+	}
+	used, kept := end.used-bare["used_memory"], end.keyBytes()
+	backlog := end.info["mem_replication_backlog"] - bare["mem_replication_backlog"]
+	allowed := maxUnexplained + kept/10
+	unexplained := used - kept - backlog
+	if unexplained < -allowed/4 || unexplained > allowed {
+		t.Errorf("Redis used_memory grew %d B, the keys' MEMORY USAGE %d B and the replication backlog %d B: %d B unexplained, more than the %d B allowed", used, kept, backlog, unexplained, allowed)
+	}
+	t.Logf("Redis (master at the end %s, workers gone): used_memory %d → %d B (+%d); MEMORY USAGE of the keys %d B, replication backlog +%d B: %d B unexplained, allowed %d (used_memory_overhead +%d B, clients +%d B)",
+		master, bare["used_memory"], end.used, used, kept, backlog, unexplained, allowed,
+		end.overhead-bare["used_memory_overhead"], end.info["mem_clients_normal"]-bare["mem_clients_normal"])
 }
 
 // retainedFamily groups key families by the record they hold.

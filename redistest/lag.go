@@ -26,8 +26,11 @@ type LagProxy struct {
 }
 
 // NewLagProxy listens on a free loopback port. SetTarget names the server.
-func NewLagProxy(lag time.Duration) (*LagProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func NewLagProxy(lag time.Duration) (*LagProxy, error) { return newLagProxyOn("127.0.0.1", lag) }
+
+// newLagProxyOn listens on a free port of the local address host.
+func newLagProxyOn(host string, lag time.Duration) (*LagProxy, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("lag proxy: %w", err)
 	}

@@ -2,10 +2,13 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +37,12 @@ type SentinelOptions struct {
 	// client (through the Sentinel) reach them through it too, and the
 	// Sentinel polls every second so rejoins are seen quickly.
 	Lag time.Duration
+	// Host, if set, is a local address other than 127.0.0.1 (such as a
+	// veth's) the Sentinel and the lag proxies listen on too, and every
+	// node is announced at: a process in another network namespace can
+	// then follow the master, and lose its path to all of them at once.
+	// It needs Lag (the proxies are what listen on it).
+	Host string
 }
 
 // Sentinel is a master, its replicas and one Sentinel watching them, all on
@@ -84,6 +93,12 @@ func NewSentinel(o SentinelOptions) (*Sentinel, error) {
 	if o.DownAfter == 0 {
 		o.DownAfter = time.Second
 	}
+	if o.Host != "" && o.Lag == 0 {
+		return nil, errors.New("sentinel: Host needs Lag (the lag proxies listen on it)")
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
 	s := &Sentinel{opts: o}
 	for i := 0; i <= o.Replicas; i++ {
 		if err := s.startNode(i); err != nil {
@@ -126,15 +141,15 @@ func (s *Sentinel) startNode(i int) error {
 	var px *LagProxy
 	if s.opts.Lag > 0 {
 		var err error
-		if px, err = NewLagProxy(s.opts.Lag); err != nil {
+		if px, err = newLagProxyOn(s.opts.Host, s.opts.Lag); err != nil {
 			return err
 		}
 		s.proxies = append(s.proxies, px)
-		o.Args = append(o.Args, "--replica-announce-ip", "127.0.0.1", "--replica-announce-port", strconv.Itoa(px.Port()))
+		o.Args = append(o.Args, "--replica-announce-ip", s.opts.Host, "--replica-announce-port", strconv.Itoa(px.Port()))
 	}
 	if i > 0 {
-		_, port, _ := strings.Cut(s.announced(0), ":")
-		o.Args = append(o.Args, "--replicaof", "127.0.0.1", port)
+		host, port, _ := strings.Cut(s.announced(0), ":")
+		o.Args = append(o.Args, "--replicaof", host, port)
 	}
 	d, err := New(o)
 	if err != nil {
@@ -156,6 +171,17 @@ func (s *Sentinel) announced(i int) string {
 		return s.proxies[i].Addr()
 	}
 	return s.Data[i].Addr()
+}
+
+// Announced is the address d, one of Data, is known by: its proxy's, if
+// any.
+func (s *Sentinel) Announced(d *Server) string {
+	for i := range s.Data {
+		if s.Data[i] == d {
+			return s.announced(i)
+		}
+	}
+	return d.Addr()
 }
 
 // node returns the index of the data node known by addr.
@@ -239,16 +265,75 @@ func (s *Sentinel) Rejoin(ctx context.Context, addr string) error {
 		return err
 	}
 	host, port, _ := strings.Cut(master, ":")
-	rdb := redis.NewClient(&redis.Options{Addr: d.Addr()})
-	err = rdb.Do(ctx, "replicaof", host, port).Err()
-	_ = rdb.Close()
-	if err != nil {
-		return fmt.Errorf("replicaof %s on %s: %w", master, d.Addr(), err)
+	if err := replicaOf(ctx, d.Addr(), host, port); err != nil {
+		return err
 	}
 	if err := WaitLinked(ctx, d.Addr()); err != nil {
 		return err
 	}
 	return s.waitReplicas(ctx)
+}
+
+// StopAll kills (SIGKILL) every data node, as when the whole Redis tier
+// goes down at once: no replica is left to fail over to. It returns the
+// master's address, for RestartAll.
+func (s *Sentinel) StopAll(ctx context.Context) (string, error) {
+	master, err := s.Master(ctx)
+	if err != nil {
+		return "", err
+	}
+	for i, d := range s.Data {
+		d.Stop()
+		if len(s.proxies) > i {
+			s.proxies[i].Drop()
+		}
+	}
+	return master, nil
+}
+
+// RestartAll restarts every data node from its data directory (its AOF,
+// with AppendOnly) in the roles they had at StopAll, as nodes whose
+// configuration the Sentinel had rewritten would come back: the master
+// known by master first, then each replica pointed at it. It waits until
+// the Sentinel counts every replica linked again.
+func (s *Sentinel) RestartAll(ctx context.Context, master string) error {
+	m, err := s.node(master)
+	if err != nil {
+		return err
+	}
+	if err := s.Data[m].Restart(); err != nil {
+		return err
+	}
+	// A node started as a replica has --replicaof among its arguments.
+	if err := replicaOf(ctx, s.Data[m].Addr(), "no", "one"); err != nil {
+		return err
+	}
+	host, port, _ := strings.Cut(master, ":")
+	for i, d := range s.Data {
+		if i == m {
+			continue
+		}
+		if err := d.Restart(); err != nil {
+			return err
+		}
+		if err := replicaOf(ctx, d.Addr(), host, port); err != nil {
+			return err
+		}
+		if err := WaitLinked(ctx, d.Addr()); err != nil {
+			return err
+		}
+	}
+	return s.waitReplicas(ctx)
+}
+
+// replicaOf sends REPLICAOF host port to the node at addr.
+func replicaOf(ctx context.Context, addr, host, port string) error {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	if err := rdb.Do(ctx, "replicaof", host, port).Err(); err != nil {
+		return fmt.Errorf("replicaof %s %s on %s: %w", host, port, addr, err)
+	}
+	return nil
 }
 
 // start writes the Sentinel's config (it rewrites the file as it learns)
@@ -262,7 +347,7 @@ func (s *Sentinel) start() error {
 	name := s.opts.MasterName
 	text := strings.Join([]string{
 		"port " + strconv.Itoa(s.port),
-		"bind 127.0.0.1",
+		"bind " + strings.Join(slices.Compact([]string{"127.0.0.1", s.opts.Host}), " "),
 		"daemonize no",
 		"dir " + s.dir,
 		"logfile " + filepath.Join(s.dir, "sentinel.log"),
@@ -335,8 +420,8 @@ func (s *Sentinel) waitReplicas(ctx context.Context) error {
 	}
 }
 
-// Addr is the Sentinel's host:port.
-func (s *Sentinel) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+// Addr is the Sentinel's host:port (on Host, if set).
+func (s *Sentinel) Addr() string { return net.JoinHostPort(s.opts.Host, strconv.Itoa(s.port)) }
 
 // MasterName is the monitored master's name.
 func (s *Sentinel) MasterName() string { return s.opts.MasterName }
