@@ -269,13 +269,32 @@ func (s *soak) startWorker(i int) {
 func (s *soak) waitBaseline() redisBooks {
 	ctx := context.Background()
 	if !pollUntil(ctx, 30*time.Second, 100*time.Millisecond, func() bool {
-		n, err := s.rdb.ZCard(ctx, "asynq:servers").Result()
-		return err == nil && n == int64(s.plan.workers)
+		n, err := workerProcesses(ctx, s.rdb)
+		return err == nil && n == s.plan.workers
 	}) {
 		s.t.Fatal("the workers never registered with asynq")
 	}
 	time.Sleep(time.Second) // their limiter and lease keys
 	return countRedis(s.t, s.rdb)
+}
+
+// workerProcesses counts the worker processes registered with asynq. A
+// worker runs several asynq servers (one per token, one for webhooks), each
+// a member "asynq:servers:{host:pid:uuid}" of asynq:servers.
+func workerProcesses(ctx context.Context, rdb *redis.Client) (int, error) {
+	members, err := rdb.ZRange(ctx, "asynq:servers", 0, -1).Result()
+	if err != nil {
+		return 0, err
+	}
+	procs := map[string]bool{}
+	for _, m := range members {
+		id := strings.TrimSuffix(strings.TrimPrefix(m, "asynq:servers:{"), "}")
+		if i := strings.LastIndexByte(id, ':'); i > 0 {
+			id = id[:i] // host:pid
+		}
+		procs[id] = true
+	}
+	return len(procs), nil
 }
 
 // run enqueues the tree, fires the faults in turn as the files complete,
