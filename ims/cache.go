@@ -85,7 +85,7 @@ func (c *Cache) Token(ctx context.Context) (string, error) {
 		case backingOff:
 			wait, last := c.retryAt.Sub(now), c.lastErr
 			c.mu.Unlock()
-			if err := sleep(ctx, wait); err != nil {
+			if err := Sleep(ctx, wait); err != nil {
 				return "", errors.Join(err, last)
 			}
 			continue
@@ -180,8 +180,9 @@ func (c *Cache) backoff(err error) time.Duration {
 	return d
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx ends, whichever is first, and then returns
+// ctx's error if it ended: the one wait of the IMS token sources.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

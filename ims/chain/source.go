@@ -171,7 +171,7 @@ func (s *Source) sync(ctx context.Context) (ims.Token, error) {
 		if lock != "" {
 			return s.refreshLocked(ctx, lock)
 		}
-		if err := sleep(ctx, s.cfg.Poll); err != nil {
+		if err := ims.Sleep(ctx, s.cfg.Poll); err != nil {
 			return ims.Token{}, fmt.Errorf("ims: token ref %q: waiting for another worker's refresh: %w", s.cfg.Client.Ref, err)
 		}
 	}
@@ -266,7 +266,7 @@ func (s *Source) saveHard(ctx context.Context, st *State, lock string) error {
 		if err = s.seal.save(context.WithoutCancel(ctx), s.cfg.Redis, st, lock); err == nil {
 			return nil
 		}
-		_ = sleep(ctx, time.Duration(try+1)*200*time.Millisecond)
+		_ = ims.Sleep(ctx, time.Duration(try+1)*200*time.Millisecond)
 	}
 	return err
 }
@@ -329,14 +329,3 @@ func refSuffix(ref string) string {
 
 // refreshAfter is ims.RefreshAfter.
 func refreshAfter(l time.Duration) time.Duration { return ims.RefreshAfter(l) }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

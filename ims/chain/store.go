@@ -245,7 +245,7 @@ func Import(ctx context.Context, rdb redis.UniversalClient, key []byte, ref, ref
 		if time.Now().After(deadline) {
 			return fmt.Errorf("token ref %q: a worker is refreshing the chain; try again", ref)
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := ims.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}
