@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/frameq/frameq/frameiosim"
 )
 
 // arrivals records when each HTTP request to one TCP port reached the
@@ -185,19 +187,6 @@ func parseRequest(pkt []byte) (method, path string, ok bool) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// maxInSlidingWindow is the most times in any interval (t-w, t]; times
-// must be sorted.
-func maxInSlidingWindow(times []time.Time, w time.Duration) int {
-	best, lo := 0, 0
-	for hi, t := range times {
-		for !times[lo].After(t.Add(-w)) {
-			lo++
-		}
-		best = max(best, hi-lo+1)
-	}
-	return best
-}
-
 // The replay must refuse what the simulator's bucket refuses: 5 per second
 // holds 5 calls at once, refuses a sixth, and has room again 200 ms later.
 func TestRefusedByBucketIsTheSimulatorsBucket(t *testing.T) {
@@ -223,7 +212,7 @@ func TestRefusedByBucketIsTheSimulatorsBucket(t *testing.T) {
 			t.Errorf("refusedByBucket(%v) = %d, want %d", tc.times, got, tc.want)
 		}
 	}
-	if got := maxInSlidingWindow(at(0, 200, 400, 600, 800, 1000), time.Second); got != 5 {
-		t.Errorf("maxInSlidingWindow of 6 calls 200 ms apart = %d, want 5: the window is (t-1s, t]", got)
+	if got := frameiosim.PeakInWindow(at(0, 200, 400, 600, 800, 1000), time.Second); got != 5 {
+		t.Errorf("frameiosim.PeakInWindow of 6 calls 200 ms apart = %d, want 5: the window is (t-1s, t]", got)
 	}
 }

@@ -202,10 +202,10 @@ func (r *rig) checkArrivals(t *testing.T, wire *arrivals, down outageSeen) {
 			continue
 		}
 		t.Logf("%s (%d per %v): %d calls; most in a sliding %v: %d as they arrived, %d as the simulator decided them",
-			route, l.Limit, l.Window, len(arrived), l.Window, maxInSlidingWindow(arrived, l.Window), maxInSlidingWindow(decided, l.Window))
+			route, l.Limit, l.Window, len(arrived), l.Window, frameiosim.PeakInWindow(arrived, l.Window), frameiosim.PeakInWindow(decided, l.Window))
 		over := refusedByBucket(arrived, l.Limit, l.Window) > 0
 		if r.cfg.Enforcement == frameiosim.SlidingWindow {
-			over = maxInSlidingWindow(arrived, l.Window) > l.Limit
+			over = frameiosim.PeakInWindow(arrived, l.Window) > l.Limit
 		}
 		if over {
 			t.Errorf("%s: %q enforcement would refuse calls as they arrived (s after Redis returned):%s\nas the simulator decided them:%s",

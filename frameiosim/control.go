@@ -57,7 +57,7 @@ func (s *Server) statsJSON() statsJSON {
 	st := s.Stats()
 	out := statsJSON{Stats: st, MaxCreatesPerWindow: make(map[string]int), WindowMS: s.cfg.Window.Milliseconds()}
 	for scope, times := range st.CreatesByScope {
-		out.MaxCreatesPerWindow[scope] = maxInWindow(times, s.cfg.Window)
+		out.MaxCreatesPerWindow[scope] = PeakInWindow(times, s.cfg.Window)
 	}
 	out.MaxPerRouteWindow, out.V4Limits = s.routeWindows()
 	return out

@@ -335,9 +335,10 @@ func (l *limiter) createTimes() map[string][]time.Time {
 	return out
 }
 
-// maxInWindow is the largest number of times in any interval (t-w, t].
+// PeakInWindow is the largest number of times in any interval (t-w, t]:
+// the count a sliding-window server holds to its limit.
 // times must be sorted.
-func maxInWindow(times []time.Time, w time.Duration) int {
+func PeakInWindow(times []time.Time, w time.Duration) int {
 	if w <= 0 {
 		return 0 // (t, t] is empty
 	}

@@ -34,7 +34,7 @@ func TestSlidingWindowIsHalfOpen(t *testing.T) {
 	if v := l.admit("k", true); !v.ok {
 		t.Fatalf("at t0+window: %+v", v)
 	}
-	if got := maxInWindow(l.createTimes()["k"], time.Second); got != 3 {
+	if got := PeakInWindow(l.createTimes()["k"], time.Second); got != 3 {
 		t.Fatalf("max in window %d", got)
 	}
 }
@@ -147,8 +147,8 @@ func TestSlidingWindowNeverOverLimitRandomized(t *testing.T) {
 			t.Fatalf("%d creates in (t-1s, t] at %v", n, t0)
 		}
 	}
-	if got := maxInWindow(times, window); got != limit {
-		t.Fatalf("maxInWindow = %d, want %d (saturated)", got, limit)
+	if got := PeakInWindow(times, window); got != limit {
+		t.Fatalf("PeakInWindow = %d, want %d (saturated)", got, limit)
 	}
 	if accepted != len(times) || accepted < 20000*60/1000*limit/2 {
 		t.Fatalf("accepted %d of %d timestamps: limiter too strict", accepted, len(times))
@@ -177,8 +177,8 @@ func TestMaxInWindow(t *testing.T) {
 		{[]int{0, 1}, 0, 0},
 	}
 	for _, tt := range cases {
-		if got := maxInWindow(at(tt.times...), tt.w); got != tt.want {
-			t.Errorf("maxInWindow(%v, %v) = %d, want %d", tt.times, tt.w, got, tt.want)
+		if got := PeakInWindow(at(tt.times...), tt.w); got != tt.want {
+			t.Errorf("PeakInWindow(%v, %v) = %d, want %d", tt.times, tt.w, got, tt.want)
 		}
 	}
 }

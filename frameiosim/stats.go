@@ -142,7 +142,7 @@ func (s *Server) Stats() Stats {
 // LimitPerAccount) in any interval (t-w, t]: the figure a strict limit of
 // n per w must keep at or below n.
 func (s *Server) MaxInWindow(scope, route string, w time.Duration) int {
-	return maxInWindow(s.lim.routeTimes(scope, route), w)
+	return PeakInWindow(s.lim.routeTimes(scope, route), w)
 }
 
 // RouteCalls returns the times of the V4 calls of route that the limiter
@@ -155,7 +155,7 @@ func (s *Server) RouteCalls(scope, route string) []time.Time {
 // for scope in any interval (t-w, t] — the figure a strict limit of n per
 // w must keep at or below n.
 func (s *Server) MaxCreatesInWindow(scope string, w time.Duration) int {
-	return maxInWindow(s.lim.createTimes()[scope], w)
+	return PeakInWindow(s.lim.createTimes()[scope], w)
 }
 
 // Scopes lists the limit scopes that have made a create, sorted.

@@ -147,7 +147,7 @@ func measureProcesses(o options, srv *redistest.Server, prefix string, r *row) e
 		r.maxMulti = max(r.maxMulti, c.MaxWait)
 	}
 	slices.SortFunc(sent, time.Time.Compare)
-	r.maxSent = maxInWindow(sent, time.Second)
+	r.maxSent = frameiosim.PeakInWindow(sent, time.Second)
 	st := sim.Stats()
 	created := len(st.CreatesByScope["dev-token"])
 	r.rate = float64(created) / o.duration.Seconds()
@@ -187,18 +187,6 @@ func runChildren(self string, n int, spec childSpec) ([]childResult, error) {
 		}
 	}
 	return results, nil
-}
-
-// maxInWindow is the most times in any interval (t-w, t]; times sorted.
-func maxInWindow(times []time.Time, w time.Duration) int {
-	best, lo := 0, 0
-	for hi, t := range times {
-		for !times[lo].After(t.Add(-w)) {
-			lo++
-		}
-		best = max(best, hi-lo+1)
-	}
-	return best
 }
 
 func quantile(d []time.Duration, q float64) time.Duration {
