@@ -393,7 +393,7 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_CALL_RATE", "call-rate", "API calls allowed per scope, e.g. 50/s", (*rateValue)(&c.CallRate)},
 			setting{"FRAMEQ_RATE_MARGIN", "rate-margin", "fraction of each rate kept in reserve, 0 to 0.5", (*fractionValue)(&c.RateMargin)},
 			setting{"FRAMEQ_LIMIT_SCOPE", "limit-scope", "limits counted per token or per account", oneOf(&c.LimitScope, "token", "account")},
-			setting{"FRAMEQ_CONCURRENCY", "concurrency", "tasks run at once per token by this worker", (*positiveInt)(&c.Concurrency)},
+			setting{"FRAMEQ_CONCURRENCY", "concurrency", "tasks run at once per token and lane by this worker", (*positiveInt)(&c.Concurrency)},
 			setting{"FRAMEQ_PART_CONCURRENCY", "part-concurrency", "parts of one file uploaded at once", (*positiveInt)(&c.PartConcurrency)},
 			setting{"FRAMEQ_MAX_RETRY", "max-retry", "failed attempts before a task is archived", (*positiveInt)(&c.MaxRetry)},
 			setting{"FRAMEQ_RETRY_MAX_DELAY", "retry-max-delay", "cap of the back-off between attempts", (*durationValue)(&c.RetryMaxDelay)},

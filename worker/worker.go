@@ -64,7 +64,7 @@ type Worker struct {
 	// longer than their leases are sure to last (a worker cut off).
 	guard *lease.Guard
 	dash  http.Handler
-	srvs  []*asynq.Server // one per token, and the webhooks': see newServers
+	srvs  []*asynq.Server // one per lane of each token, and the webhooks': see newServers
 	ln    net.Listener
 	http  *http.Server
 
@@ -352,35 +352,38 @@ func (w *Worker) afterCall(ctx context.Context, scope string, c frameio.Call, r 
 	}
 }
 
-// newServers gives each token its own asynq server with Concurrency slots.
-// A task holds its slot while it waits for its token's permits, and asynq
-// hands each free slot to a random non-empty queue: with one server for all
-// tokens, a token slowed by 429s gathers the slots and paces every other
-// token, and even at equal rates a token often has no task ready for its
-// next permit (e2e/scale_test.go). Idle tokens' slots cost nothing.
+// newServers gives each token's two lanes their own asynq servers, each
+// with Concurrency slots. A task holds its slot while it waits for its
+// token's permits, and asynq hands each free slot to a random non-empty
+// queue: with one server for all tokens, a token slowed by 429s gathers the
+// slots and paces every other token, and even at equal rates a token often
+// has no task ready for its next permit (e2e/scale_test.go). Idle servers
+// cost a Redis call a second, nothing per file.
 //
-// Webhooks have a server of their own, so no token's outage holds them.
-// Not on every token's server: asynq tries a server's queues one Redis
-// call each, in a random order by weight, until one hands out a task, so
-// an empty webhook queue beside the two lanes cost every upload half a
-// Redis round trip more on average (2.3 dequeue calls per task instead of
-// 1.8 while only the bulk lane has work; row 4 of frameq-bench).
+// A queue to itself per server, because asynq's processor tries a server's
+// queues one Redis call each, in a random order by weight, until one hands
+// out a task: with the small lane (weight 4) beside the bulk lane (1) every
+// file of a bulk batch cost 1.8 dequeue calls on average, an empty small
+// lane asked first 4 times in 5 (row 4 of frameq-bench). On a server of its
+// own the small lane has slots no bulk file can take, so a small batch
+// behind a large one starts at once instead of on 4 of 5 freed slots.
+// Webhooks have a server of their own too, so no token's outage holds them.
 func (w *Worker) newServers() []*asynq.Server {
 	refs := w.cfg.TokenRefs()
-	srvs := make([]*asynq.Server, 0, len(refs)+1)
+	srvs := make([]*asynq.Server, 0, 2*len(refs)+1)
 	for _, ref := range refs {
-		srvs = append(srvs, w.newServer(map[string]int{job.Queue(ref): 1, job.SmallQueue(ref): job.SmallWeight},
-			w.log.With().Str("component", "asynq").Str("token_ref", ref).Logger()))
+		for _, q := range job.Queues(ref) {
+			srvs = append(srvs, w.newServer(q, w.log.With().Str("component", "asynq").Str("token_ref", ref).Str("queue", q).Logger()))
+		}
 	}
-	return append(srvs, w.newServer(map[string]int{notify.Queue: 1},
-		w.log.With().Str("component", "asynq").Str("queue", notify.Queue).Logger()))
+	return append(srvs, w.newServer(notify.Queue, w.log.With().Str("component", "asynq").Str("queue", notify.Queue).Logger()))
 }
 
-// newServer is an asynq server with Concurrency slots for queues.
-func (w *Worker) newServer(queues map[string]int, log zerolog.Logger) *asynq.Server {
+// newServer is an asynq server with Concurrency slots for queue.
+func (w *Worker) newServer(queue string, log zerolog.Logger) *asynq.Server {
 	return asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
 		Concurrency:     w.cfg.Concurrency,
-		Queues:          queues,
+		Queues:          map[string]int{queue: 1},
 		IsFailure:       upload.IsFailure,
 		RetryDelayFunc:  retryDelay(upload.RetryDelay(w.cfg.RetryMaxDelay)),
 		ShutdownTimeout: w.cfg.ShutdownTimeout,
@@ -412,8 +415,8 @@ func retryDelay(uploads asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 	}
 }
 
-// stopServers stops every token's server together, so that the grace
-// period is ShutdownTimeout in all, not per token.
+// stopServers stops every server together, so that the grace period is
+// ShutdownTimeout in all, not per token or lane.
 func (w *Worker) stopServers() {
 	var wg sync.WaitGroup
 	for _, srv := range w.srvs {

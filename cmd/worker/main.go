@@ -113,7 +113,10 @@ func (p proc) load(cfg *config.Config, fs *flag.FlagSet, args []string, usage st
 
 // work runs the worker until ctx ends.
 func (p proc) work(ctx context.Context, cfg config.Config, log zerolog.Logger) int {
-	rdb, err := cfg.RedisClient(len(cfg.TokenRefs())*2*cfg.Concurrency*(1+cfg.PartConcurrency) + 10)
+	// Every slot (two lanes per token, and the webhooks') may hold a
+	// connection for its task and one for each part PUT at once.
+	servers := 2*len(cfg.TokenRefs()) + 1
+	rdb, err := cfg.RedisClient(servers*cfg.Concurrency*(1+cfg.PartConcurrency) + 10)
 	if err != nil {
 		fmt.Fprintln(p.stderr, "worker:", err)
 		return 2

@@ -22,17 +22,13 @@ import (
 // a worker stop a token's work (pause its queues) without touching others.
 func Queue(tokenRef string) string { return "upload:" + tokenRef }
 
-// SmallQueue is the token's lane for small batches. Workers serve it ahead
-// of the bulk lane (weights SmallWeight:1), so ten files enqueued behind a
+// SmallQueue is the token's lane for small batches. Workers serve it with
+// slots of its own, beside the bulk lane's, so ten files enqueued behind a
 // hundred thousand are done in seconds, not after them.
 func SmallQueue(tokenRef string) string { return Queue(tokenRef) + ":small" }
 
 // Queues are both lanes of a token.
 func Queues(tokenRef string) []string { return []string{Queue(tokenRef), SmallQueue(tokenRef)} }
-
-// SmallWeight is the small lane's priority against the bulk lane's 1: when
-// both have work, about 4 of 5 free worker slots take a small-batch task.
-const SmallWeight = 4
 
 // DefaultSmallBatch is the largest batch that goes to the small lane.
 const DefaultSmallBatch = 100
