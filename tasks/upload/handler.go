@@ -137,7 +137,7 @@ func (noObserver) InFlight(int)                              {}
 //	mux.Handle(job.TypeRemoteUpload, h)
 type Handler struct {
 	opts     Options
-	root     string
+	root     uploadRoot
 	rdb      redis.UniversalClient
 	progress *records.Progresses
 	folders  *records.Folders

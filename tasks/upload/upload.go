@@ -26,7 +26,7 @@ const createdSkew = 2 * time.Minute
 
 func (h *Handler) uploadFile(ctx context.Context, at *attempt, p *records.Progress) (string, error) {
 	u := at.u
-	f, info, err := openUnderRoot(h.root, u.File)
+	f, info, err := h.root.open(u.File)
 	if err != nil {
 		return "", err
 	}
