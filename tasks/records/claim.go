@@ -62,12 +62,14 @@ func (p *Progress) InFlight(o CreateOwner, now time.Time, window time.Duration) 
 // run recorded its asset meanwhile).
 //
 //	KEYS[1]  the progress hash
-//	ARGV[1]  run, ARGV[2] attempt, ARGV[3] now (unix ms), ARGV[4] window (ms)
+//	ARGV[1]  run, ARGV[2] attempt, ARGV[3] now (unix ms), ARGV[4] window (ms),
+//	ARGV[5]  "1": claim only a record no other run wrote (ClaimFirst)
 //
-// Returns 0 when the mark is written, -1 when the record is past creating,
-// else the ms until the other run's mark is window old.
+// Returns 0 when the mark is written, -1 when the record is past creating
+// (or, with ARGV[5], is another run's), else the ms until the other run's
+// mark is window old.
 const claimCreate = `local f = redis.call('HMGET', KEYS[1], 'state', 'create_run', 'create_attempt', 'create_settled', 'create_started_ms')
-if f[1] and f[1] ~= 'creating' then
+if f[1] and (f[1] ~= 'creating' or (ARGV[5] == '1' and f[2] ~= ARGV[1])) then
   return -1
 end
 if f[1] == 'creating' and f[2] and f[2] ~= ARGV[1] and not f[4] and tonumber(f[3] or '0') >= tonumber(ARGV[2]) then
@@ -92,7 +94,33 @@ var ErrPastCreating = errors.New("progress moved past creating: another run reco
 // (ErrPastCreating). With Durability on it returns only once replicas hold
 // the mark.
 func (s *Progresses) Claim(ctx context.Context, idemKey string, o CreateOwner, at time.Time, window time.Duration) error {
-	res, err := s.guarded(ctx, ProgressKey(idemKey), claimScript, o.Run, o.Attempt, at.UnixMilli(), window.Milliseconds())
+	res, err := s.guarded(ctx, ProgressKey(idemKey), claimScript, nil, o.Run, o.Attempt, at.UnixMilli(), window.Milliseconds(), "0")
+	return claimed(res, err)
+}
+
+// ClaimFirst is Claim for a run that has not read the file's record (an
+// attempt's first run, when the record is almost always new), and marks
+// the task active in its batch in the same round trip. It claims only a
+// record that does not exist or is already o's: anything else is
+// ErrPastCreating, and the caller reads the record and takes the usual
+// course (a stale mark is then adopted by a listing, never overwritten
+// unread).
+func (s *Progresses) ClaimFirst(ctx context.Context, idemKey string, o CreateOwner, at time.Time, window time.Duration, batch, taskID string) error {
+	active := func(p redis.Pipeliner) { stageState(ctx, p, batch, taskID, Active, nil) }
+	if _, ok := s.rdb.(*redis.ClusterClient); ok {
+		// The batch's keys are in another slot, maybe on another node than
+		// the progress record's guard write: two round trips.
+		if err := NewBatches(s.rdb).Set(ctx, batch, taskID, Active, nil); err != nil {
+			return fmt.Errorf("record create: %w", err)
+		}
+		active = nil
+	}
+	res, err := s.guarded(ctx, ProgressKey(idemKey), claimScript, active, o.Run, o.Attempt, at.UnixMilli(), window.Milliseconds(), "1")
+	return claimed(res, err)
+}
+
+// claimed turns claimCreate's reply into Claim's error.
+func claimed(res *redis.Cmd, err error) error {
 	if res != nil && res.Err() == nil {
 		switch n, _ := res.Int64(); {
 		case n < 0:

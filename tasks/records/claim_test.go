@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -113,6 +114,73 @@ func TestGuardWritesRunOnARedisThatLostItsScripts(t *testing.T) {
 		got, err := p.Get(ctx, key)
 		if err != nil || got.State != StateUploading || got.AssetID != "asset-"+key || got.CreateRun != "" {
 			t.Fatalf("record %d: %+v, %v; want uploading asset-%s, the mark replaced", i, got, err, key)
+		}
+	}
+}
+
+// TestClaimFirstClaimsOnlyANewRecord: a first run that did not read the
+// record claims it only if nobody else wrote it, marking the task active
+// in its batch in the same round trip; any other record (a stale or
+// settled mark, an asset) is left as it was for the caller to read: a
+// stale mark must be judged by a listing, never overwritten unread. After
+// SCRIPT FLUSH the same holds.
+func TestClaimFirstClaimsOnlyANewRecord(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	p, b := NewProgresses(rdb), NewBatches(rdb)
+	const window = time.Minute
+	me, other := CreateOwner{Run: "run-a"}, CreateOwner{Run: "run-b"}
+	now := time.UnixMilli(time.Now().UnixMilli())
+	for _, flush := range []bool{false, true} {
+		batch := fmt.Sprintf("b-%v", flush)
+		key := func(k string) string { return fmt.Sprintf("%s-%v", k, flush) }
+		if err := b.Add(ctx, batch, []string{"t1", "t2", "t3"}); err != nil {
+			t.Fatal(err)
+		}
+		if flush {
+			if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.ClaimFirst(ctx, key("new"), me, now, window, batch, "t1"); err != nil {
+			t.Fatalf("flush %v: claim of a new record: %v", flush, err)
+		}
+		if got, _ := p.Get(ctx, key("new")); got.State != StateCreating || got.CreateRun != me.Run {
+			t.Errorf("flush %v: new record after the claim: %+v", flush, got)
+		}
+		if err := p.ClaimFirst(ctx, key("new"), me, now, window, batch, "t1"); err != nil {
+			t.Errorf("flush %v: the run's own claim again (a pipeline sent twice): %v", flush, err)
+		}
+
+		// Another run's mark, settled: Claim would take it over, ClaimFirst
+		// leaves it for the caller to read and judge by a listing.
+		if err := p.Claim(ctx, key("stale"), other, now.Add(-2*window), window); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Settle(ctx, key("stale"), other.Run); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ClaimFirst(ctx, key("stale"), me, now, window, batch, "t2"); !errors.Is(err, ErrPastCreating) {
+			t.Errorf("flush %v: claim over another run's unread mark: %v, want ErrPastCreating", flush, err)
+		}
+		if got, _ := p.Get(ctx, key("stale")); got.CreateRun != other.Run || !got.CreateSettled {
+			t.Errorf("flush %v: a refused claim changed the record: %+v", flush, got)
+		}
+		if err := p.Created(ctx, key("made"), "asset"); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ClaimFirst(ctx, key("made"), me, now, window, batch, "t3"); !errors.Is(err, ErrPastCreating) {
+			t.Errorf("flush %v: claim over a recorded asset: %v, want ErrPastCreating", flush, err)
+		}
+		if got, _ := p.Get(ctx, key("made")); got.State != StateUploading || got.AssetID != "asset" {
+			t.Errorf("flush %v: a refused claim changed the record: %+v", flush, got)
+		}
+		st, err := b.Status(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Counts[Active] != 3 || st.Counts[Pending] != 0 {
+			t.Errorf("flush %v: batch counts %v, want all 3 tasks active (claimed or not)", flush, st.Counts)
 		}
 	}
 }

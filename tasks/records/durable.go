@@ -62,25 +62,32 @@ type pipeliner interface {
 // replace sets key's hash to fields and, with Durability on, waits until
 // enough replicas hold it.
 func (s *Progresses) replace(ctx context.Context, key string, fields ...any) error {
-	_, err := s.guarded(ctx, key, replaceScript, fields...)
+	_, err := s.guarded(ctx, key, replaceScript, nil, fields...)
 	return err
 }
 
 // guarded runs script on key (by its SHA: the body is not sent, nor hashed
 // by Redis, on every call) and, with Durability on, a WAIT after it on the
 // same connection; it fails with a *NotReplicatedError if fewer replicas
-// acknowledged it in time. It returns the script's reply. A Redis that has
-// not seen the script yet (NOSCRIPT: nothing ran) gets it loaded and the
-// pipeline again.
-func (s *Progresses) guarded(ctx context.Context, key string, script *redis.Script, args ...any) (*redis.Cmd, error) {
+// acknowledged it in time. It returns the script's reply. stage, if not
+// nil, queues a batch record's write (setState, by SHA too) before it, in
+// the same round trip. A Redis that has not seen the scripts yet
+// (NOSCRIPT) gets them loaded and the pipeline again: every write in it is
+// idempotent, the script's own included (a claim is the run's again, a
+// record replaced again is the same).
+func (s *Progresses) guarded(ctx context.Context, key string, script *redis.Script, stage func(redis.Pipeliner), args ...any) (*redis.Cmd, error) {
 	c, err := s.guardConn(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.guardedOn(ctx, c, key, script, args)
+	res, err := s.guardedOn(ctx, c, key, script, stage, args)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if err = script.Load(ctx, c).Err(); err == nil {
-			res, err = s.guardedOn(ctx, c, key, script, args)
+		err = script.Load(ctx, c).Err()
+		if err == nil && stage != nil {
+			err = setState.Load(ctx, c).Err()
+		}
+		if err == nil {
+			res, err = s.guardedOn(ctx, c, key, script, stage, args)
 		}
 	}
 	return res, err
@@ -101,9 +108,12 @@ func (s *Progresses) guardConn(ctx context.Context, key string) (pipeliner, erro
 	return c, nil
 }
 
-func (s *Progresses) guardedOn(ctx context.Context, c pipeliner, key string, script *redis.Script, args []any) (*redis.Cmd, error) {
+func (s *Progresses) guardedOn(ctx context.Context, c pipeliner, key string, script *redis.Script, stage func(redis.Pipeliner), args []any) (*redis.Cmd, error) {
 	var res, acked *redis.Cmd
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if stage != nil {
+			stage(p)
+		}
 		res = script.EvalSha(ctx, p, []string{key}, args...)
 		if s.dur.Replicas > 0 {
 			acked = p.Do(ctx, "wait", s.dur.Replicas, s.dur.Timeout.Milliseconds())

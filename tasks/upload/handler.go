@@ -206,7 +206,14 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	ctx = log.WithContext(ctx)
 	at := &attempt{u: u, taskID: taskID, queue: queue, key: job.IdempotencyKey(u), last: try >= maxRetry,
 		owner: records.CreateOwner{Run: newRunID(), Attempt: try}}
-	pre := h.begin(ctx, at)
+	var pre *records.Progress
+	if try == 0 && u.SourceURL == "" {
+		// A first attempt's file is almost always new: its record is not
+		// read, and ClaimFirst marks the task active with the claim.
+		at.unread, pre = true, &records.Progress{}
+	} else {
+		pre = h.begin(ctx, at)
+	}
 
 	h.opts.Observer.InFlight(1)
 	defer h.opts.Observer.InFlight(-1)
@@ -265,6 +272,11 @@ type attempt struct {
 	// when that is not the version enqueued (it changed mid-upload and
 	// settled): recorded done too, so enqueueing it again uploads nothing.
 	current string
+	// unread: the file's record was not read and the task not yet marked
+	// active: the run goes on as for a new file until the create claim
+	// (ClaimFirst), which does both or sends it to read the record. Any
+	// step that needs the record before then reads it (reread).
+	unread bool
 }
 
 // begin marks the task active and reads its progress in one round trip.
@@ -280,6 +292,19 @@ func (h *Handler) begin(ctx context.Context, at *attempt) *records.Progress {
 		return nil
 	}
 	return records.ParseProgress(read.Val())
+}
+
+// reread is the file's record for a step that needs it read: with the
+// task marked active in the same round trip, if it is not yet.
+func (h *Handler) reread(ctx context.Context, at *attempt) (*records.Progress, error) {
+	if !at.unread {
+		return h.progress.Get(ctx, at.key)
+	}
+	at.unread = false
+	if p := h.begin(ctx, at); p != nil {
+		return p, nil
+	}
+	return h.progress.Get(ctx, at.key)
 }
 
 // complete records the file done and the batch's count in one round trip.
@@ -329,6 +354,10 @@ func (h *Handler) run(ctx context.Context, at *attempt, pre *records.Progress) (
 		wait, isWait := delayOf(err)
 		if !isWait || ctx.Err() != nil {
 			return assetID, err
+		}
+		if at.unread { // about to wait: the batch must say active meanwhile
+			at.unread = false
+			h.mark(ctx, at.u, at.taskID, records.Active, nil)
 		}
 		// Hand long waits (and every verification or breaker wait) back to the queue
 		// to free this slot, unless asynq would archive the task for it (it

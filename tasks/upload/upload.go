@@ -31,8 +31,9 @@ func (h *Handler) uploadFile(ctx context.Context, at *attempt, p *records.Progre
 		return "", err
 	}
 	defer f.Close()
-	if p == nil {
-		if p, err = h.progress.Get(ctx, at.key); err != nil {
+	if p == nil || (at.unread && !versionOf(info).enqueued(u)) {
+		// (A changed file's course depends on what its record holds.)
+		if p, err = h.reread(ctx, at); err != nil {
 			return "", err
 		}
 	}
@@ -208,7 +209,7 @@ func mayBeOurs(u *job.Upload, a File, started time.Time) bool {
 // create sends a create, recording first that it may take effect unseen:
 // a claim that no other run's create of the file is in flight.
 func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, error)) (*File, error) {
-	if err := h.progress.Claim(ctx, at.key, at.owner, time.Now(), h.createWindow()); err != nil {
+	if err := h.claim(ctx, at); err != nil {
 		return nil, h.claimFailed(ctx, at, err)
 	}
 	a, err := send()
@@ -231,9 +232,25 @@ func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, e
 	return a, nil
 }
 
+// claim writes the create claim; for a record not read (at.unread), only
+// on a new record, marking the task active in the same round trip.
+func (h *Handler) claim(ctx context.Context, at *attempt) error {
+	if !at.unread {
+		return h.progress.Claim(ctx, at.key, at.owner, time.Now(), h.createWindow())
+	}
+	err := h.progress.ClaimFirst(ctx, at.key, at.owner, time.Now(), h.createWindow(), at.u.Batch, at.taskID)
+	if err == nil || errors.Is(err, records.ErrPastCreating) {
+		at.unread = false // marked active; a record found is read by the next try
+	} else if errors.Is(err, records.ErrNotReplicated) {
+		at.unread = false // the pipeline ran, the WAIT fell short
+	}
+	return err
+}
+
 // claimFailed says what to do when the create claim was not had: wait for
-// another run's create, or read the record again (it moved on), or (the
-// mark not on enough replicas, so the create not sent) report err.
+// another run's create, or read the record again (it moved on, or was
+// there unread), or (the mark not on enough replicas, so the create not
+// sent) report err.
 func (h *Handler) claimFailed(ctx context.Context, at *attempt, err error) error {
 	var inFlight *records.CreateInFlightError
 	switch {
