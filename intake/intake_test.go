@@ -61,6 +61,9 @@ func TestCreateEnqueuesAndOnlyItsKeySeesTheBatch(t *testing.T) {
 	if code != 200 || rep.Total != 3 || rep.Counts[records.Pending] != 3 || rep.Finished {
 		t.Fatalf("status: %d %s", code, b)
 	}
+	if want := (records.Bytes{Total: 5 + 5 + 123}); rep.Bytes != want { // two files holding their names, the URL's size
+		t.Errorf("status bytes %+v, want %+v", rep.Bytes, want)
+	}
 	code, b, _ = e.do("GET", "/v1/batches/"+c.Batch+"/failures", acmeKey, "")
 	if code != 200 || !strings.Contains(string(b), `"failures":[]`) {
 		t.Fatalf("failures: %d %s", code, b)

@@ -569,7 +569,9 @@ type Report struct {
 	Skipped  int64            `json:"skipped"`
 	Finished bool             `json:"finished"`
 	Counts   map[string]int64 `json:"counts"`
-	Failures []Failure        `json:"failures"`
+	// Bytes sums the sizes of the files with a known size: all, done, failed.
+	Bytes    Bytes     `json:"bytes"`
+	Failures []Failure `json:"failures"`
 }
 
 // NewReport builds a batch's Report from its status and failures.
@@ -577,7 +579,7 @@ func NewReport(st Status, fails []Failure) Report {
 	if fails == nil {
 		fails = []Failure{}
 	}
-	return Report{Batch: st.Batch, Total: st.Total(), Skipped: st.Counts[Skipped], Finished: st.Finished(), Counts: st.Counts, Failures: fails}
+	return Report{Batch: st.Batch, Total: st.Total(), Skipped: st.Counts[Skipped], Finished: st.Finished(), Counts: st.Counts, Bytes: st.Bytes, Failures: fails}
 }
 
 // Owners lists the batches that own tasks batch tracks (see trackedKey),
