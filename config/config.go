@@ -31,6 +31,7 @@ import (
 	"github.com/frameq/frameq/frameio"
 	"github.com/frameq/frameq/ident"
 	"github.com/frameq/frameq/ims"
+	"github.com/frameq/frameq/tasks/records"
 	"github.com/frameq/frameq/throttle"
 )
 
@@ -139,11 +140,13 @@ type Config struct {
 	APITimeout time.Duration
 	// RedisWaitReplicas is how many replicas must acknowledge the progress
 	// writes that guard against a duplicate create before the worker makes
-	// the call they guard; AutoWaitReplicas (-1) means 1 with Sentinel and
-	// 0 (no WAIT) otherwise. See GuardReplicas.
+	// the call they guard, and an enqueued batch before enqueue (or the
+	// intake) reports it enqueued; AutoWaitReplicas (-1) means 1 with
+	// Sentinel and 0 (no WAIT) otherwise. See GuardReplicas.
 	RedisWaitReplicas int
 	// RedisWaitTimeout bounds each such WAIT; a write not acknowledged in
-	// time holds the call back and the attempt tries again later.
+	// time holds the call back and the attempt tries again later, or
+	// makes enqueue fail saying so.
 	RedisWaitTimeout time.Duration
 	// DashboardWritable allows the dashboard's write actions (retry,
 	// delete, pause); it then requires DashboardUser and DashboardPassword.
@@ -373,6 +376,8 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_REDIS_CLUSTER_ADDRS", "redis-cluster-addrs", "Redis Cluster seed nodes, host:port,host:port (instead of the URL)", (*addrList)(&c.RedisClusterAddrs)},
 			setting{"FRAMEQ_REDIS_SENTINEL_ADDRS", "redis-sentinel-addrs", "Redis Sentinels, host:port,host:port (instead of the URL)", (*addrList)(&c.RedisSentinelAddrs)},
 			setting{"FRAMEQ_REDIS_SENTINEL_MASTER", "redis-sentinel-master", "master name the Sentinels watch", (*stringValue)(&c.RedisSentinelMaster)},
+			setting{"FRAMEQ_REDIS_WAIT_REPLICAS", "redis-wait-replicas", "replicas that must hold a write before it counts: a duplicate-guarding record before its API call, a batch before enqueue reports it (auto: 1 with Sentinel, else 0)", (*waitReplicasValue)(&c.RedisWaitReplicas)},
+			setting{"FRAMEQ_REDIS_WAIT_TIMEOUT", "redis-wait-timeout", "how long to wait for those replicas, 1ms to 2s", (*waitTimeoutValue)(&c.RedisWaitTimeout)},
 			setting{"FRAMEQ_LOG_FORMAT", "log-format", "log format: json or console", oneOf(&c.LogFormat, "json", "console")},
 			setting{"FRAMEQ_LOG_LEVEL", "log-level", "log level: debug, info, warn, error", oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
 		)
@@ -404,8 +409,6 @@ func (c *Config) settings(groups []Group) []setting {
 			setting{"FRAMEQ_SETTLE", "settle", "how long a file that changed while it uploaded must stay unchanged before it is uploaded again", (*durationValue)(&c.Settle)},
 			setting{"FRAMEQ_SHUTDOWN_TIMEOUT", "shutdown-timeout", "grace period for active tasks on SIGTERM", (*durationValue)(&c.ShutdownTimeout)},
 			setting{"FRAMEQ_API_TIMEOUT", "api-timeout", "time limit of one API call (Frame.io gives up at 30s)", (*durationValue)(&c.APITimeout)},
-			setting{"FRAMEQ_REDIS_WAIT_REPLICAS", "redis-wait-replicas", "replicas that must hold a duplicate-guarding record before the API call (auto: 1 with Sentinel, else 0)", (*waitReplicasValue)(&c.RedisWaitReplicas)},
-			setting{"FRAMEQ_REDIS_WAIT_TIMEOUT", "redis-wait-timeout", "how long to wait for those replicas, 1ms to 2s", (*waitTimeoutValue)(&c.RedisWaitTimeout)},
 			setting{"FRAMEQ_DASHBOARD_WRITABLE", "dashboard-writable", "allow the dashboard's write actions (needs user and password)", (*boolValue)(&c.DashboardWritable)},
 			setting{"FRAMEQ_DASHBOARD_USER", "dashboard-user", "basic-auth user of the dashboard (password: FRAMEQ_DASHBOARD_PASSWORD)", (*stringValue)(&c.DashboardUser)},
 		)
@@ -526,6 +529,11 @@ func (c *Config) TokenRefs() []string {
 
 // AutoWaitReplicas lets GuardReplicas choose from the topology.
 const AutoWaitReplicas = -1
+
+// Durability is what WAITs for replicas: GuardReplicas, RedisWaitTimeout.
+func (c *Config) Durability() records.Durability {
+	return records.Durability{Replicas: c.GuardReplicas(), Timeout: c.RedisWaitTimeout}
+}
 
 // GuardReplicas is how many replicas the worker's guard writes wait for:
 // RedisWaitReplicas, or when it is AutoWaitReplicas, 1 with Sentinel (the

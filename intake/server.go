@@ -49,6 +49,10 @@ type Options struct {
 	// Retention keeps finished tasks in asynq's completed list that long
 	// (FRAMEQ_COMPLETED_RETENTION); 0 keeps none.
 	Retention time.Duration
+	// Durability makes a batch enqueued only once replicas hold it
+	// (FRAMEQ_REDIS_WAIT_REPLICAS, FRAMEQ_REDIS_WAIT_TIMEOUT): until then
+	// the request fails and the producer sends it again.
+	Durability records.Durability
 }
 
 // Server is the intake's HTTP handler.
@@ -78,7 +82,7 @@ func New(rdb redis.UniversalClient, o Options) (*Server, error) {
 		o.IdempotencyTTL = DefaultIdempotencyTTL
 	}
 	enq := job.NewEnqueuer(rdb)
-	enq.Box, enq.Retention = o.Box, o.Retention
+	enq.Box, enq.Retention, enq.Durability = o.Box, o.Retention, o.Durability
 	s := &Server{
 		opts: o, rdb: rdb, enq: enq, batches: records.NewBatches(rdb),
 		meta: notify.NewStore(rdb), notifier: notify.NewNotifier(rdb), metrics: newServerMetrics(),

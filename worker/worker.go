@@ -125,7 +125,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, log zerolog.Logger) (*Wor
 		Verify: cfg.VerifyUploads, VerifyTimeout: cfg.VerifyTimeout, VerifyReuploads: cfg.VerifyReuploads,
 		Box:        box,
 		Settle:     cfg.Settle,
-		Durability: records.Durability{Replicas: cfg.GuardReplicas(), Timeout: cfg.RedisWaitTimeout},
+		Durability: cfg.Durability(),
 		// A create goes out within one limiter wait (longer ones are
 		// handed back) and is over within the API timeout.
 		CreateWindow: cfg.APITimeout + throttle.DefaultMaxWait + 5*time.Second,

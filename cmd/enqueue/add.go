@@ -183,10 +183,14 @@ func (c *cli) enqueue(ctx context.Context, a addFlags, batch string, uploads []*
 		}
 	}
 	e := job.NewEnqueuer(rdb)
-	e.Box, e.Retention = box, c.cfg.CompletedRetention
+	e.Box, e.Retention, e.Durability = box, c.cfg.CompletedRetention, c.cfg.Durability()
 	start := time.Now()
 	res, err := e.EnqueueChecked(ctx, checked)
 	took := time.Since(start)
+	if errors.Is(err, records.ErrNotReplicated) {
+		return c.fail(exitFailed, "batch %s: %d enqueued, %d already queued, %d already uploaded, but %v: a failover now could lose them; "+
+			"run the same command again once the replicas are back (nothing is enqueued twice)", batch, res.Enqueued, res.Queued, res.Done, err)
+	}
 	if err != nil { // no summary: its rate would time a failure
 		return c.fail(exitFailed, "batch %s: stopped after %d enqueued: %v", batch, res.Enqueued, err)
 	}

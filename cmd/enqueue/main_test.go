@@ -233,3 +233,23 @@ func TestServeRefusesToStartMisconfigured(t *testing.T) {
 		}
 	}
 }
+
+// With FRAMEQ_REDIS_WAIT_REPLICAS, enqueue reports a batch only once
+// replicas hold it: against a Redis with none it fails (exit 1, no batch
+// id on stdout) saying what it enqueued and that running it again is safe.
+func TestEnqueueFailsWhenNoReplicaHoldsTheBatch(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.mov"), []byte("x"), 0o644)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"dir", "--parent", "p1", dir},
+		[]string{"FRAMEQ_REDIS_URL=" + srv.URL(), "FRAMEQ_REDIS_WAIT_REPLICAS=1", "FRAMEQ_REDIS_WAIT_TIMEOUT=50ms"}, &out, &errb)
+	if code != exitFailed || out.Len() != 0 {
+		t.Fatalf("exit %d stdout %q; want %d and no batch id", code, out.String(), exitFailed)
+	}
+	for _, want := range []string{"1 enqueued", "0 of 1 replicas", "run the same command again"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+}

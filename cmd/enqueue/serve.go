@@ -105,7 +105,8 @@ func (c *cli) intakeOptions() (intake.Options, error) {
 	if err != nil {
 		return intake.Options{}, err
 	}
-	return intake.Options{Keys: keys, Hosts: hosts, Log: c.cfg.NewLogger(c.stderr), Box: box, Retention: c.cfg.CompletedRetention}, nil
+	return intake.Options{Keys: keys, Hosts: hosts, Log: c.cfg.NewLogger(c.stderr), Box: box, Retention: c.cfg.CompletedRetention,
+		Durability: c.cfg.Durability()}, nil
 }
 
 // serve runs the listener until ctx ends (SIGTERM), then lets requests in

@@ -70,7 +70,7 @@ func chunkScenario(t *testing.T, rdb *redis.Client, e *Enqueuer) []*Upload {
 var timeFields = map[string]bool{"pending_since": true, "last_add": true}
 
 // dump is every key of rdb with its type and content, TTLs as set or not;
-// sorted sets without scores (their scores are times).
+// sorted sets without scores (their scores are times), members sorted.
 func dump(t *testing.T, rdb *redis.Client) map[string]string {
 	t.Helper()
 	ctx := context.Background()
@@ -96,8 +96,10 @@ func dump(t *testing.T, rdb *redis.Client) map[string]string {
 			s := rdb.SMembers(ctx, k).Val()
 			slices.Sort(s)
 			v = s
-		case "zset":
-			v = rdb.ZRange(ctx, k, 0, -1).Val()
+		case "zset": // members sorted: by score they are in the order of the clock's seconds
+			z := rdb.ZRange(ctx, k, 0, -1).Val()
+			slices.Sort(z)
+			v = z
 		case "string":
 			v = rdb.Get(ctx, k).Val()
 		}

@@ -130,6 +130,11 @@ type Enqueuer struct {
 	Concurrency int
 	// SmallBatch is the largest batch sent to the small lane (SmallQueue).
 	SmallBatch int
+	// Durability makes Enqueue return only once replicas hold the batch
+	// (a *records.NotReplicatedError if they do not in time: what was
+	// enqueued stays, and enqueueing again adds nothing twice). On a
+	// Cluster, whose writes span several masters, it is not waited for.
+	Durability records.Durability
 	// scripted: rdb is a single Redis, where a chunk is enqueued in one
 	// script call (enqueueChunkScript); a Cluster goes task by task.
 	scripted bool
@@ -297,7 +302,10 @@ func (e *Enqueuer) EnqueueChecked(ctx context.Context, c *Checked) (Result, erro
 	res := Result{Batch: batch}
 	small := len(uploads) <= e.SmallBatch
 	if e.scripted {
-		return res, e.enqueueScripted(ctx, batch, uploads, small, &res)
+		if err := e.enqueueScripted(ctx, batch, uploads, small, &res); err != nil {
+			return res, err
+		}
+		return res, e.batches.Replicated(ctx, batch, e.Durability)
 	}
 	for start := 0; start < len(uploads); start += chunk {
 		part := uploads[start:min(start+chunk, len(uploads))]

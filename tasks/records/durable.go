@@ -131,3 +131,36 @@ func (s *Progresses) guardedOn(ctx context.Context, c pipeliner, key string, scr
 	}
 	return res, nil
 }
+
+// stampAdd stamps a batch's last Add with Redis's clock.
+//
+//	KEYS[1]  the batch's bytes hash (batchKeys[4])
+const stampAdd = `return redis.call('HSET', KEYS[1], 'last_add', redis.call('TIME')[1])`
+
+var stampScript = redis.NewScript(stampAdd)
+
+// Replicated returns once d.Replicas replicas hold every write made to
+// this Redis before the call, by any connection: it stamps batch's last
+// Add and WAITs on the same connection. Replication is one ordered
+// stream, so the replicas that hold the stamp hold all that came before
+// it. A *NotReplicatedError if fewer acknowledged within d.Timeout; with
+// d.Replicas 0, nothing. For a single Redis (or a Sentinel-managed one):
+// a Cluster's writes are on several masters.
+func (b *Batches) Replicated(ctx context.Context, batch string, d Durability) error {
+	if d.Replicas <= 0 {
+		return nil
+	}
+	var acked *redis.Cmd
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		stampScript.Eval(ctx, p, []string{batchKeys(batch)[4]})
+		acked = p.Do(ctx, "wait", d.Replicas, d.Timeout.Milliseconds())
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("batch %s: wait for replicas: %w", batch, err)
+	}
+	if n, err := acked.Int(); err != nil || n < d.Replicas {
+		return fmt.Errorf("batch %s: %w", batch, errors.Join(&NotReplicatedError{Acked: n, Wanted: d.Replicas, Timeout: d.Timeout}, err))
+	}
+	return nil
+}
