@@ -260,8 +260,8 @@ func (b *Batches) Add(ctx context.Context, batch string, taskIDs []string) error
 // sizes of the new ones (sizes[i] for taskIDs[i]; missing or 0: unknown) to
 // the batch's bytes total. Tasks already in the batch keep their state.
 func (b *Batches) AddSized(ctx context.Context, batch string, taskIDs []string, sizes []int64) error {
-	if err := b.rdb.ZAddNX(ctx, recentKey, redis.Z{Score: float64(time.Now().Unix()), Member: batch}).Err(); err != nil {
-		return fmt.Errorf("batch %s: index: %w", batch, err)
+	if err := b.index(ctx, batch); err != nil {
+		return err
 	}
 	if len(taskIDs) == 0 {
 		return nil
@@ -284,6 +284,16 @@ func (b *Batches) AddSized(ctx context.Context, batch string, taskIDs []string, 
 	return nil
 }
 
+// index adds batch to the recent batches, if it is not there yet. A
+// command of its own: the index and the batch's keys are in different hash
+// slots, which a transaction cannot span on a Cluster.
+func (b *Batches) index(ctx context.Context, batch string) error {
+	if err := b.rdb.ZAddNX(ctx, recentKey, redis.Z{Score: float64(time.Now().Unix()), Member: batch}).Err(); err != nil {
+		return fmt.Errorf("batch %s: index: %w", batch, err)
+	}
+	return nil
+}
+
 // Remove takes a task out of a batch (e.g. it was already queued elsewhere).
 func (b *Batches) Remove(ctx context.Context, batch, taskID string) error {
 	if err := removeTask.Run(ctx, b.rdb, batchKeys(batch), taskID).Err(); err != nil && err != redis.Nil {
@@ -299,9 +309,11 @@ func (b *Batches) Skip(ctx context.Context, batch string, n int) error {
 	if n <= 0 {
 		return nil
 	}
+	if err := b.index(ctx, batch); err != nil {
+		return err
+	}
 	key := batchKeys(batch)[1]
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAddNX(ctx, recentKey, redis.Z{Score: float64(time.Now().Unix()), Member: batch})
 		p.HIncrBy(ctx, key, Skipped, int64(n))
 		p.Expire(ctx, key, batchTTL)
 		return nil
@@ -318,9 +330,11 @@ func (b *Batches) Track(ctx context.Context, batch string, owners map[string]str
 	if len(owners) == 0 {
 		return nil
 	}
+	if err := b.index(ctx, batch); err != nil {
+		return err
+	}
 	key := trackedKey(batch)
 	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAddNX(ctx, recentKey, redis.Z{Score: float64(time.Now().Unix()), Member: batch})
 		p.HSet(ctx, key, owners)
 		p.Expire(ctx, key, batchTTL)
 		return nil
