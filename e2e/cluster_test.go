@@ -117,7 +117,7 @@ func TestRedisPathsOnCluster(t *testing.T) {
 			k := fmt.Sprintf("key%02d", i)
 			keys = append(keys, k)
 			steps := []error{
-				p.Creating(ctx, k, time.Now()), p.Created(ctx, k, "asset-"+k), p.PartDone(ctx, k, 0),
+				p.Creating(ctx, k, time.Now()), p.Created(ctx, k, "asset-"+k), p.PartDone(ctx, k, "asset-"+k, 0),
 			}
 			if i%2 == 0 {
 				steps = append(steps, p.Done(ctx, k, "asset-"+k))

@@ -65,8 +65,8 @@ func TestProgressRecord(t *testing.T) {
 	}
 	p.Creating(ctx, "k", got.CreateStarted)
 	p.Created(ctx, "k", "asset-1")
-	p.PartDone(ctx, "k", 0)
-	p.PartDone(ctx, "k", 2)
+	p.PartDone(ctx, "k", "asset-1", 0)
+	p.PartDone(ctx, "k", "asset-1", 2)
 	got, _ = p.Get(ctx, "k")
 	if got.State != StateUploading || got.AssetID != "asset-1" || !got.PartsDone[0] || got.PartsDone[1] || !got.PartsDone[2] {
 		t.Errorf("uploading record: %+v", got)

@@ -184,3 +184,32 @@ func TestClaimFirstClaimsOnlyANewRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestPartOfAReplacedAssetIsNotRecorded: a part finished for an asset the
+// record no longer names (another run started the file over; or a cut-off
+// worker's write landing after the path healed) is refused, and the
+// record of the asset it names now is left as it was: the new upload must
+// PUT that part itself.
+func TestPartOfAReplacedAssetIsNotRecorded(t *testing.T) {
+	ctx := context.Background()
+	p := NewProgresses(redistest.Start(t).Client(t))
+	if err := p.Created(ctx, "k", "asset-old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PartDone(ctx, "k", "asset-old", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Created(ctx, "k", "asset-new"); err != nil { // started over
+		t.Fatal(err)
+	}
+	if err := p.PartDone(ctx, "k", "asset-old", 1); !errors.Is(err, ErrAssetReplaced) {
+		t.Errorf("a part of the replaced asset: %v, want ErrAssetReplaced", err)
+	}
+	if err := p.PartDone(ctx, "k", "asset-new", 2); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := p.Get(ctx, "k")
+	if got.AssetID != "asset-new" || got.PartsDone[0] || got.PartsDone[1] || !got.PartsDone[2] {
+		t.Errorf("record %+v: want asset-new with part 2 only", got)
+	}
+}

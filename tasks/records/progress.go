@@ -122,10 +122,33 @@ func (s *Progresses) Created(ctx context.Context, idemKey, assetID string) error
 	return nil
 }
 
-// PartDone records one finished part.
-func (s *Progresses) PartDone(ctx context.Context, idemKey string, part int) error {
-	if err := s.rdb.HSet(ctx, ProgressKey(idemKey), "part:"+strconv.Itoa(part), 1).Err(); err != nil {
+// partDone records a finished part of the asset the record names.
+//
+//	KEYS[1]  the progress hash
+//	ARGV[1]  the asset id the part went to, ARGV[2] its field (part:N)
+//
+// Returns 1 when recorded, 0 when the record names another asset.
+const partDone = `if redis.call('HGET', KEYS[1], 'asset_id') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], 1)
+return 1`
+
+var partDoneScript = redis.NewScript(partDone)
+
+// ErrAssetReplaced is returned by PartDone when the file's record names
+// another asset than the one the part went to: another run started the
+// file over since (or the write is a cut-off worker's, landing late).
+var ErrAssetReplaced = errors.New("progress names another asset: this run's upload is stale")
+
+// PartDone records one finished part of asset assetID, only while the
+// record names that asset: a part of an asset the record has moved on
+// from must never count for the one it names now.
+func (s *Progresses) PartDone(ctx context.Context, idemKey, assetID string, part int) error {
+	n, err := partDoneScript.Run(ctx, s.rdb, []string{ProgressKey(idemKey)}, assetID, "part:"+strconv.Itoa(part)).Int()
+	if err != nil {
 		return fmt.Errorf("record part %d: %w", part, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("record part %d of %s: %w", part, assetID, ErrAssetReplaced)
 	}
 	return nil
 }

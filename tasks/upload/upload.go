@@ -401,7 +401,7 @@ func (h *Handler) putPart(ctx context.Context, at *attempt, a *File, f *os.File,
 			if len(a.Parts) == 1 {
 				return nil // the done record follows at once; a crash before it re-PUTs one part
 			}
-			return h.progress.PartDone(ctx, at.key, p.Number)
+			return h.progress.PartDone(ctx, at.key, a.ID, p.Number)
 		}
 		if apierr.Classify(err) != apierr.Retryable {
 			break

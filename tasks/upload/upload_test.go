@@ -106,7 +106,7 @@ func TestResumeUploadsOnlyMissingParts(t *testing.T) {
 	}
 	key := job.IdempotencyKey(u)
 	r.h.progress.Created(ctx, key, a.ID)
-	r.h.progress.PartDone(ctx, key, 1)
+	r.h.progress.PartDone(ctx, key, a.ID, 1)
 	before := r.sim.Stats()
 
 	if err := r.run(u); err != nil {

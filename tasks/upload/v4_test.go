@@ -250,7 +250,7 @@ func TestV4StateMachineResumesOnlyMissingParts(t *testing.T) {
 	}
 	key := job.IdempotencyKey(u)
 	r.h.progress.Created(ctx, key, f.ID)
-	r.h.progress.PartDone(ctx, key, 1)
+	r.h.progress.PartDone(ctx, key, f.ID, 1)
 
 	if err := r.run(u); err != nil {
 		t.Fatal(err)

@@ -128,7 +128,7 @@ func (r *v4rig) created(api *V4, u *job.Upload, put ...int) *File {
 		if err := api.PutPart(ctx, f, f.Parts[i], src); err != nil {
 			r.t.Fatal(err)
 		}
-		if err := r.h.progress.PartDone(ctx, key, i); err != nil {
+		if err := r.h.progress.PartDone(ctx, key, f.ID, i); err != nil {
 			r.t.Fatal(err)
 		}
 	}
