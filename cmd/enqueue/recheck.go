@@ -64,7 +64,14 @@ func (r *rechecker) api(ctx context.Context, ref string) (upload.FrameIO, error)
 	scope := scopeOf(ref)
 	o := frameio.Options{
 		BaseURL: r.cfg.APIBase(), APITimeout: r.cfg.APITimeout, LegacyTokenAuth: r.cfg.LegacyTokenAuth,
-		BeforeCall: func(ctx context.Context, c frameio.Call) error { return r.wait(ctx, scope, c.Limits) },
+		Permit: func(ctx context.Context, c frameio.Call) (func(time.Time), error) {
+			p, err := r.reserve(ctx, scope, c.Limits)
+			if err != nil {
+				return nil, err
+			}
+			ctx = context.WithoutCancel(ctx)
+			return func(at time.Time) { go p.Sent(ctx, at) }, nil // as the worker: the write loop must not wait on Redis
+		},
 	}
 	if creds, ok := r.cfg.IMSClients[ref]; ok { // as the worker: IMS credentials win
 		src, err := ims.New(ims.Config{Ref: ref, URL: r.cfg.IMSURL, Scopes: r.cfg.IMSScopes,
@@ -99,19 +106,21 @@ func (r *rechecker) api(ctx context.Context, ref string) (upload.FrameIO, error)
 	return a, nil
 }
 
-// wait takes a permit of every limit a call draws on, sleeping out waits
-// longer than the limiter's MaxWait (a hold after a 429): enqueue has no
-// queue to hand work back to.
-func (r *rechecker) wait(ctx context.Context, scope string, limits []string) error {
+// reserve takes a permit of every limit a call draws on, sleeping out
+// waits longer than the limiter's MaxWait (a hold after a 429): enqueue
+// has no queue to hand work back to. The permit is told when its request
+// left (Permit.Sent), as the worker's are: a late write pushes the shared
+// schedule back.
+func (r *rechecker) reserve(ctx context.Context, scope string, limits []string) (*throttle.Permit, error) {
 	for {
-		err := r.limiter.Wait(ctx, scope, limits...)
+		p, err := r.limiter.Reserve(ctx, scope, limits...)
 		var d *throttle.DelayError
 		if !errors.As(err, &d) {
-			return err
+			return p, err
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(d.Wait):
 		}
 	}
