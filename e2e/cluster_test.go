@@ -225,6 +225,7 @@ func TestRedisPathsOnCluster(t *testing.T) {
 // 3-master cluster, under lost create answers and failed parts: every
 // file arrives once and intact, never over the create limit.
 func TestBatchOnRedisCluster(t *testing.T) {
+	t.Parallel() // mostly waiting on the cluster and the create limit
 	const (
 		tokens   = 3
 		files    = 30

@@ -86,6 +86,7 @@ func (e *env) startIntake(extra ...string) *intakeProc {
 // producer polls status and receives a signed webhook; every file arrives
 // once, and replaying the request with its Idempotency-Key enqueues nothing.
 func TestIntakeFromPython(t *testing.T) {
+	t.Parallel() // mostly waiting on the upload and the webhook
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed")
 	}

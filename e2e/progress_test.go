@@ -21,6 +21,7 @@ import (
 // place (no wrap, no stacked lines), with the percent and the bytes.
 // About 10 s.
 func TestWaitDrawsOneLineAt80Columns(t *testing.T) {
+	t.Parallel() // mostly waiting on the 5/s create limit
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux not installed")
 	}

@@ -40,6 +40,7 @@ func TestSentinelFailoverSafeSettings(t *testing.T) {
 }
 
 func failover(t *testing.T, so redistest.SentinelOptions) {
+	t.Parallel() // mostly waiting for the failover
 	const (
 		files    = 120
 		partSize = 16 << 10
