@@ -393,10 +393,6 @@ func (b *Bytes) add(state string, size int64) {
 
 // Stage queues Set's script on p, for callers that batch it with other writes.
 func (b *Batches) Stage(ctx context.Context, p redis.Pipeliner, batch, taskID, state string, f *Failure) {
-	stageState(ctx, p, batch, taskID, state, f)
-}
-
-func stageState(ctx context.Context, p redis.Pipeliner, batch, taskID, state string, f *Failure) {
 	setState.EvalSha(ctx, p, batchKeys(batch), taskID, state, failureRecord(taskID, f), "0", ttlArg())
 }
 

@@ -106,12 +106,13 @@ func (s *Progresses) Claim(ctx context.Context, idemKey string, o CreateOwner, a
 // course (a stale mark is then adopted by a listing, never overwritten
 // unread).
 func (s *Progresses) ClaimFirst(ctx context.Context, idemKey string, o CreateOwner, at time.Time, window time.Duration, batch, taskID string) error {
-	active := func(p redis.Pipeliner) { stageState(ctx, p, batch, taskID, Active, nil) }
+	b := NewBatches(s.rdb)
+	active := func(p redis.Pipeliner) { b.Stage(ctx, p, batch, taskID, Active, nil) }
 	if _, ok := s.rdb.(*redis.ClusterClient); ok {
 		// The batch's keys are in another slot, maybe on another node than
 		// the progress record's guard write: two round trips.
-		if err := NewBatches(s.rdb).Set(ctx, batch, taskID, Active, nil); err != nil {
-			return fmt.Errorf("record create: %w", err)
+		if err := b.Set(ctx, batch, taskID, Active, nil); err != nil {
+			return fmt.Errorf("mark task active: %w", err)
 		}
 		active = nil
 	}

@@ -239,10 +239,10 @@ func (h *Handler) claim(ctx context.Context, at *attempt) error {
 		return h.progress.Claim(ctx, at.key, at.owner, time.Now(), h.createWindow())
 	}
 	err := h.progress.ClaimFirst(ctx, at.key, at.owner, time.Now(), h.createWindow(), at.u.Batch, at.taskID)
-	if err == nil || errors.Is(err, records.ErrPastCreating) {
-		at.unread = false // marked active; a record found is read by the next try
-	} else if errors.Is(err, records.ErrNotReplicated) {
-		at.unread = false // the pipeline ran, the WAIT fell short
+	if err == nil || errors.Is(err, records.ErrPastCreating) || errors.Is(err, records.ErrNotReplicated) {
+		// The pipeline ran (a WAIT falling short included): the task is
+		// marked active, and a record found is read by the next try.
+		at.unread = false
 	}
 	return err
 }
