@@ -193,8 +193,11 @@ func TestWaitEndsWithContext(t *testing.T) {
 // Redis will grant, so there are no refused round trips.
 func TestLoneProcessUsesOneCommandPerPermit(t *testing.T) {
 	srv := redistest.Start(t)
-	l, hook := newLimiter(t, srv, Config{Limits: limits(20), Margin: 0.02}, nil)
+	rdb := srv.Client(t)
+	l, hook := newLimiterOn(t, rdb, Config{Limits: limits(20), Margin: 0.02}, nil)
 	warm(t, l, hook)
+	calls := &acquireCalls{}
+	rdb.AddHook(calls)
 	ctx := t.Context()
 	var wg sync.WaitGroup
 	for range 4 {
@@ -207,9 +210,11 @@ func TestLoneProcessUsesOneCommandPerPermit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// One spare for a timer firing a hair early on a loaded machine.
-	if n := hook.Commands(); n > 21 {
-		t.Fatalf("%d Redis commands for 20 permits, want 20", n)
+	// One spare for a timer firing a hair early on a loaded machine. Only
+	// acquire calls count: a permit used late on a loaded machine also
+	// pushes the schedule back (lateScript), which refuses nobody.
+	if n := calls.n.Load(); n < 20 || n > 21 {
+		t.Fatalf("%d acquire calls for 20 permits, want 20", n)
 	}
 }
 

@@ -1,9 +1,11 @@
 package throttle
 
 import (
+	"context"
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,3 +101,22 @@ func limits(rate int) map[string]Limit {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// acquireCalls is a go-redis hook that counts runs of acquireScript only:
+// a permit used late adds a lateScript call, which is not a refusal.
+type acquireCalls struct{ n atomic.Int64 }
+
+func (c *acquireCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *acquireCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); len(args) > 1 && (args[1] == acquireLua.Hash() || args[1] == acquireScript) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *acquireCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
