@@ -36,6 +36,12 @@ var States = []string{Pending, Active, Retrying, Held, Verifying, Done, Failed, 
 // batchTTL is how long a batch's records live after their last change.
 const batchTTL = 30 * 24 * time.Hour
 
+// ttlSlack is how far a batch's TTL may run down before a change renews
+// it: renewing the six keys on every change was 6 of the ~13 commands of
+// each state change, twice per file. A batch lives batchTTL less at most
+// ttlSlack after its last change.
+const ttlSlack = time.Hour
+
 // Failure is why one task of a batch gave up.
 type Failure struct {
 	TaskID string `json:"task_id"`
@@ -124,6 +130,10 @@ func trackedKey(batch string) string { return "frameq:batch:{" + batch + "}:trac
 // ARGV[5] is the TTL in seconds. "done" is final: a late duplicate cannot
 // undo it. A task's size moves with it into and out of the bytes done and
 // failed, in the same script, so bytes and counts never disagree.
+// The six keys are renewed together, and only once the state hash's TTL
+// has run down by ttlSlack (or it has none: it was just made), so they
+// expire together; the failures and held hashes, made lazily, get their
+// TTL when first written.
 // Returns 1 if the state changed.
 const setStateScript = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -135,11 +145,13 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 if ARGV[2] == 'failed' then
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
 elseif old == 'failed' then
   redis.call('HDEL', KEYS[3], ARGV[1])
 end
 if ARGV[2] == 'held' then
   redis.call('HSET', KEYS[6], ARGV[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[6], ARGV[5])
 elseif old == 'held' then
   redis.call('HDEL', KEYS[6], ARGV[1])
 end
@@ -148,7 +160,9 @@ if size > 0 then
   if ARGV[2] == 'done' or ARGV[2] == 'failed' then redis.call('HINCRBY', KEYS[5], ARGV[2], size) end
   if old == 'failed' then redis.call('HINCRBY', KEYS[5], 'failed', -size) end
 end
-for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[5]) - %d then
+  for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+end
 return 1`
 
 // removeScript takes task ARGV[1] out of the batch, and its size out of
@@ -243,7 +257,7 @@ end
 return add_tasks(KEYS, ARGV[1], ARGV[2], ids, sizes, tonumber(ARGV[3]))`
 
 var (
-	setState   = redis.NewScript(setStateScript)
+	setState   = redis.NewScript(fmt.Sprintf(setStateScript, int(ttlSlack.Seconds()))) // %d: the slack
 	removeTask = redis.NewScript(removeScript)
 	addTasks   = redis.NewScript(addScript)
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/frameq/frameq/redistest"
 )
@@ -75,5 +76,79 @@ func TestProgressRecord(t *testing.T) {
 	done, err := p.IsDone(ctx, []string{"k", "other"})
 	if err != nil || !done[0] || done[1] {
 		t.Errorf("IsDone = %v, %v", done, err)
+	}
+}
+
+// A state change renews the batch's six keys together once their TTL has
+// run down by ttlSlack, and leaves a fresh TTL alone (six EXPIREs a change
+// were half of the script's commands). A failures hash made by the change
+// gets its TTL at once.
+func TestSetRenewsTheBatchTTLOnlyOnceItRunsDown(t *testing.T) {
+	ctx := t.Context()
+	rdb := redistest.Start(t).Client(t)
+	b := NewBatches(rdb)
+	if err := b.AddSized(ctx, "B", []string{"t1", "t2", "t3"}, []int64{10, 20, 30}); err != nil {
+		t.Fatal(err)
+	}
+	keys := batchKeys("B")
+	ttls := func() []time.Duration {
+		t.Helper()
+		var out []time.Duration
+		for _, k := range keys {
+			d, err := rdb.TTL(ctx, k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d)
+		}
+		return out
+	}
+	fresh := batchTTL - ttlSlack/2
+	for _, k := range keys {
+		rdb.Expire(ctx, k, fresh)
+	}
+	if err := b.Set(ctx, "B", "t1", Active, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range ttls() {
+		if d > fresh {
+			t.Errorf("%s: TTL %v after a change within the slack, want it left at %v or less", keys[i], d, fresh)
+		}
+	}
+	if err := b.Set(ctx, "B", "t2", Failed, &Failure{Reason: "403"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := rdb.TTL(ctx, keys[2]).Val(); d < batchTTL-time.Minute {
+		t.Errorf("failures hash made by the change: TTL %v, want %v", d, batchTTL)
+	}
+	stale := batchTTL - 2*ttlSlack
+	for _, k := range keys {
+		rdb.Expire(ctx, k, stale)
+	}
+	if err := b.Set(ctx, "B", "t1", Done, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range ttls() {
+		if d >= 0 && d < batchTTL-time.Minute {
+			t.Errorf("%s: TTL %v after a change past the slack, want %v", keys[i], d, batchTTL)
+		}
+		if d == -1 {
+			t.Errorf("%s: no TTL", keys[i])
+		}
+	}
+}
+
+// A state change that makes the batch's state hash (no Add before it)
+// gives it a TTL: an untimed key would live forever.
+func TestSetOnANewBatchGivesItsKeysATTL(t *testing.T) {
+	ctx := t.Context()
+	rdb := redistest.Start(t).Client(t)
+	if err := NewBatches(rdb).Set(ctx, "N", "t1", Active, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range batchKeys("N")[:2] {
+		if d := rdb.TTL(ctx, k).Val(); d < batchTTL-time.Minute {
+			t.Errorf("%s: TTL %v, want %v", k, d, batchTTL)
+		}
 	}
 }
