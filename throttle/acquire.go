@@ -27,23 +27,29 @@ local function now_us()
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local function fmt(x) return string.format('%.0f', x) end
-local function factor(adapt, now, slope)
-  local v = redis.call('HMGET', adapt, 'f', 't')
-  local f, t = tonumber(v[1]), tonumber(v[2])
+local function factor_of(f, t, now, slope)
   if not f or not t then return 1 end
   f = f + (now - t) * slope
   if f > 1 then return 1 end
   return f
 end
-local function interval(adapt, name, cfg, scale)
-  local o = tonumber(redis.call('HGET', adapt, 'o:' .. name))
+local function factor(adapt, now, slope)
+  local v = redis.call('HMGET', adapt, 'f', 't')
+  return factor_of(tonumber(v[1]), tonumber(v[2]), now, slope)
+end
+local function interval_of(o, cfg, scale)
   if o and o > cfg then cfg = o end
   return math.ceil(cfg / scale)
 end
+local function interval(adapt, name, cfg, scale)
+  return interval_of(tonumber(redis.call('HGET', adapt, 'o:' .. name)), cfg, scale)
+end
+local function roomy_of(s, last, now, per)
+  return s ~= nil and last ~= nil and now - s >= per and now - last <= 2 * per
+end
 local function roomy(adapt, name, now, per)
   local v = redis.call('HMGET', adapt, 'r:' .. name, 'R:' .. name)
-  local s, last = tonumber(v[1]), tonumber(v[2])
-  return s ~= nil and last ~= nil and now - s >= per and now - last <= 2 * per
+  return roomy_of(tonumber(v[1]), tonumber(v[2]), now, per)
 end
 `
 
@@ -81,22 +87,32 @@ end
 // other late permits did not already move it since (see lateScript).
 const acquireScript = luaCommon + `
 local now = now_us()
-local f = factor(KEYS[2], now, tonumber(ARGV[2]))
+local n = #KEYS - 3
+-- Everything the script reads, in two calls (a call each was 14 for two
+-- limits): limit i's adapt fields r:, R:, o:, p: are av[b+1..b+4] with
+-- b = 2 + 4(i-1), its TAT is kv[2 + i].
+local fields = {'f', 't'}
+for i = 1, n do
+  local name, b = ARGV[6 + (i - 1) * 4], 2 + (i - 1) * 4
+  fields[b + 1], fields[b + 2], fields[b + 3], fields[b + 4] = 'r:' .. name, 'R:' .. name, 'o:' .. name, 'p:' .. name
+end
+local av = redis.call('HMGET', KEYS[2], unpack(fields))
+local kv = redis.call('MGET', KEYS[1], KEYS[3], unpack(KEYS, 4))
+local f = factor_of(tonumber(av[1]), tonumber(av[2]), now, tonumber(ARGV[2]))
 local margin = tonumber(ARGV[1])
 local wait = 0
-local hold = tonumber(redis.call('GET', KEYS[1]))
+local hold = tonumber(kv[1])
 if hold and hold > now then wait = hold - now end
-local n = #KEYS - 3
 local tats, ivs, iv_max, roomy_mask = {}, {}, 0, 0
 for i = 1, n do
-  local a = 6 + (i - 1) * 4
+  local a, b = 6 + (i - 1) * 4, 2 + (i - 1) * 4
   local scale = (1 - margin) * f
-  if roomy(KEYS[2], ARGV[a], now, tonumber(ARGV[a + 3])) then
+  if roomy_of(tonumber(av[b + 1]), tonumber(av[b + 2]), now, tonumber(ARGV[a + 3])) then
     scale = f
     roomy_mask = roomy_mask + 2 ^ (i - 1)
   end
-  local iv = interval(KEYS[2], ARGV[a], tonumber(ARGV[a + 1]), scale)
-  local tat = tonumber(redis.call('GET', KEYS[3 + i])) or now
+  local iv = interval_of(tonumber(av[b + 3]), tonumber(ARGV[a + 1]), scale)
+  local tat = tonumber(kv[2 + i]) or now
   if tat < now then tat = now end
   local w = tat - (tonumber(ARGV[a + 2]) - 1) * iv - now
   if w > wait then wait = w end
@@ -105,7 +121,7 @@ for i = 1, n do
 end
 local slot = now + wait
 local reserve, maxwait, ticket = ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5])
-local queued = tonumber(redis.call('GET', KEYS[3])) or 0
+local queued = tonumber(kv[2]) or 0
 local ahead = 0
 if reserve then ahead = math.min(iv_max, maxwait) end
 local turn = queued < slot
@@ -116,9 +132,7 @@ if turn and wait <= ahead then
     redis.call('SET', KEYS[3 + i], fmt(t), 'PX', math.ceil((t - now) / 1000) + 1)
   end
   local out = {1, wait, slot, ahead, roomy_mask}
-  for i = 1, n do
-    out[5 + i] = tonumber(redis.call('HGET', KEYS[2], 'p:' .. ARGV[6 + (i - 1) * 4])) or 0
-  end
+  for i = 1, n do out[5 + i] = tonumber(av[6 + (i - 1) * 4]) or 0 end
   return out
 end
 if not turn then slot = math.max(queued + iv_max, slot) end

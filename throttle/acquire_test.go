@@ -3,6 +3,9 @@ package throttle
 import (
 	"context"
 	"errors"
+	"maps"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -317,5 +320,40 @@ func TestOvertakenTicketTakesAFreeSlot(t *testing.T) {
 	res, err := l.acquire(ctx, r, true, time.Now().Add(-time.Second))
 	if err != nil || !res.granted {
 		t.Fatalf("acquire with an overtaken ticket and no queue = %+v, %v; want granted", res, err)
+	}
+}
+
+// A permit costs Redis a fixed handful of commands inside the script: its
+// clock, one read of the scope's adapt hash, one of its keys, and a write
+// per limit. (A call per field and key was 14 for two limits, and the
+// script's commands are most of what a permit costs redis-server.)
+func TestAPermitRunsFiveCommandsInRedisForTwoLimits(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	l, hook := newLimiterOn(t, rdb, Config{Limits: limits(5)}, nil)
+	warm(t, l, hook)
+	ctx := t.Context()
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if wait, err := l.Allow(ctx, "s", "calls", "creates"); err != nil || wait != 0 {
+		t.Fatalf("Allow = %v, %v; want a permit now", wait, err)
+	}
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := map[string]int{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cmdstat_"), ":calls=")
+		if !ok || name == "evalsha" || name == "config|resetstat" {
+			continue
+		}
+		n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		inner[name] += n
+	}
+	want := map[string]int{"time": 1, "hmget": 1, "mget": 1, "set": 2}
+	if !maps.Equal(inner, want) {
+		t.Fatalf("commands run for one permit: %v, want %v", inner, want)
 	}
 }
