@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/frameq/frameq/apierr"
@@ -113,6 +114,10 @@ func lastPage(h http.Header, page, n int) bool {
 	}
 	return n < perPage
 }
+
+// CreateLimits are the limiter budgets CreateAsset draws on, for a caller
+// that asks for its permit ahead (throttle.Limiter.Stage).
+func (c *Client) CreateLimits() []string { return slices.Clone(createLimits) }
 
 // CreateAsset creates a file, folder or remote upload under parentID. A
 // file's UploadURLs say where to PUT its parts (see Parts and UploadPart).

@@ -119,6 +119,9 @@ func TestHooks(t *testing.T) {
 	if len(befores) != 2 || !reflect.DeepEqual(befores, wantCalls) {
 		t.Errorf("BeforeCall saw %+v", befores)
 	}
+	if got := c.CreateLimits(); !reflect.DeepEqual(got, wantCalls[1].Limits) {
+		t.Errorf("CreateLimits = %v, want the create call's %v", got, wantCalls[1].Limits)
+	}
 	if len(afters) != 2 {
 		t.Fatalf("AfterCall ran %d times", len(afters))
 	}

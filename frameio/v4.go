@@ -199,6 +199,11 @@ func (v *V4) ListFiles(ctx context.Context, id string) ([]File, error) {
 	return all, nil
 }
 
+// CreateLimits are the limiter budgets LocalUpload and RemoteUpload draw
+// on, for a caller that asks for their permit ahead
+// (throttle.Limiter.Stage).
+func (v *V4) CreateLimits() []string { return []string{LimitFileCreate} }
+
 // LocalUpload creates file name of size bytes in folderID and returns it
 // with its UploadURLs (see File.Parts and UploadPart) and the media type
 // Frame.io chose for it, which every part must be sent with. V4 refuses

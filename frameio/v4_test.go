@@ -84,6 +84,9 @@ func TestV4CallsDrawOnOneLimit(t *testing.T) {
 		if c.Route != s.route || !slices.Equal(c.Limits, []string{s.limit}) || c.Method != reqs[0].Method {
 			t.Errorf("%s: call %+v, want route %q limits [%s]", s.route, c, s.route, s.limit)
 		}
+		if (s.route == RouteV4LocalUpload || s.route == RouteV4RemoteUpload) && !slices.Equal(c.Limits, v.CreateLimits()) {
+			t.Errorf("%s: limits %v, CreateLimits %v", s.route, c.Limits, v.CreateLimits())
+		}
 		if reqs[0].Path != s.path {
 			t.Errorf("%s: path %s, want %s", s.route, reqs[0].Path, s.path)
 		}

@@ -56,9 +56,11 @@ end
 // acquireScript is GCRA over several limits, all or nothing, with a
 // queue of waiting processes.
 // KEYS: hold, adapt, queue, then one TAT key per limit.
-// ARGV: margin, recovery slope per µs, reserve (0|1), max wait µs, ticket
-// µs (0 = none), then per limit: name, configured interval µs, burst,
-// window µs.
+// ARGV: margin, recovery slope per µs, reserve (0|1|2), max wait µs,
+// ticket µs (0 = none), then per limit: name, configured interval µs,
+// burst, window µs. Reserve 2 is a staged try (Stage): a reservation like
+// 1, but a refusal takes no ticket, since its caller asks again through
+// Wait.
 //
 // Without reserve (Allow), a permit is granted only now; a refusal writes
 // nothing and says how long until every limit (and the scope's hold) would
@@ -120,7 +122,7 @@ for i = 1, n do
   tats[i], ivs[i] = tat, iv
 end
 local slot = now + wait
-local reserve, maxwait, ticket = ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5])
+local reserve, maxwait, ticket = ARGV[3] ~= '0', tonumber(ARGV[4]), tonumber(ARGV[5])
 local queued = tonumber(kv[2]) or 0
 local ahead = 0
 if reserve then ahead = math.min(iv_max, maxwait) end
@@ -136,7 +138,7 @@ if turn and wait <= ahead then
   return out
 end
 if not turn then slot = math.max(queued + iv_max, slot) end
-if reserve and slot > queued and slot - now <= maxwait then
+if ARGV[3] == '1' and slot > queued and slot - now <= maxwait then
   redis.call('SET', KEYS[3], fmt(slot), 'PX', math.ceil((slot - now) / 1000) + 1)
 end
 return {0, slot - now, slot, ahead, roomy_mask}
@@ -193,15 +195,31 @@ func (l *Limiter) newRequest(scope string, names []string) (*request, error) {
 // slot within one interval from now and queues a refused caller; ticket is
 // the caller's place in that queue, zero at first.
 func (l *Limiter) acquire(ctx context.Context, r *request, reserve bool, ticket time.Time) (result, error) {
-	args := slices.Clone(r.args)
-	args[2], args[3], args[4] = 0, l.cfg.MaxWait.Microseconds(), int64(0)
+	mode := modeAllow
 	if reserve {
-		args[2] = 1
+		mode = modeReserve
 	}
+	return r.parse(acquireLua.Run(ctx, l.rdb, r.keys, l.acquireArgs(r, mode, ticket)...).Int64Slice())
+}
+
+// acquireScript's modes (ARGV[3]).
+const (
+	modeAllow   = 0
+	modeReserve = 1
+	modeStaged  = 2
+)
+
+func (l *Limiter) acquireArgs(r *request, mode int, ticket time.Time) []any {
+	args := slices.Clone(r.args)
+	args[2], args[3], args[4] = mode, l.cfg.MaxWait.Microseconds(), int64(0)
 	if !ticket.IsZero() {
 		args[4] = ticket.UnixMicro()
 	}
-	v, err := acquireLua.Run(ctx, l.rdb, r.keys, args...).Int64Slice()
+	return args
+}
+
+// parse reads acquireScript's reply.
+func (r *request) parse(v []int64, err error) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("throttle: acquire %v: %w", r.names, err)
 	}

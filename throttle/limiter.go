@@ -73,11 +73,16 @@ func (l *Limiter) Wait(ctx context.Context, scope string, limits ...string) erro
 }
 
 // Reserve is Wait, and returns the permit so that the caller can tell the
-// limiter when the request it was for really left (Permit.Sent).
+// limiter when the request it was for really left (Permit.Sent). A permit
+// staged for the same scope and limits and carried in ctx (WithStaged) is
+// taken without asking Redis, if it was granted.
 func (l *Limiter) Reserve(ctx context.Context, scope string, limits ...string) (*Permit, error) {
 	r, err := l.newRequest(scope, limits)
 	if err != nil {
 		return nil, err
+	}
+	if p, err := l.takeStaged(ctx, r); p != nil || err != nil {
+		return p, err
 	}
 	g := l.gate(r.gate)
 	defer l.dropGate(r.gate, g)

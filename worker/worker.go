@@ -200,13 +200,24 @@ func (w *Worker) newAccount(ref string) (*upload.Account, error) {
 		o.Token = w.cfg.Tokens[ref]
 	}
 	var err error
+	var create []string
 	if w.cfg.APIVersion == "v2" {
 		acct.Client, err = frameio.New(o)
+		if err == nil {
+			create = acct.Client.CreateLimits()
+		}
 	} else {
 		w.v4[ref], err = frameio.NewV4(o)
+		if err == nil {
+			create = w.v4[ref].CreateLimits()
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("token ref %q: %w", ref, err)
+	}
+	acct.StageCreate = func(ctx context.Context, p redis.Pipeliner) *throttle.Staged {
+		s, _ := w.limiter.Stage(ctx, p, acct.Scope, create...) // the limits are the client's own: no error
+		return s
 	}
 	return acct, nil
 }

@@ -105,7 +105,12 @@ func (s *Progresses) Claim(ctx context.Context, idemKey string, o CreateOwner, a
 // ErrPastCreating, and the caller reads the record and takes the usual
 // course (a stale mark is then adopted by a listing, never overwritten
 // unread).
-func (s *Progresses) ClaimFirst(ctx context.Context, idemKey string, o CreateOwner, at time.Time, window time.Duration, batch, taskID string) error {
+//
+// also, if not nil, queues commands of the caller's in the same round trip
+// (the create's permit, throttle.Limiter.Stage): their errors are theirs to
+// read, never ClaimFirst's. On a Cluster it is not called: its keys may
+// live on another node than the record's.
+func (s *Progresses) ClaimFirst(ctx context.Context, idemKey string, o CreateOwner, at time.Time, window time.Duration, batch, taskID string, also func(redis.Pipeliner)) error {
 	b := NewBatches(s.rdb)
 	active := func(p redis.Pipeliner) { b.Stage(ctx, p, batch, taskID, Active, nil) }
 	if _, ok := s.rdb.(*redis.ClusterClient); ok {
@@ -114,9 +119,9 @@ func (s *Progresses) ClaimFirst(ctx context.Context, idemKey string, o CreateOwn
 		if err := b.Set(ctx, batch, taskID, Active, nil); err != nil {
 			return fmt.Errorf("mark task active: %w", err)
 		}
-		active = nil
+		active, also = nil, nil
 	}
-	res, err := s.guarded(ctx, ProgressKey(idemKey), claimScript, active, o.Run, o.Attempt, at.UnixMilli(), window.Milliseconds(), "1")
+	res, err := s.guardedAlso(ctx, ProgressKey(idemKey), claimScript, active, also, o.Run, o.Attempt, at.UnixMilli(), window.Milliseconds(), "1")
 	return claimed(res, err)
 }
 

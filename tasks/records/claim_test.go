@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/frameq/frameq/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestCreateClaimKeepsTwoRunsOfOneAttemptFromCreatingTogether: the second
@@ -142,13 +143,13 @@ func TestClaimFirstClaimsOnlyANewRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := p.ClaimFirst(ctx, key("new"), me, now, window, batch, "t1"); err != nil {
+		if err := p.ClaimFirst(ctx, key("new"), me, now, window, batch, "t1", nil); err != nil {
 			t.Fatalf("flush %v: claim of a new record: %v", flush, err)
 		}
 		if got, _ := p.Get(ctx, key("new")); got.State != StateCreating || got.CreateRun != me.Run {
 			t.Errorf("flush %v: new record after the claim: %+v", flush, got)
 		}
-		if err := p.ClaimFirst(ctx, key("new"), me, now, window, batch, "t1"); err != nil {
+		if err := p.ClaimFirst(ctx, key("new"), me, now, window, batch, "t1", nil); err != nil {
 			t.Errorf("flush %v: the run's own claim again (a pipeline sent twice): %v", flush, err)
 		}
 
@@ -160,7 +161,7 @@ func TestClaimFirstClaimsOnlyANewRecord(t *testing.T) {
 		if err := p.Settle(ctx, key("stale"), other.Run); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.ClaimFirst(ctx, key("stale"), me, now, window, batch, "t2"); !errors.Is(err, ErrPastCreating) {
+		if err := p.ClaimFirst(ctx, key("stale"), me, now, window, batch, "t2", nil); !errors.Is(err, ErrPastCreating) {
 			t.Errorf("flush %v: claim over another run's unread mark: %v, want ErrPastCreating", flush, err)
 		}
 		if got, _ := p.Get(ctx, key("stale")); got.CreateRun != other.Run || !got.CreateSettled {
@@ -169,7 +170,7 @@ func TestClaimFirstClaimsOnlyANewRecord(t *testing.T) {
 		if err := p.Created(ctx, key("made"), "asset"); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.ClaimFirst(ctx, key("made"), me, now, window, batch, "t3"); !errors.Is(err, ErrPastCreating) {
+		if err := p.ClaimFirst(ctx, key("made"), me, now, window, batch, "t3", nil); !errors.Is(err, ErrPastCreating) {
 			t.Errorf("flush %v: claim over a recorded asset: %v, want ErrPastCreating", flush, err)
 		}
 		if got, _ := p.Get(ctx, key("made")); got.State != StateUploading || got.AssetID != "asset" {
@@ -211,5 +212,39 @@ func TestPartOfAReplacedAssetIsNotRecorded(t *testing.T) {
 	got, _ := p.Get(ctx, "k")
 	if got.AssetID != "asset-new" || got.PartsDone[0] || got.PartsDone[1] || !got.PartsDone[2] {
 		t.Errorf("record %+v: want asset-new with part 2 only", got)
+	}
+}
+
+// The caller's commands (the create's permit) ride in the claim's round
+// trip, and their failure is theirs: the claim stands.
+func TestClaimFirstCarriesTheCallersCommands(t *testing.T) {
+	ctx := t.Context()
+	rdb := redistest.Start(t).Client(t)
+	var hook redistest.Counter
+	rdb.AddHook(&hook)
+	p, b := NewProgresses(rdb), NewBatches(rdb)
+	if err := b.Add(ctx, "B", []string{"t1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ClaimFirst(ctx, "warm", CreateOwner{Run: "w"}, time.Now(), time.Minute, "B", "t0", nil); err != nil {
+		t.Fatal(err)
+	}
+	hook.Reset()
+	var set, broken redis.Cmder
+	also := func(pipe redis.Pipeliner) {
+		set = pipe.Set(ctx, "caller:key", "1", 0)
+		broken = pipe.EvalSha(ctx, "0000000000000000000000000000000000000000", nil)
+	}
+	if err := p.ClaimFirst(ctx, "k", CreateOwner{Run: "r"}, time.Now(), time.Minute, "B", "t1", also); err != nil {
+		t.Fatalf("claim with a failing command of the caller's: %v, want it to stand", err)
+	}
+	if n := hook.RoundTrips(); n != 1 {
+		t.Errorf("%d round trips, want 1", n)
+	}
+	if set.Err() != nil || !redis.HasErrorPrefix(broken.Err(), "NOSCRIPT") {
+		t.Errorf("the caller's commands: set %v, evalsha %v; want ok and NOSCRIPT", set.Err(), broken.Err())
+	}
+	if got, _ := p.Get(ctx, "k"); got.State != StateCreating || got.CreateRun != "r" {
+		t.Errorf("record after the claim: %+v", got)
 	}
 }

@@ -76,18 +76,24 @@ func (s *Progresses) replace(ctx context.Context, key string, fields ...any) err
 // idempotent, the script's own included (a claim is the run's again, a
 // record replaced again is the same).
 func (s *Progresses) guarded(ctx context.Context, key string, script *redis.Script, stage func(redis.Pipeliner), args ...any) (*redis.Cmd, error) {
+	return s.guardedAlso(ctx, key, script, stage, nil, args...)
+}
+
+// guardedAlso is guarded with the caller's commands (also) at the end of
+// the pipeline; their errors are left to the caller.
+func (s *Progresses) guardedAlso(ctx context.Context, key string, script *redis.Script, stage, also func(redis.Pipeliner), args ...any) (*redis.Cmd, error) {
 	c, err := s.guardConn(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.guardedOn(ctx, c, key, script, stage, args)
+	res, err := s.guardedOn(ctx, c, key, script, stage, also, args)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		err = script.Load(ctx, c).Err()
 		if err == nil && stage != nil {
 			err = setState.Load(ctx, c).Err()
 		}
 		if err == nil {
-			res, err = s.guardedOn(ctx, c, key, script, stage, args)
+			res, err = s.guardedOn(ctx, c, key, script, stage, also, args)
 		}
 	}
 	return res, err
@@ -108,9 +114,10 @@ func (s *Progresses) guardConn(ctx context.Context, key string) (pipeliner, erro
 	return c, nil
 }
 
-func (s *Progresses) guardedOn(ctx context.Context, c pipeliner, key string, script *redis.Script, stage func(redis.Pipeliner), args []any) (*redis.Cmd, error) {
+func (s *Progresses) guardedOn(ctx context.Context, c pipeliner, key string, script *redis.Script, stage, also func(redis.Pipeliner), args []any) (*redis.Cmd, error) {
 	var res, acked *redis.Cmd
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	own := 0
+	cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if stage != nil {
 			stage(p)
 		}
@@ -118,9 +125,12 @@ func (s *Progresses) guardedOn(ctx context.Context, c pipeliner, key string, scr
 		if s.dur.Replicas > 0 {
 			acked = p.Do(ctx, "wait", s.dur.Replicas, s.dur.Timeout.Milliseconds())
 		}
+		if own = p.Len(); also != nil {
+			also(p)
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !theirs(cmds, own, err) {
 		return res, err
 	}
 	if acked == nil {
@@ -130,6 +140,26 @@ func (s *Progresses) guardedOn(ctx context.Context, c pipeliner, key string, scr
 		return res, errors.Join(&NotReplicatedError{Acked: n, Wanted: s.dur.Replicas, Timeout: s.dur.Timeout}, err)
 	}
 	return res, nil
+}
+
+// theirs reports whether err, a pipeline's first error, is one of the
+// caller's commands' (cmds[own:]) alone: none of the first own failed.
+// An error no command holds (a hook's, say) is not theirs.
+func theirs(cmds []redis.Cmder, own int, err error) bool {
+	if own > len(cmds) {
+		return false
+	}
+	for _, c := range cmds[:own] {
+		if c.Err() != nil {
+			return false
+		}
+	}
+	for _, c := range cmds[own:] {
+		if c.Err() == err {
+			return true
+		}
+	}
+	return false
 }
 
 // stampAdd stamps a batch's last Add with Redis's clock.

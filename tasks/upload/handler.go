@@ -31,6 +31,11 @@ type Account struct {
 	API FrameIO
 	// Scope is the limiter scope, used to keep folder maps per account.
 	Scope string
+	// StageCreate, if set, queues on p a try for the permit of this
+	// account's create call (throttle.Limiter.Stage). A first attempt sends
+	// it with its create claim and the create under throttle.WithStaged:
+	// the permit then costs no round trip of its own.
+	StageCreate func(ctx context.Context, p redis.Pipeliner) *throttle.Staged
 }
 
 // frameIO is the API the state machine drives for this account.

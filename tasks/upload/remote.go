@@ -57,7 +57,7 @@ func (h *Handler) placeRemote(ctx context.Context, at *attempt, p *records.Progr
 	if err != nil {
 		return nil, terminal(ClassInput, err.Error())
 	}
-	return h.create(ctx, at, func() (*File, error) {
+	return h.create(ctx, at, func(ctx context.Context) (*File, error) {
 		return at.api.CreateRemoteFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u), SourceURL: src})
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/frameq/frameq/apierr"
@@ -134,7 +135,7 @@ func (h *Handler) asset(ctx context.Context, at *attempt, p *records.Progress, p
 			return a, map[int]bool{}, err
 		}
 	}
-	a, err := h.create(ctx, at, func() (*File, error) {
+	a, err := h.create(ctx, at, func(ctx context.Context) (*File, error) {
 		return at.api.CreateFile(ctx, parentID, NewFile{Name: u.Name(), Size: u.Size, MediaType: filetype(u)})
 	})
 	return a, map[int]bool{}, err
@@ -208,11 +209,12 @@ func mayBeOurs(u *job.Upload, a File, started time.Time) bool {
 
 // create sends a create, recording first that it may take effect unseen:
 // a claim that no other run's create of the file is in flight.
-func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, error)) (*File, error) {
-	if err := h.claim(ctx, at); err != nil {
+func (h *Handler) create(ctx context.Context, at *attempt, send func(context.Context) (*File, error)) (*File, error) {
+	staged, err := h.claim(ctx, at)
+	if err != nil {
 		return nil, h.claimFailed(ctx, at, err)
 	}
-	a, err := send()
+	a, err := send(throttle.WithStaged(ctx, staged))
 	if err != nil {
 		if !apierr.Ambiguous(err) && !lease.Lost(ctx) {
 			// Nothing was made: the next attempt need not look for it.
@@ -233,18 +235,24 @@ func (h *Handler) create(ctx context.Context, at *attempt, send func() (*File, e
 }
 
 // claim writes the create claim; for a record not read (at.unread), only
-// on a new record, marking the task active in the same round trip.
-func (h *Handler) claim(ctx context.Context, at *attempt) error {
+// on a new record, marking the task active and trying for the create's
+// permit (the account's StageCreate) in the same round trip.
+func (h *Handler) claim(ctx context.Context, at *attempt) (*throttle.Staged, error) {
 	if !at.unread {
-		return h.progress.Claim(ctx, at.key, at.owner, time.Now(), h.createWindow())
+		return nil, h.progress.Claim(ctx, at.key, at.owner, time.Now(), h.createWindow())
 	}
-	err := h.progress.ClaimFirst(ctx, at.key, at.owner, time.Now(), h.createWindow(), at.u.Batch, at.taskID)
+	var staged *throttle.Staged
+	var permit func(redis.Pipeliner)
+	if stage := at.acct.StageCreate; stage != nil {
+		permit = func(p redis.Pipeliner) { staged = stage(ctx, p) }
+	}
+	err := h.progress.ClaimFirst(ctx, at.key, at.owner, time.Now(), h.createWindow(), at.u.Batch, at.taskID, permit)
 	if err == nil || errors.Is(err, records.ErrPastCreating) || errors.Is(err, records.ErrNotReplicated) {
 		// The pipeline ran (a WAIT falling short included): the task is
 		// marked active, and a record found is read by the next try.
 		at.unread = false
 	}
-	return err
+	return staged, err
 }
 
 // claimFailed says what to do when the create claim was not had: wait for

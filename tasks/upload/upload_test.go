@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/frameq/frameq/redistest"
 	"github.com/frameq/frameq/tasks/job"
 	"github.com/frameq/frameq/tasks/records"
+	"github.com/frameq/frameq/throttle"
 )
 
 // rig is a handler over a real Redis and the simulator, with no limiter:
@@ -254,6 +256,64 @@ func TestOnePartFileTakesThreeRedisRoundTrips(t *testing.T) {
 		t.Errorf("%d Redis round trips for a one-part file, want 3", got)
 	}
 	r.complete("one.bin", sum)
+}
+
+// With the create's permit staged in the claim's pipeline (as the worker
+// wires it), a first attempt's permit costs no round trip of its own: the
+// whole one-part file, limiter included, still takes 3.
+func TestStagedCreatePermitRidesWithTheClaim(t *testing.T) {
+	sim := frameiosim.StartTest(t, frameiosim.Config{PartSize: testPart, CreateLimit: 1000, CallLimit: 1000})
+	rdb := redistest.Start(t).Client(t)
+	// A Margin that covers a loaded machine's pace: a permit used late
+	// pushes the schedule back, a round trip of its own.
+	lim, err := throttle.New(rdb, throttle.Config{Margin: 0.4, Limits: map[string]throttle.Limit{
+		frameio.LimitCalls: {Rate: 1000, Per: time.Second}, frameio.LimitCreates: {Rate: 1000, Per: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const scope = "token:default"
+	var permits, staged atomic.Int64
+	c, err := frameio.New(frameio.Options{BaseURL: sim.URL(), Token: frameiosim.DefaultToken,
+		Permit: func(ctx context.Context, call frameio.Call) (func(time.Time), error) {
+			permits.Add(1)
+			_, err := lim.Reserve(ctx, scope, call.Limits...)
+			return nil, err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := &Account{Client: c, Scope: scope, StageCreate: func(ctx context.Context, p redis.Pipeliner) *throttle.Staged {
+		staged.Add(1)
+		s, err := lim.Stage(ctx, p, scope, c.CreateLimits()...)
+		if err != nil {
+			t.Error(err)
+		}
+		return s
+	}}
+	r := &rig{t: t, sim: sim, rdb: rdb, client: c, root: t.TempDir(), parent: sim.RootFolder(frameiosim.DefaultToken)}
+	if r.h, err = NewHandler(rdb, Options{Accounts: map[string]*Account{"default": acct}, UploadRoot: r.root, Log: zerolog.Nop()}); err != nil {
+		t.Fatal(err)
+	}
+	var rt redistest.Counter
+	rdb.AddHook(&rt)
+	u, _ := r.file("one.bin", 1000)
+	if err := r.run(u); err != nil { // warms the script cache
+		t.Fatal(err)
+	}
+	u2, sum := r.file("two.bin", 1000)
+	rt.Reset()
+	permits.Store(0)
+	staged.Store(0)
+	if err := r.run(u2); err != nil {
+		t.Fatal(err)
+	}
+	if got := rt.RoundTrips(); got != 3 {
+		t.Errorf("%d Redis round trips for a one-part file with its permit, want 3", got)
+	}
+	if permits.Load() != 1 || staged.Load() != 1 {
+		t.Errorf("%d permits taken, %d staged; want 1 each", permits.Load(), staged.Load())
+	}
+	r.complete("two.bin", sum)
 }
 
 // A part URL that storage refuses (here: expired) cannot be renewed: the
