@@ -1,6 +1,7 @@
 package frameio
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -65,7 +66,15 @@ func (c *Client) UploadPart(ctx context.Context, rawURL, filetype string, r io.R
 	req.URL = u // the parsed URL, byte for byte: it is signed
 	req.ContentLength = n
 	req.Body = http.NoBody
-	if n > 0 {
+	switch {
+	case n > 0 && n <= inMemoryPart:
+		b, err := readPart(r, off, n)
+		if err != nil {
+			return fmt.Errorf("upload part: %w", c.refuse(call, u, err))
+		}
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	case n > 0:
 		req.Body = newPartBody(r, off, n)
 		req.GetBody = func() (io.ReadCloser, error) { return newPartBody(r, off, n), nil }
 	}
@@ -107,6 +116,30 @@ func checkUpload(rawURL, filetype string, r io.ReaderAt, off, n int64) (*url.URL
 	return u, nil
 }
 
+// inMemoryPart is the largest part read whole before it is sent. net/http
+// writes a body it knows to be in memory with the headers, in one write
+// when both fit its buffer, and any other body after flushing the headers:
+// a syscall more per part, which for a small file is much of its cost.
+const inMemoryPart = 64 << 10
+
+// readPart reads [off, off+n) of r, failing as partBody does when the
+// source ends early.
+func readPart(r io.ReaderAt, off, n int64) ([]byte, error) {
+	b := make([]byte, n)
+	k, err := r.ReadAt(b, off)
+	if int64(k) == n {
+		return b, nil
+	}
+	if err == nil || err == io.EOF {
+		return nil, shortPart(int64(k), n, off)
+	}
+	return nil, fmt.Errorf("read part at offset %d: %w", off, err)
+}
+
+func shortPart(read, n, off int64) error {
+	return fmt.Errorf("%w: source ended %d bytes into the %d-byte part at offset %d", apierr.ErrInvalidInput, read, n, off)
+}
+
 // partBody streams [off, off+n) of a ReaderAt and fails, rather than
 // sending a short part, when the source ends early (the file shrank).
 type partBody struct {
@@ -124,8 +157,7 @@ func (b *partBody) Read(p []byte) (int, error) {
 	k, err := b.sr.Read(p)
 	b.read += int64(k)
 	if err == io.EOF && b.read < b.n {
-		return k, fmt.Errorf("%w: source ended %d bytes into the %d-byte part at offset %d",
-			apierr.ErrInvalidInput, b.read, b.n, b.off)
+		return k, shortPart(b.read, b.n, b.off)
 	}
 	return k, err
 }

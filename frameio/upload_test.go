@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -260,5 +262,80 @@ func TestUploadTimeoutFires(t *testing.T) {
 	asAPIErr(t, err)
 	if !errors.Is(err, context.DeadlineExceeded) || apierr.Classify(err) != apierr.Retryable {
 		t.Errorf("got %v", err)
+	}
+}
+
+// Parts up to inMemoryPart are read before they are sent, larger ones
+// streamed: both arrive exact, and a source that ends early fails the part
+// (the file shrank) rather than send it short, a small one before any
+// byte leaves.
+func TestUploadPartSmallAndStreamedAndShortSource(t *testing.T) {
+	srv, seen := putServer(t, func(*http.Request) int { return 0 })
+	c, _ := newTestClient(t, nil)
+	ctx := context.Background()
+	for _, n := range []int64{1000, inMemoryPart, inMemoryPart + 1} {
+		src := &pattern{size: n + 5}
+		if err := c.UploadPart(ctx, srv.URL+"/u/0?sig=x", "", src, 5, n); err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if got := <-seen; got.length != n || got.sum != partSum(src, 5, n) {
+			t.Errorf("%d bytes: server got %d bytes, sum match %v", n, got.length, got.sum == partSum(src, 5, n))
+		}
+		short := &pattern{size: n - 1}
+		err := c.UploadPart(ctx, srv.URL+"/u/0?sig=x", "", short, 0, n)
+		if !errors.Is(err, apierr.ErrInvalidInput) || !strings.Contains(err.Error(), "source ended") {
+			t.Errorf("%d-byte part from a %d-byte source: %v, want invalid input saying the source ended", n, n-1, err)
+		}
+		if n > inMemoryPart {
+			<-seen // streamed: the server saw a request whose body broke off
+			continue
+		}
+		if apierr.Ambiguous(err) {
+			t.Errorf("%d-byte part refused before sending: Ambiguous(%v) = true", n, err)
+		}
+		select {
+		case got := <-seen:
+			t.Errorf("%d-byte short part: the server saw a request of %d bytes", n, got.length)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// writeCounter counts the writes on the connections it dials.
+type writeCounter struct{ writes atomic.Int64 }
+
+func (w *writeCounter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	return countedConn{c, w}, err
+}
+
+type countedConn struct {
+	net.Conn
+	w *writeCounter
+}
+
+func (c countedConn) Write(b []byte) (int, error) { c.w.writes.Add(1); return c.Conn.Write(b) }
+
+// A small part leaves in one write with its headers: a streamed body is
+// written after the headers are flushed, a syscall more per part.
+func TestSmallPartLeavesInOneWrite(t *testing.T) {
+	srv, seen := putServer(t, func(*http.Request) int { return 0 })
+	var wc writeCounter
+	tr := defaultHTTPClient().Transport.(*http.Transport)
+	tr.DialContext = wc.dial
+	c, _ := newTestClient(t, nil, func(o *Options) { o.HTTPClient = &http.Client{Transport: tr} })
+	ctx := context.Background()
+	for _, tc := range []struct {
+		n      int64
+		writes int64
+	}{{1024, 1}, {inMemoryPart + 1, 2}} {
+		wc.writes.Store(0)
+		if err := c.UploadPart(ctx, srv.URL+"/u/0?sig=x", "application/octet-stream", &pattern{size: tc.n}, 0, tc.n); err != nil {
+			t.Fatal(err)
+		}
+		<-seen
+		if got := wc.writes.Load(); tc.writes == 1 && got != 1 || tc.writes > 1 && got < tc.writes {
+			t.Errorf("%d-byte part: %d writes, want %d", tc.n, got, tc.writes)
+		}
 	}
 }
