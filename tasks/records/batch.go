@@ -155,10 +155,12 @@ if ARGV[2] == 'held' then
 elseif old == 'held' then
   redis.call('HDEL', KEYS[6], ARGV[1])
 end
-local size = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '0')
-if size > 0 then
-  if ARGV[2] == 'done' or ARGV[2] == 'failed' then redis.call('HINCRBY', KEYS[5], ARGV[2], size) end
-  if old == 'failed' then redis.call('HINCRBY', KEYS[5], 'failed', -size) end
+if ARGV[2] == 'done' or ARGV[2] == 'failed' or old == 'failed' then
+  local size = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '0')
+  if size > 0 then
+    if ARGV[2] == 'done' or ARGV[2] == 'failed' then redis.call('HINCRBY', KEYS[5], ARGV[2], size) end
+    if old == 'failed' then redis.call('HINCRBY', KEYS[5], 'failed', -size) end
+  end
 end
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[5]) - %d then
   for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
