@@ -155,12 +155,6 @@ func (b *bench) overheadFrameq(ctx context.Context, bin string, verify bool) (th
 	if err != nil {
 		return throughput{}, err
 	}
-	s.rdb.ConfigResetStat(ctx)
-	if os.Getenv("CMDSTATS") != "" {
-		s.rdb.ConfigSet(ctx, "slowlog-log-slower-than", "0")
-		s.rdb.ConfigSet(ctx, "slowlog-max-len", "1000000")
-		s.rdb.SlowLogReset(ctx)
-	}
 	start := s.cpuNow(ctx)
 	w, err := b.startWorkerBin(ctx, bin, "overhead-worker", s.environ(
 		fmt.Sprintf("FRAMEQ_CREATE_RATE=%d/s", noLimit), fmt.Sprintf("FRAMEQ_CALL_RATE=%d/s", noLimit),
@@ -172,25 +166,6 @@ func (b *bench) overheadFrameq(ctx context.Context, bin string, verify bool) (th
 	end, err := s.waitBatch(ctx, batch, int64(n), 5*time.Minute)
 	if err != nil {
 		return throughput{}, err
-	}
-	if os.Getenv("CMDSTATS") != "" {
-		info, _ := s.rdb.Info(ctx, "commandstats").Result()
-		fmt.Fprintf(os.Stderr, "== %s verify=%v n=%d\n%s\n", bin, verify, n, info)
-		logs, _ := s.rdb.SlowLogGet(ctx, -1).Result()
-		agg := map[string][2]int64{}
-		for _, e := range logs {
-			k := fmt.Sprint(e.Args[0])
-			if len(e.Args) > 1 && (k == "evalsha" || k == "EVALSHA") {
-				k += " " + fmt.Sprint(e.Args[1])
-			}
-			a := agg[k]
-			a[0]++
-			a[1] += e.Duration.Microseconds()
-			agg[k] = a
-		}
-		for k, a := range agg {
-			fmt.Fprintf(os.Stderr, "slow %s calls=%d usec=%d\n", k, a[0], a[1])
-		}
 	}
 	return s.measure(ctx, n, end, w.cmd.Process.Pid, start)
 }
@@ -218,7 +193,6 @@ func (b *bench) overheadBare(ctx context.Context) (throughput, error) {
 			return throughput{}, err
 		}
 	}
-	s.rdb.ConfigResetStat(ctx)
 	start := s.cpuNow(ctx)
 	self, err := os.Executable()
 	if err != nil {
@@ -234,10 +208,6 @@ func (b *bench) overheadBare(ctx context.Context) (throughput, error) {
 	for {
 		got, _ := s.rdb.Get(ctx, bareCounterKey).Int()
 		if got >= n {
-			if os.Getenv("CMDSTATS") != "" {
-				info, _ := s.rdb.Info(ctx, "commandstats").Result()
-				fmt.Fprintf(os.Stderr, "== bare n=%d\n%s\n", n, info)
-			}
 			return s.measure(ctx, n, time.Now(), p.cmd.Process.Pid, start)
 		}
 		if time.Now().After(deadline) || !p.alive() {
