@@ -32,7 +32,11 @@
 // permit used later than Margin can absorb pushes the schedule back; with
 // Reserve, the caller also reports when its request really left
 // (Permit.Sent), so a process starved between the permit and the write
-// pushes it back too. Keys are
+// pushes it back too. A caller that writes to Redis just before its request
+// (an upload's create claim) can put the try for its permit in the same
+// pipeline (Stage) and carry it to the request (WithStaged): a reservation
+// that takes no ticket, so a refusal changes nothing and Wait serves the
+// caller as usual. Keys are
 // "<prefix>:{<scope>}:<limit>", plus ":hold", ":adapt" and ":queue:<limits>"
 // per scope; the hash
 // tag keeps a scope's keys in one Redis Cluster slot.

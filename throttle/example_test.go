@@ -57,3 +57,32 @@ func Example() {
 	// creates now 2.5/s, on hold: true
 	// requeue: true
 }
+
+// A caller that writes to Redis just before its request sends the try for
+// the request's permit in the same round trip.
+func ExampleLimiter_Stage() {
+	srv, err := redistest.New(redistest.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
+	l, _ := throttle.New(rdb, throttle.Config{Limits: map[string]throttle.Limit{"creates": {Rate: 5, Per: time.Second}}})
+	ctx := context.Background()
+
+	pipe := rdb.Pipeline()
+	pipe.HSet(ctx, "progress:file-1", "state", "creating") // the caller's own write
+	staged, _ := l.Stage(ctx, pipe, "token:dev", "creates")
+	if _, err := pipe.Exec(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The request's permit, taken from the staged try without asking Redis;
+	// had Redis refused it, Wait would queue as usual.
+	err = l.Wait(throttle.WithStaged(ctx, staged), "token:dev", "creates")
+	fmt.Println("permit:", err == nil)
+	// Output:
+	// permit: true
+}

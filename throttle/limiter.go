@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,6 +24,8 @@ type Limiter struct {
 	guards map[string]*rate.Limiter // by scope and limit name
 	seen   map[string]observation   // last Observe written, by adapt field
 	rooms  map[string]time.Time     // last room report written, by adapt field
+	// staging is set once Stage has loaded the acquire script.
+	staging atomic.Bool
 
 	// onGrant, when set (tests only), sees every grant: the Redis time it is
 	// for and the Redis time it was decided.

@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -33,10 +34,22 @@ type Staged struct {
 // staged tries may reach Redis at once; each refused one costs a script
 // call within the caller's round trip. It suits a limit that is mostly out
 // of the way; at the limit, Wait's queue serves the callers.
+//
+// The try runs the limiter's script by its SHA. Stage loads the script the
+// first time (a round trip of its own, once per Limiter); a Redis that lost
+// it since (a restart) fails the try with NOSCRIPT, and the Wait that
+// follows loads it again. So read the errors of your own commands, not
+// the pipeline's first error: the try's is the try's.
 func (l *Limiter) Stage(ctx context.Context, p redis.Pipeliner, scope string, limits ...string) (*Staged, error) {
 	r, err := l.newRequest(scope, limits)
 	if err != nil {
 		return nil, err
+	}
+	if !l.staging.Load() {
+		if err := acquireLua.Load(ctx, l.rdb).Err(); err != nil {
+			return nil, fmt.Errorf("throttle: load the acquire script: %w", err)
+		}
+		l.staging.Store(true)
 	}
 	s := &Staged{l: l, r: r, asked: time.Now()}
 	if l.guardDelay(r, s.asked) == 0 {

@@ -138,6 +138,40 @@ func TestStagedTriesKeepTheLimitAndRefusalsTakeNoTicket(t *testing.T) {
 	}
 }
 
+// A staged try on a Redis that has not seen the script: the first Stage
+// loads it, so the caller's pipeline does not fail. One that lost it later
+// (a restart) fails the try alone, and Wait takes over and loads it again.
+func TestStageOnAFreshRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	l, err := New(rdb, Config{Limits: limits(1000), Margin: lenient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	s := stage(t, l, rdb, 1, "s", "calls")[0] // fails the test on a pipeline error
+	if _, err := l.Reserve(WithStaged(ctx, s), "s", "calls"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := rdb.Pipeline()
+	own := p.Set(ctx, "caller:own", "1", 0)
+	s, err = l.Stage(ctx, p, "s", "calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = p.Exec(ctx)
+	if s.cmd == nil || own.Err() != nil || !redis.HasErrorPrefix(s.cmd.Err(), "NOSCRIPT") {
+		t.Fatalf("after SCRIPT FLUSH: own command %v, try %v; want ok and NOSCRIPT", own.Err(), s.cmd.Err())
+	}
+	if err := l.Wait(WithStaged(ctx, s), "s", "calls"); err != nil {
+		t.Fatalf("Wait after a failed try: %v", err)
+	}
+	stage(t, l, rdb, 1, "s", "calls") // loaded again by that Wait
+}
+
 // A staged try whose pipeline never ran (or failed) leaves Reserve to ask
 // Redis as usual.
 func TestUnsentStagedTryFallsBackToRedis(t *testing.T) {
@@ -149,6 +183,7 @@ func TestUnsentStagedTryFallsBackToRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hook.Reset() // the first Stage loads the script
 	if err := l.Wait(WithStaged(t.Context(), s), "s", "calls"); err != nil {
 		t.Fatal(err)
 	}
