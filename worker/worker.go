@@ -216,7 +216,7 @@ func (w *Worker) newAccount(ref string) (*upload.Account, error) {
 		return nil, fmt.Errorf("token ref %q: %w", ref, err)
 	}
 	acct.StageCreate = func(ctx context.Context, p redis.Pipeliner) *throttle.Staged {
-		s, _ := w.limiter.Stage(ctx, p, acct.Scope, create...) // the limits are the client's own: no error
+		s, _ := w.limiter.Stage(ctx, p, acct.Scope, create...) // on an error (Redis down) the create waits as usual
 		return s
 	}
 	return acct, nil
