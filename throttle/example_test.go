@@ -11,15 +11,24 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// exampleRedis starts a private redis-server and a client to it; stop
+// closes both.
+func exampleRedis() (rdb *redis.Client, stop func(), err error) {
+	srv, err := redistest.New(redistest.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb = redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	return rdb, func() { rdb.Close(); srv.Close() }, nil
+}
+
 func Example() {
-	srv, err := redistest.New(redistest.Options{}) // a private redis-server
+	rdb, stop, err := exampleRedis()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rdb.Close()
+	defer stop()
 
 	l, err := throttle.New(rdb, throttle.Config{Limits: map[string]throttle.Limit{
 		"calls":   {Rate: 50, Per: time.Second},
@@ -61,14 +70,12 @@ func Example() {
 // A caller that writes to Redis just before its request sends the try for
 // the request's permit in the same round trip.
 func ExampleLimiter_Stage() {
-	srv, err := redistest.New(redistest.Options{})
+	rdb, stop, err := exampleRedis()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rdb.Close()
+	defer stop()
 	l, _ := throttle.New(rdb, throttle.Config{Limits: map[string]throttle.Limit{"creates": {Rate: 5, Per: time.Second}}})
 	ctx := context.Background()
 
