@@ -80,12 +80,12 @@ func (l *Limiter) Wait(ctx context.Context, scope string, limits ...string) erro
 // staged for the same scope and limits and carried in ctx (WithStaged) is
 // taken without asking Redis, if it was granted.
 func (l *Limiter) Reserve(ctx context.Context, scope string, limits ...string) (*Permit, error) {
+	if p, err := l.takeStaged(ctx, scope, limits); p != nil || err != nil {
+		return p, err
+	}
 	r, err := l.newRequest(scope, limits)
 	if err != nil {
 		return nil, err
-	}
-	if p, err := l.takeStaged(ctx, r); p != nil || err != nil {
-		return p, err
 	}
 	g := l.gate(r.gate)
 	defer l.dropGate(r.gate, g)
@@ -139,10 +139,7 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) (*Permit, error) {
 			}
 			err = Sleep(ctx, redisBackoff(failures))
 		case res.granted:
-			if err := l.takeReserved(ctx, r, res, asked); err != nil {
-				return nil, err
-			}
-			return &Permit{l: l, r: r, due: asked.Add(res.wait), roomy: res.roomy, pushed: res.pushed}, nil
+			return l.take(ctx, r, res, asked)
 		case res.wait > l.cfg.MaxWait:
 			return nil, &DelayError{Wait: res.wait}
 		default:
@@ -155,6 +152,15 @@ func (l *Limiter) waitHead(ctx context.Context, r *request) (*Permit, error) {
 			return nil, fmt.Errorf("throttle: wait %v: %w", r.names, err)
 		}
 	}
+}
+
+// take is the permit res granted for r: it sleeps until the slot
+// (takeReserved) and returns the permit.
+func (l *Limiter) take(ctx context.Context, r *request, res result, asked time.Time) (*Permit, error) {
+	if err := l.takeReserved(ctx, r, res, asked); err != nil {
+		return nil, err
+	}
+	return &Permit{l: l, r: r, due: asked.Add(res.wait), roomy: res.roomy, pushed: res.pushed}, nil
 }
 
 // takeReserved sleeps until the reserved slot, then past the local guard.

@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -70,19 +71,19 @@ func WithStaged(ctx context.Context, s *Staged) context.Context {
 	return context.WithValue(ctx, stagedKey{}, s)
 }
 
-// takeStaged returns the permit staged in ctx for r, if it was granted and
-// not taken yet, after sleeping until its slot; nil if there is none.
-func (l *Limiter) takeStaged(ctx context.Context, r *request) (*Permit, error) {
+// takeStaged returns the permit staged in ctx for scope and limits, if it
+// was granted and not taken yet, after sleeping until its slot; nil if
+// there is none. It reuses the staged request: a caller without one pays
+// a context lookup.
+func (l *Limiter) takeStaged(ctx context.Context, scope string, limits []string) (*Permit, error) {
 	s, _ := ctx.Value(stagedKey{}).(*Staged)
-	if s == nil || s.l != l || s.cmd == nil || s.r.gate != r.gate || !s.taken.CompareAndSwap(false, true) {
+	if s == nil || s.l != l || s.cmd == nil || s.r.scope != scope || !slices.Equal(s.r.names, uniqueSorted(limits)) ||
+		!s.taken.CompareAndSwap(false, true) {
 		return nil, nil
 	}
 	res, err := s.r.parse(s.cmd.Int64Slice())
 	if err != nil || !res.granted {
 		return nil, nil
 	}
-	if err := l.takeReserved(ctx, r, res, s.asked); err != nil {
-		return nil, err
-	}
-	return &Permit{l: l, r: r, due: s.asked.Add(res.wait), roomy: res.roomy, pushed: res.pushed}, nil
+	return l.take(ctx, s.r, res, s.asked)
 }
